@@ -1,0 +1,215 @@
+"""TenantAtlas settings: one module, driven by the environment.
+
+Embedded default (no environment at all): SQLite file, database task backend, secrets
+generated once into the data directory with 0600 permissions. Production
+(``TENANTATLAS_ENV=production``) refuses to start without explicit secrets and keys.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from tenantatlas.lib.env import envbool, envfloat, envint, envlist, envraw, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(envstr("TENANTATLAS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+ENVIRONMENT = envstr("TENANTATLAS_ENV", "embedded")
+if ENVIRONMENT not in {"embedded", "production", "test"}:
+    raise ImproperlyConfigured(
+        f"TENANTATLAS_ENV={ENVIRONMENT!r}: use embedded, production or test"
+    )
+PRODUCTION = ENVIRONMENT == "production"
+
+DEBUG = envbool("DEBUG", False)
+
+
+def _local_secret_file(name: str, make: callable) -> str:  # type: ignore[valid-type]
+    """Read or create a secret file in the data directory (embedded mode only)."""
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            f"{name} is not configured. In production set it (or {name}_FILE) explicitly; "
+            "TenantAtlas never generates production secrets silently."
+        )
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / name.lower()
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(make())
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+SECRET_KEY = envraw("SECRET_KEY") or _local_secret_file(
+    "SECRET_KEY", lambda: secrets.token_urlsafe(50)
+)
+
+# Credential encryption: Fernet keys, the first one encrypts, all of them decrypt.
+# From TENANTATLAS_ENCRYPTION_KEYS (comma-separated, or _FILE); embedded mode keeps them in
+# DATA_DIR/encryption_keys (one per line, 0600), created on first start.
+ENCRYPTION_KEYS = envlist("TENANTATLAS_ENCRYPTION_KEYS")
+ENCRYPTION_KEYS_FILE: str | None = None
+if not ENCRYPTION_KEYS:
+    ENCRYPTION_KEYS = _local_secret_file("ENCRYPTION_KEYS", _new_fernet_key).split()
+    ENCRYPTION_KEYS_FILE = str(DATA_DIR / "encryption_keys")
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks_db",
+    "tenantatlas.lib",
+    "tenantatlas.workspaces",
+    "tenantatlas.accounts",
+    "tenantatlas.audit",
+    "tenantatlas.badges",
+    "tenantatlas.providers",
+    "tenantatlas.graph",
+    "tenantatlas.operations",
+    "tenantatlas.inventory",
+    "tenantatlas.notifications",
+    "tenantatlas.api",
+    "tenantatlas.simulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenantatlas.lib.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "tenantatlas.urls"
+WSGI_APPLICATION = "tenantatlas.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "tenantatlas" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenantatlas.workspaces.context_processors.workspace_nav",
+            ],
+            "builtins": ["tenantatlas.badges.templatetags.badges"],
+        },
+    }
+]
+
+DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tenantatlas.sqlite3'}")
+if DATABASE_URL.startswith("sqlite"):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions take the write lock at BEGIN: the start gate's scope lock on SQLite.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": envint("SQLITE_TIMEOUT", 30),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "workspaces:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if envbool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Task transport: "database" (default) or "rq" (Redis). Only run ids travel.
+TASK_TRANSPORT = envstr("TENANTATLAS_TASK_TRANSPORT", "database")
+REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+if TASK_TRANSPORT == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif TASK_TRANSPORT == "rq":
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+elif TASK_TRANSPORT == "immediate":
+    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+else:
+    raise ImproperlyConfigured(
+        f"TENANTATLAS_TASK_TRANSPORT={TASK_TRANSPORT!r}: use database, rq or immediate"
+    )
+
+# Microsoft clouds: presets plus optional extra endpoint pairs (e.g. the simulator).
+CLOUD_DEFAULT = envstr("TENANTATLAS_CLOUD", "global")
+SIMULATOR_URL = envstr("TENANTATLAS_SIMULATOR_URL", "")
+SIMULATOR_CA_BUNDLE = envstr("TENANTATLAS_SIMULATOR_CA_BUNDLE", str(DATA_DIR / "simulator" / "ca.pem"))
+EXTRA_CA_BUNDLE = envstr("TENANTATLAS_CA_BUNDLE", "")
+
+GRAPH_TIMEOUT = envfloat("TENANTATLAS_GRAPH_TIMEOUT", 30.0)
+GRAPH_MAX_ATTEMPTS = envint("TENANTATLAS_GRAPH_MAX_ATTEMPTS", 6)
+GRAPH_MAX_TOTAL_WAIT = envfloat("TENANTATLAS_GRAPH_MAX_TOTAL_WAIT", 120.0)
+GRAPH_MAX_INLINE_RETRY_AFTER = envfloat("TENANTATLAS_GRAPH_MAX_INLINE_RETRY_AFTER", 60.0)
+
+# Operations
+RUN_HEARTBEAT_SECONDS = envint("TENANTATLAS_RUN_HEARTBEAT_SECONDS", 10)
+RUN_STALE_AFTER_SECONDS = envint("TENANTATLAS_RUN_STALE_AFTER_SECONDS", 120)
+RUN_QUEUED_STALE_AFTER_SECONDS = envint("TENANTATLAS_RUN_QUEUED_STALE_AFTER_SECONDS", 600)
+COMPLIANCE_STALE_DAYS = envint("TENANTATLAS_COMPLIANCE_STALE_DAYS", 7)
+CREDENTIAL_EXPIRY_WARNING_DAYS = envint("TENANTATLAS_CREDENTIAL_EXPIRY_WARNING_DAYS", 30)
+
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"sanitize": {"()": "tenantatlas.lib.sanitize.SanitizingFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["sanitize"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,2 @@
+def workspace_nav(request):
+    return {}
