@@ -1,20 +1,20 @@
-"""Request id: one per request, echoed in the response and recorded in audit rows."""
+"""Request id and client address: one per request, echoed in the response, kept for audit."""
 
 from __future__ import annotations
 
-import contextvars
 import re
 import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+from tenantatlas.lib import request_context
+
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def current_request_id() -> str | None:
-    return _request_id.get()
+    return request_context.current().request_id
 
 
 class RequestIdMiddleware:
@@ -25,10 +25,11 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if _SAFE.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = _request_id.set(request_id)
-        try:
+        via = "api" if request.path.startswith("/api/") else "web"
+        context = request_context.RequestContext(
+            request_id=request_id, ip=request.META.get("REMOTE_ADDR"), via=via
+        )
+        with request_context.bind(context):
             response = self.get_response(request)
-        finally:
-            _request_id.reset(token)
         response["X-Request-Id"] = request_id
         return response

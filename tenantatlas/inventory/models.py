@@ -1,0 +1,105 @@
+"""Last observed inventory of a connection's Entra tenant, and compliance snapshots over time."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tenantatlas.operations.models import OperationRun
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
+
+
+class InventoryKind(models.TextChoices):
+    MANAGED_DEVICE = "managed_device", "Managed devices"
+    COMPLIANCE_POLICY = "compliance_policy", "Compliance policies"
+    DEVICE_CONFIGURATION = "device_configuration", "Device configurations"
+    CONFIGURATION_POLICY = "configuration_policy", "Settings catalog policies"
+    MOBILE_APP = "mobile_app", "Mobile apps"
+
+
+class ComplianceState(models.TextChoices):
+    """Graph's `complianceState` enum, spelled exactly as Graph spells it."""
+
+    COMPLIANT = "compliant", "Compliant"
+    NONCOMPLIANT = "noncompliant", "Not compliant"
+    IN_GRACE_PERIOD = "inGracePeriod", "In grace period"
+    CONFLICT = "conflict", "Conflict"
+    ERROR = "error", "Error"
+    UNKNOWN = "unknown", "Unknown"
+    CONFIG_MANAGER = "configManager", "Configuration Manager"
+
+
+class InventoryItem(models.Model):
+    """One object seen in an Entra tenant (device, policy, app) as last observed."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="inventory_items"
+    )
+    kind = models.CharField(max_length=30, choices=InventoryKind.choices)
+    external_id = models.CharField(max_length=64)
+    display_name = models.CharField(max_length=300, blank=True)
+    platform = models.CharField(max_length=60, blank=True)
+    os_version = models.CharField(max_length=60, blank=True)
+    compliance_state = models.CharField(max_length=20, blank=True)
+    user_principal_name = models.CharField(max_length=300, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    odata_type = models.CharField(max_length=120, blank=True)
+    raw = models.JSONField(default=dict)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    last_seen_run = models.ForeignKey(
+        OperationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["display_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "kind", "external_id"], name="inventory_unique_item"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "kind", "display_name"], name="inv_ws_kind_name"),
+            models.Index(fields=["connection", "kind", "removed_at"], name="inv_conn_kind_removed"),
+            models.Index(fields=["connection", "kind", "last_seen_run"], name="inv_conn_kind_run"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.external_id
+
+
+class ComplianceSnapshot(models.Model):
+    """Device counts by compliance state at one moment, forming a trend."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="compliance_snapshots"
+    )
+    run = models.OneToOneField(
+        OperationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="snapshot"
+    )
+    taken_at = models.DateTimeField()
+    compliant = models.PositiveIntegerField(default=0)
+    noncompliant = models.PositiveIntegerField(default=0)
+    in_grace_period = models.PositiveIntegerField(default=0)
+    conflict = models.PositiveIntegerField(default=0)
+    error = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    config_manager = models.PositiveIntegerField(default=0)
+    stale = models.PositiveIntegerField(default=0)
+    stale_after_days = models.PositiveIntegerField(default=7)
+    total = models.PositiveIntegerField(default=0)
+    tenant_summary = models.JSONField(default=dict, blank=True)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+        indexes = [models.Index(fields=["connection", "-taken_at"], name="snap_conn_taken")]
+
+    def __str__(self) -> str:
+        return f"Snapshot of {self.connection_id} at {self.taken_at:%Y-%m-%d %H:%M}"

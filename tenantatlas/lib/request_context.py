@@ -1,0 +1,34 @@
+"""Who is acting and from where, for the audit trail of the current request or job."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str | None = None
+    ip: str | None = None
+    via: str = "web"  # web, api, worker, cli
+    api_token_id: int | None = None
+
+
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "request_context", default=RequestContext(via="system")
+)
+
+
+def current() -> RequestContext:
+    return _current.get()
+
+
+@contextmanager
+def bind(context: RequestContext) -> Iterator[RequestContext]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)

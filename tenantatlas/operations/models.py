@@ -1,0 +1,94 @@
+"""Operation runs: the canonical record of every provider operation."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIALLY_SUCCEEDED = "partially_succeeded", "Partially succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+TERMINAL_STATUSES = (
+    RunStatus.SUCCEEDED,
+    RunStatus.PARTIALLY_SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.CANCELLED,
+)
+
+
+class Trigger(models.TextChoices):
+    UI = "ui", "Web"
+    API = "api", "API"
+    SCHEDULE = "schedule", "Schedule"
+    CLI = "cli", "Command line"
+
+
+class RunQuerySet(WorkspaceScopedQuerySet):
+    def active(self) -> RunQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+
+class OperationRun(models.Model):
+    """One provider operation on one connection, from queued to a terminal status."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.PROTECT, related_name="runs"
+    )
+    operation_type = models.CharField(max_length=40)
+    scope_key = models.CharField(max_length=120)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.UI)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    summary_counts = models.JSONField(default=dict, blank=True)
+    reason_code = models.CharField(max_length=60, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_key"],
+                condition=Q(status__in=["queued", "running"]),
+                name="run_one_active_per_scope",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at", "-id"], name="run_ws_created"),
+            models.Index(fields=["workspace", "status"], name="run_ws_status"),
+            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_type} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

@@ -1,0 +1,162 @@
+"""Provider connections (an Entra app registration in one Entra tenant) and their credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
+
+
+class Provider(models.TextChoices):
+    MICROSOFT = "microsoft", "Microsoft"
+
+
+class ConnectionStatus(models.TextChoices):
+    ENABLED = "enabled", "Enabled"
+    DISABLED = "disabled", "Disabled"
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    HEALTHY = "healthy", "Healthy"
+    DEGRADED = "degraded", "Degraded"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+
+
+class CredentialKind(models.TextChoices):
+    CLIENT_SECRET = "client_secret", "Client secret"
+    CERTIFICATE = "certificate", "Certificate"
+
+
+class ConnectionQuerySet(WorkspaceScopedQuerySet):
+    def live(self) -> ConnectionQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+    def for_workspace(self, workspace: Workspace) -> ConnectionQuerySet:
+        """Live connections of the workspace; deleted ones stay reachable through their runs."""
+        return self.filter(workspace=workspace, deleted_at__isnull=True)
+
+
+class ProviderConnection(models.Model):
+    """One Entra tenant connected to a workspace through an app registration."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="connections")
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MICROSOFT)
+    cloud = models.CharField(max_length=30, default="global")
+    display_name = models.CharField(max_length=100)
+    entra_tenant_id = models.UUIDField()
+    is_default = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.ENABLED
+    )
+    health = models.CharField(max_length=20, choices=Health.choices, default=Health.UNKNOWN)
+    health_reason_code = models.CharField(max_length=60, blank=True)
+    health_message = models.CharField(max_length=500, blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    granted_permissions = models.JSONField(default=list, blank=True)
+    missing_permissions = models.JSONField(default=list, blank=True)
+    extra_permissions = models.JSONField(default=list, blank=True)
+    entra_tenant_name = models.CharField(max_length=200, blank=True)
+    default_domain = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-is_default", "display_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "provider", "entra_tenant_id"],
+                condition=Q(deleted_at__isnull=True),
+                name="connection_unique_entra_tenant",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace"],
+                condition=Q(is_default=True, deleted_at__isnull=True),
+                name="connection_one_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.status == ConnectionStatus.ENABLED
+
+    @property
+    def current_credential(self) -> ProviderCredential | None:
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("credentials")
+        if prefetched is not None:
+            return next((c for c in prefetched if c.retired_at is None), None)
+        return self.credentials.filter(retired_at__isnull=True).first()
+
+
+class CredentialQuerySet(models.QuerySet):
+    def current(self) -> CredentialQuerySet:
+        return self.filter(retired_at__isnull=True)
+
+
+class ProviderCredential(models.Model):
+    """A client secret or certificate; the secret part exists only as Fernet ciphertext."""
+
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="credentials"
+    )
+    version = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=20, choices=CredentialKind.choices)
+    client_id = models.UUIDField()
+    ciphertext = models.TextField()
+    key_id = models.CharField(max_length=16)
+    fingerprint = models.CharField(max_length=200, blank=True)
+    thumbprint_sha1 = models.CharField(max_length=40, blank=True)
+    thumbprint_sha256 = models.CharField(max_length=64, blank=True)
+    certificate_subject = models.CharField(max_length=300, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CredentialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(retired_at__isnull=True),
+                name="credential_one_current",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "version"], name="credential_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version} ({self.fingerprint})"
+
+    def __repr__(self) -> str:
+        # Never show ciphertext in debug output or tracebacks.
+        return f"<ProviderCredential {self.pk} {self.kind} v{self.version}>"
+
+    def describe(self) -> dict[str, Any]:
+        """Non-secret facts for audit metadata and pages."""
+        return {
+            "credential_id": self.pk,
+            "version": self.version,
+            "kind": self.kind,
+            "client_id": str(self.client_id),
+            "fingerprint": self.fingerprint,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
