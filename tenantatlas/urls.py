@@ -1,3 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("tenantatlas.workspaces.urls")),
+    path("accounts/", include("tenantatlas.accounts.urls")),
+    path("w/<slug:slug>/connections/", include("tenantatlas.providers.urls")),
+    path("w/<slug:slug>/audit/", include("tenantatlas.audit.urls")),
+]

@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from tenantatlas.graph.auth import ClientCredential
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
 from tenantatlas.providers.models import CredentialKind, ProviderCredential
+
+if TYPE_CHECKING:
+    from tenantatlas.graph.auth import ClientCredential
 
 
 def key_id_of(key: str) -> str:
@@ -56,6 +58,8 @@ class CredentialManager:
 
     def open(self, credential: ProviderCredential, redactor: Redactor) -> ClientCredential:
         """Decrypt a credential into the material MSAL needs, registering every secret."""
+        from tenantatlas.graph.auth import ClientCredential
+
         try:
             material: dict[str, Any] = json.loads(
                 self._fernet.decrypt(credential.ciphertext.encode())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.conf import settings
 from django.db import models
 
-if TYPE_CHECKING:
-    pass
+class WorkspaceScopedQuerySet(models.QuerySet):
+    """Every workspace-owned model's manager: `.for_workspace(ws)` is the only way in."""
+
+    def for_workspace(self, workspace: Workspace) -> WorkspaceScopedQuerySet:
+        return self.filter(workspace=workspace)
 
 
 class Workspace(models.Model):
@@ -42,6 +43,8 @@ class Membership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.READONLY)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = WorkspaceScopedQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique_user")
@@ -50,10 +53,3 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace} as {self.role}"
-
-
-class WorkspaceScopedQuerySet(models.QuerySet):
-    """Every workspace-owned model's manager: `.for_workspace(ws)` is the only way in."""
-
-    def for_workspace(self, workspace: Workspace) -> WorkspaceScopedQuerySet:
-        return self.filter(workspace=workspace)

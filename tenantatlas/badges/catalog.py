@@ -1,0 +1,79 @@
+"""Every status-like value is shown through this catalog. Unknown values get a neutral badge."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class Badge:
+    label: str
+    tone: str  # success, warning, danger, info, neutral
+    description: str = ""
+
+
+UNKNOWN = Badge("Unknown", "neutral", "This value is not recognised.")
+
+CATALOG: dict[str, dict[str, Badge]] = {
+    "connection_status": {
+        "enabled": Badge("Enabled", "success", "Operations can run on this connection."),
+        "disabled": Badge("Disabled", "neutral", "Operations are refused until it is enabled."),
+    },
+    "health": {
+        "unknown": Badge("Not checked", "neutral", "No health check has completed yet."),
+        "healthy": Badge("Healthy", "success", "Authentication, permissions and tenant check out."),
+        "degraded": Badge("Degraded", "warning", "Works, but permissions are missing or the credential expires soon."),
+        "unhealthy": Badge("Unhealthy", "danger", "Cannot authenticate or the tenant does not match."),
+    },
+    "credential_expiry": {
+        "valid": Badge("Valid", "success", "The credential is not close to expiring."),
+        "expiring": Badge("Expires soon", "warning", "The credential expires within the warning window."),
+        "expired": Badge("Expired", "danger", "The credential has expired: rotate it."),
+        "none": Badge("No expiry set", "neutral", "No expiry date is known for this credential."),
+        "missing": Badge("No credential", "danger", "The connection has no current credential."),
+    },
+    "run_status": {
+        "queued": Badge("Queued", "info", "Waiting for a worker."),
+        "running": Badge("Running", "info", "A worker is processing this run."),
+        "succeeded": Badge("Succeeded", "success", "Finished without errors."),
+        "partially_succeeded": Badge("Partially succeeded", "warning", "Finished; some parts failed."),
+        "failed": Badge("Failed", "danger", "Finished with an error."),
+        "cancelled": Badge("Cancelled", "neutral", "Stopped before it finished."),
+    },
+    "compliance_state": {
+        "compliant": Badge("Compliant", "success"),
+        "noncompliant": Badge("Not compliant", "danger"),
+        "inGracePeriod": Badge("In grace period", "warning"),
+        "conflict": Badge("Conflict", "warning"),
+        "error": Badge("Error", "danger"),
+        "unknown": Badge("Unknown", "neutral"),
+        "configManager": Badge("Config Manager", "info"),
+    },
+    "default": {
+        "true": Badge("Default", "info", "Used when no connection is named."),
+    },
+}
+
+
+def badge_for(domain: str, value: object) -> Badge:
+    """The badge for a value of a domain; unknown domains or values render 'Unknown'."""
+    return CATALOG.get(domain, {}).get(str(value), UNKNOWN)
+
+
+def credential_expiry_state(
+    expires_at: dt.datetime | None, *, has_credential: bool = True, now: dt.datetime | None = None
+) -> str:
+    if not has_credential:
+        return "missing"
+    if expires_at is None:
+        return "none"
+    now = now or timezone.now()
+    if expires_at <= now:
+        return "expired"
+    if expires_at - now <= dt.timedelta(days=settings.CREDENTIAL_EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return "valid"

@@ -1,0 +1,182 @@
+"""Connection and credential forms. Secrets are write-only: never rendered back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from tenantatlas.graph.clouds import cloud_choices
+from tenantatlas.providers.certificates import ParsedCertificate, parse_certificate_bundle
+from tenantatlas.providers.models import CredentialKind, ProviderConnection
+from tenantatlas.providers.services import CertificateInput, CredentialInput, SecretInput
+
+GUID_HELP = "A GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47."
+MAX_PEM_BYTES = 64 * 1024
+
+
+class GuidField(forms.UUIDField):
+    default_error_messages = {"invalid": "Enter a GUID, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47."}
+
+
+class CredentialFields(forms.Form):
+    """The credential half of the create, edit and rotate forms."""
+
+    client_id = GuidField(
+        label="Application (client) ID", help_text="From the app registration's overview page."
+    )
+    credential_kind = forms.ChoiceField(
+        label="Credential type",
+        choices=CredentialKind.choices,
+        initial=CredentialKind.CLIENT_SECRET,
+        widget=forms.RadioSelect,
+    )
+    client_secret = forms.CharField(
+        label="Client secret value",
+        required=False,
+        max_length=1024,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: it is encrypted at once and never shown again.",
+    )
+    secret_expires_on = forms.DateField(
+        label="Secret expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="As shown under Certificates & secrets; used for expiry warnings.",
+    )
+    certificate_file = forms.FileField(
+        label="Certificate (PEM)",
+        required=False,
+        help_text="The certificate uploaded to the app registration; may also contain the key.",
+    )
+    private_key_file = forms.FileField(
+        label="Private key (PEM)", required=False, help_text="Leave empty if it is in the file above."
+    )
+    key_passphrase = forms.CharField(
+        label="Key passphrase",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    accept_expired = forms.BooleanField(
+        label="Save although the certificate has expired", required=False
+    )
+
+    credential_optional = False
+    parsed_certificate: ParsedCertificate | None = None
+
+    def _read_upload(self, name: str) -> bytes | None:
+        upload = self.cleaned_data.get(name)
+        if not upload:
+            return None
+        if upload.size > MAX_PEM_BYTES:
+            self.add_error(name, "This file is too large for a PEM certificate or key.")
+            return None
+        return bytes(upload.read())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("credential_kind")
+        if kind == CredentialKind.CLIENT_SECRET:
+            self._clean_secret(data)
+        elif kind == CredentialKind.CERTIFICATE:
+            self._clean_certificate(data)
+        return data
+
+    def _clean_secret(self, data: dict[str, Any]) -> None:
+        if not data.get("client_secret") and not self.credential_optional:
+            self.add_error("client_secret", "Enter the client secret value.")
+        expires = data.get("secret_expires_on")
+        if data.get("client_secret") and expires and expires < timezone.localdate():
+            self.add_error("secret_expires_on", "This date is in the past: the secret has expired.")
+
+    def _clean_certificate(self, data: dict[str, Any]) -> None:
+        cert_bytes = self._read_upload("certificate_file")
+        key_bytes = self._read_upload("private_key_file")
+        if cert_bytes is None:
+            if not self.credential_optional and "certificate_file" not in self.errors:
+                self.add_error("certificate_file", "Upload the certificate as a PEM file.")
+            return
+        try:
+            parsed = parse_certificate_bundle(cert_bytes, key_bytes, data.get("key_passphrase") or "")
+        except ValidationError as exc:
+            field = "private_key_file" if exc.code in {"no_key", "bad_key", "key_passphrase"} else "certificate_file"
+            self.add_error(field, exc)
+            return
+        if parsed.is_expired and not data.get("accept_expired"):
+            self.add_error(
+                "accept_expired",
+                f"This certificate expired on {parsed.not_after:%Y-%m-%d}. "
+                "Tick the box to save it anyway (health checks will report it as expired).",
+            )
+            return
+        self.parsed_certificate = parsed
+
+    def credential_input(self) -> CredentialInput | None:
+        """The new credential, or None when the fields were left empty (keep the current one)."""
+        data = self.cleaned_data
+        client_id = str(data["client_id"])
+        if data["credential_kind"] == CredentialKind.CERTIFICATE:
+            if self.parsed_certificate is None:
+                return None
+            return CertificateInput(client_id=client_id, certificate=self.parsed_certificate)
+        if not data.get("client_secret"):
+            return None
+        expires = data.get("secret_expires_on")
+        expires_at = (
+            dt.datetime.combine(expires, dt.time(23, 59, 59), tzinfo=dt.UTC) if expires else None
+        )
+        return SecretInput(
+            client_id=client_id, client_secret=data["client_secret"], expires_at=expires_at
+        )
+
+
+class ConnectionForm(CredentialFields):
+    display_name = forms.CharField(label="Name", max_length=100, strip=True)
+    entra_tenant_id = GuidField(label="Directory (tenant) ID", help_text=GUID_HELP)
+    cloud = forms.ChoiceField(label="Microsoft cloud", choices=())
+
+    field_order = ["display_name", "entra_tenant_id", "cloud", "client_id", "credential_kind"]
+
+    def __init__(self, *args: Any, connection: ProviderConnection | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["cloud"].choices = cloud_choices()
+        self.credential_optional = connection is not None
+        if connection is not None:
+            current = connection.current_credential
+            self.initial.update(
+                display_name=connection.display_name,
+                entra_tenant_id=connection.entra_tenant_id,
+                cloud=connection.cloud,
+                client_id=current.client_id if current else "",
+                credential_kind=current.kind if current else CredentialKind.CLIENT_SECRET,
+            )
+            self.fields["client_secret"].help_text = (
+                "Leave empty to keep the current secret. " + self.fields["client_secret"].help_text
+            )
+            self.fields["certificate_file"].help_text = "Leave empty to keep the current certificate."
+
+
+class RotateCredentialForm(CredentialFields):
+    def __init__(self, *args: Any, connection: ProviderConnection, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        current = connection.current_credential
+        if current is not None:
+            self.initial.update(client_id=current.client_id, credential_kind=current.kind)
+
+
+class ChooseDefaultForm(forms.Form):
+    """Pick the connection that takes over as default when the default is deleted or disabled."""
+
+    new_default = forms.ModelChoiceField(
+        queryset=ProviderConnection.objects.none(), required=False, label="New default connection"
+    )
+
+    def __init__(self, *args: Any, connection: ProviderConnection, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["new_default"].queryset = ProviderConnection.objects.for_workspace(
+            connection.workspace
+        ).exclude(pk=connection.pk)

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from tenantatlas.providers import views
+
+app_name = "providers"
+
+urlpatterns = [
+    path("", views.connection_list, name="list"),
+    path("new/", views.connection_create, name="create"),
+    path("<int:pk>/", views.connection_detail, name="detail"),
+    path("<int:pk>/edit/", views.connection_edit, name="edit"),
+    path("<int:pk>/rotate/", views.credential_rotate, name="rotate"),
+    path("<int:pk>/default/", views.connection_set_default, name="set_default"),
+    path("<int:pk>/status/", views.connection_status, name="status"),
+    path("<int:pk>/delete/", views.connection_delete, name="delete"),
+]

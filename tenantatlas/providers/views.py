@@ -1,0 +1,174 @@
+"""Provider connection pages. Every page renders from the database only."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from tenantatlas.lib.errors import Refused
+from tenantatlas.providers import services
+from tenantatlas.providers.forms import ChooseDefaultForm, ConnectionForm, RotateCredentialForm
+from tenantatlas.providers.models import ProviderConnection, ProviderCredential
+from tenantatlas.workspaces.access import get_object_for_member, workspace_view
+from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW
+
+
+def _connections(request: HttpRequest):  # type: ignore[no-untyped-def]
+    return ProviderConnection.objects.prefetch_related(
+        Prefetch("credentials", queryset=ProviderCredential.objects.current())
+    )
+
+
+def _get_connection(request: HttpRequest, pk: int) -> ProviderConnection:
+    return get_object_for_member(_connections(request), request.member, pk=pk)  # type: ignore[attr-defined]
+
+
+def _to_list(request: HttpRequest) -> HttpResponse:
+    return redirect("providers:list", slug=request.workspace.slug)  # type: ignore[attr-defined]
+
+
+@workspace_view(PROVIDER_VIEW)
+def connection_list(request: HttpRequest) -> HttpResponse:
+    connections = _connections(request).for_workspace(request.workspace)  # type: ignore[attr-defined]
+    return render(request, "providers/list.html", {"connections": connections})
+
+
+@workspace_view(PROVIDER_VIEW)
+def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _get_connection(request, pk)
+    history = connection.credentials.all()[:10]
+    inventory = (
+        connection.inventory_items.values("kind")
+        .annotate(
+            present=Count("id", filter=Q(removed_at__isnull=True)),
+            removed=Count("id", filter=Q(removed_at__isnull=False)),
+        )
+        .order_by("kind")
+    )
+    runs = connection.runs.all()[:10]
+    snapshots = list(connection.compliance_snapshots.all()[:30])
+    return render(
+        request,
+        "providers/detail.html",
+        {
+            "connection": connection,
+            "credential_history": history,
+            "inventory_counts": inventory,
+            "runs": runs,
+            "snapshots": snapshots,
+        },
+    )
+
+
+@workspace_view(PROVIDER_MANAGE)
+def connection_create(request: HttpRequest) -> HttpResponse:
+    form = ConnectionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        credential = form.credential_input()
+        assert credential is not None  # the form requires one on create
+        try:
+            connection = services.create_connection(
+                actor=request.user,
+                workspace=request.workspace,  # type: ignore[attr-defined]
+                display_name=form.cleaned_data["display_name"],
+                entra_tenant_id=str(form.cleaned_data["entra_tenant_id"]),
+                cloud=form.cleaned_data["cloud"],
+                credential=credential,
+            )
+        except Refused as exc:
+            form.add_error(getattr(exc, "field", None), exc.message)
+        else:
+            messages.success(request, f"Connection “{connection.display_name}” created.")
+            return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
+    return render(request, "providers/form.html", {"form": form, "connection": None})
+
+
+@workspace_view(PROVIDER_MANAGE)
+def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _get_connection(request, pk)
+    form = ConnectionForm(request.POST or None, request.FILES or None, connection=connection)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_connection(
+                actor=request.user,
+                connection=connection,
+                display_name=form.cleaned_data["display_name"],
+                entra_tenant_id=str(form.cleaned_data["entra_tenant_id"]),
+                cloud=form.cleaned_data["cloud"],
+                client_id=str(form.cleaned_data["client_id"]),
+                credential=form.credential_input(),
+            )
+        except Refused as exc:
+            form.add_error(getattr(exc, "field", None), exc.message)
+        else:
+            messages.success(request, "Connection saved.")
+            return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
+    return render(request, "providers/form.html", {"form": form, "connection": connection})
+
+
+@workspace_view(PROVIDER_MANAGE)
+def credential_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _get_connection(request, pk)
+    form = RotateCredentialForm(request.POST or None, request.FILES or None, connection=connection)
+    if request.method == "POST" and form.is_valid():
+        credential = form.credential_input()
+        assert credential is not None
+        services.rotate_credential(actor=request.user, connection=connection, credential=credential)
+        messages.success(request, "Credential rotated. Run a connection check to verify it.")
+        return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
+    return render(request, "providers/rotate.html", {"form": form, "connection": connection})
+
+
+@workspace_view(PROVIDER_MANAGE)
+@require_POST
+def connection_set_default(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _get_connection(request, pk)
+    services.set_default_connection(actor=request.user, connection=connection)
+    messages.success(request, f"“{connection.display_name}” is now the default connection.")
+    return _to_list(request)
+
+
+@workspace_view(PROVIDER_MANAGE)
+def connection_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Enable at once; disabling the default asks which connection takes over."""
+    connection = _get_connection(request, pk)
+    form = ChooseDefaultForm(request.POST or None, connection=connection)
+    if request.method == "POST" and form.is_valid():
+        enable = request.POST.get("enabled") == "1"
+        try:
+            services.set_connection_status(
+                actor=request.user,
+                connection=connection,
+                enabled=enable,
+                new_default=form.cleaned_data["new_default"],
+            )
+        except Refused as exc:
+            form.add_error("new_default", exc.message)
+        else:
+            messages.success(request, f"Connection {'enabled' if enable else 'disabled'}.")
+            return _to_list(request)
+    return render(
+        request, "providers/confirm.html", {"form": form, "connection": connection, "action": "disable"}
+    )
+
+
+@workspace_view(PROVIDER_MANAGE)
+def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = _get_connection(request, pk)
+    form = ChooseDefaultForm(request.POST or None, connection=connection)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.delete_connection(
+                actor=request.user, connection=connection, new_default=form.cleaned_data["new_default"]
+            )
+        except Refused as exc:
+            form.add_error("new_default", exc.message)
+        else:
+            messages.success(request, f"Connection “{connection.display_name}” deleted.")
+            return _to_list(request)
+    return render(
+        request, "providers/confirm.html", {"form": form, "connection": connection, "action": "delete"}
+    )

@@ -1,0 +1,188 @@
+"""Shared pytest fixtures: the named cast, clients, and the DB-only render guard.
+
+The cast: alice (owner), maggie (manager), bob (operator), vera (readonly) of Acme;
+mallory owns Globex and is an outsider to Acme.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.test import Client
+
+from tenantatlas.workspaces.models import Membership, Role, Workspace
+
+PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
+
+
+class OutboundConnectionDuringRender(AssertionError):
+    """A page, poll or API read tried to open a network connection."""
+
+
+_render = threading.local()
+_violations: list[str] = []
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _allowed_addresses() -> set[tuple[str, int]]:
+    allowed: set[tuple[str, int]] = set()
+    db = settings.DATABASES["default"]
+    if db.get("HOST"):
+        host = db["HOST"]
+        port = int(db.get("PORT") or 5432)
+        allowed |= {(host, port), ("127.0.0.1", port), ("::1", port)} if host in {"localhost", "127.0.0.1"} else {(host, port)}
+    redis = urlparse(settings.REDIS_URL)
+    if redis.hostname:
+        allowed |= {(redis.hostname, redis.port or 6379), ("127.0.0.1", redis.port or 6379)}
+    return allowed
+
+
+def _check(sock: socket.socket, address: Any) -> None:
+    if not getattr(_render, "active", False):
+        return
+    if sock.family == socket.AF_UNIX:
+        return
+    host, port = address[0], int(address[1])
+    if (host, port) in _allowed_addresses():
+        return
+    message = f"outbound connection to {host}:{port} during {getattr(_render, 'path', '?')}"
+    _violations.append(message)
+    raise OutboundConnectionDuringRender(message)
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check(self, address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check(self, address)
+    return _real_connect_ex(self, address)
+
+
+def _on_request_started(sender: Any, environ: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    _render.active = True
+    _render.path = (environ or {}).get("PATH_INFO", "?")
+
+
+def _on_request_finished(sender: Any, **kwargs: Any) -> None:
+    _render.active = False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _db_only_guard_installed() -> Iterator[None]:
+    """Every request handled by Django (test client or live server) is DB-only."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    request_started.connect(_on_request_started, dispatch_uid="db-only-guard-start")
+    request_finished.connect(_on_request_finished, dispatch_uid="db-only-guard-finish")
+    yield
+    request_started.disconnect(dispatch_uid="db-only-guard-start")
+    request_finished.disconnect(dispatch_uid="db-only-guard-finish")
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def db_only_guard() -> Iterator[list[str]]:
+    """Fails the test if any request it made opened an outbound connection."""
+    _violations.clear()
+    yield _violations
+    found = list(_violations)
+    _violations.clear()
+    if found:
+        pytest.fail("DB-only render violated: " + "; ".join(found))
+
+
+def make_user(username: str, **extra: Any) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.test", password=PASSWORD, **extra
+    )
+
+
+@pytest.fixture
+def acme(db: Any) -> Workspace:
+    return Workspace.objects.create(name="Acme IT", slug="acme")
+
+
+@pytest.fixture
+def globex(db: Any) -> Workspace:
+    return Workspace.objects.create(name="Globex", slug="globex")
+
+
+def _member(workspace: Workspace, username: str, role: str) -> Any:
+    user = make_user(username)
+    Membership.objects.create(workspace=workspace, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def alice(acme: Workspace) -> Any:
+    return _member(acme, "alice", Role.OWNER)
+
+
+@pytest.fixture
+def maggie(acme: Workspace) -> Any:
+    return _member(acme, "maggie", Role.MANAGER)
+
+
+@pytest.fixture
+def bob(acme: Workspace) -> Any:
+    return _member(acme, "bob", Role.OPERATOR)
+
+
+@pytest.fixture
+def vera(acme: Workspace) -> Any:
+    return _member(acme, "vera", Role.READONLY)
+
+
+@pytest.fixture
+def mallory(globex: Workspace) -> Any:
+    return _member(globex, "mallory", Role.OWNER)
+
+
+@pytest.fixture
+def cast(alice: Any, maggie: Any, bob: Any, vera: Any, mallory: Any) -> dict[str, Any]:
+    return {"alice": alice, "maggie": maggie, "bob": bob, "vera": vera, "mallory": mallory}
+
+
+def client_for(user: Any | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+KNOWN_SECRET = "Kx8Q~canary-secret-value-7b1d0c2e9f"  # noqa: S105 - canary for leak tests
+
+
+def make_connection(
+    workspace: Workspace,
+    actor: Any,
+    *,
+    name: str = "Contoso",
+    entra_tenant_id: str = "11111111-2222-3333-4444-555555555555",
+    client_id: str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+    secret: str = KNOWN_SECRET,
+    cloud: str = "global",
+) -> Any:
+    from tenantatlas.providers.services import SecretInput, create_connection
+
+    return create_connection(
+        actor=actor,
+        workspace=workspace,
+        display_name=name,
+        entra_tenant_id=entra_tenant_id,
+        cloud=cloud,
+        credential=SecretInput(client_id=client_id, client_secret=secret),
+    )

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django import forms
+
+from tenantatlas.workspaces.models import Role
+
+
+class InviteForm(forms.Form):
+    user = forms.CharField(label="Username or e-mail", max_length=254, strip=True)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.READONLY)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class WorkspaceForm(forms.Form):
+    name = forms.CharField(label="Workspace name", max_length=100, strip=True)
