@@ -1,0 +1,63 @@
+"""Retry policy for Graph: honour Retry-After, else exponential backoff with full jitter.
+
+Graph answers 429 (and 502/503/504) with a ``Retry-After`` that may be an integer, a fraction
+(Microsoft's own sample says ``2.128``) or an HTTP date. We honour it exactly; without it we back
+off exponentially with *full* jitter (uniform between 0 and the exponential cap) so many workers
+throttled together do not retry in lockstep. Attempts and the total wait are bounded: throttling
+ends as ``graph.throttled``, never as an endless loop. A Retry-After longer than a worker may
+block becomes :class:`~tenantatlas.lib.reasons.RetryLater` so the run is rescheduled instead.
+
+The loop is our own rather than ``stamina.retry`` because tests must drive the sleep and the
+clock exactly, and the wait depends on the response (Retry-After), which stamina's backoff hook
+cannot see without smuggling the response through an exception.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds, fractional, or HTTP date)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN/inf: ignore
+        return None
+    return max(seconds, 0.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry; all bounds come from settings."""
+
+    max_attempts: int = 6
+    max_total_wait: float = 120.0
+    max_inline_retry_after: float = 60.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff after the ``attempt``-th failed try (1-based)."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return self.jitter(0.0, ceiling)
+
+    def backoff_ceiling(self, attempt: int) -> float:
+        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
