@@ -1,0 +1,347 @@
+"""Realistic item payloads: names, models, OS versions and the exact Graph property shapes.
+
+Only properties that exist on the v1.0 types (see the schema conformance test) are emitted,
+and abstract types always carry a concrete ``@odata.type``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tenantatlas.simulator.data import TenantData, Traits
+
+FIRST_NAMES = (
+    "Adele", "Alex", "Diego", "Grady", "Henrietta", "Isaiah", "Johanna", "Joni", "Lee",
+    "Lidia", "Lynne", "Megan", "Miriam", "Nestor", "Patti", "Pradeep", "Amara", "Kenji",
+)  # fmt: skip
+LAST_NAMES = (
+    "Vance", "Wilber", "Garcia", "Archie", "Cantrell", "Langer", "Lauer", "Sherman", "Gu",
+    "Holloway", "Robbins", "Bowen", "Graham", "Motsepe", "Johnson", "Gupta", "Okafor", "Sato",
+)  # fmt: skip
+
+HARDWARE = {
+    "Windows": (
+        ("Dell Inc.", "Latitude 7440"),
+        ("LENOVO", "ThinkPad T14 Gen 4"),
+        ("HP", "HP EliteBook 840 G10"),
+        ("Microsoft Corporation", "Surface Laptop 5"),
+    ),
+    "iOS": (
+        ("Apple", "iPhone 15"),
+        ("Apple", "iPhone 14 Pro"),
+        ("Apple", "iPad Air (5th generation)"),
+    ),
+    "Android": (("samsung", "SM-S911B"), ("Google", "Pixel 8"), ("samsung", "SM-A546B")),
+    "macOS": (("Apple", "MacBookPro18,3"), ("Apple", "MacBookAir10,1"), ("Apple", "Mac14,2")),
+}
+OS_VERSIONS = {
+    "Windows": ("10.0.22631.4460", "10.0.26100.2314", "10.0.19045.5131", "10.0.22621.4317"),
+    "iOS": ("18.1", "17.6.1", "18.0.1"),
+    "Android": ("14", "13", "15"),
+    "macOS": ("15.1", "14.7.1", "13.7.1"),
+}
+ENROLLMENT = {
+    "Windows": ("windowsAzureADJoin", "Windows Autopilot - User driven"),
+    "iOS": ("appleBulkWithUser", "Corporate iOS (ADE)"),
+    "Android": ("userEnrollment", None),
+    "macOS": ("appleBulkWithUser", "Corporate macOS (ADE)"),
+}
+GIB = 1024**3
+
+
+@functools.lru_cache(maxsize=4096)
+def _user_guid(tid: str, user_index: int) -> str:
+    from tenantatlas.simulator.data import stable_guid
+
+    return stable_guid("user", tid, user_index)
+
+
+def _name(index: int) -> tuple[str, str]:
+    return FIRST_NAMES[index % len(FIRST_NAMES)], LAST_NAMES[(index // 7) % len(LAST_NAMES)]
+
+
+def build_device(data: TenantData, index: int, digest: bytes, t: Traits) -> dict[str, Any]:
+    """One managedDevice; every value comes from ``digest`` so it is the same on every call."""
+    from tenantatlas.simulator.data import NO_DATE, NO_GRACE_PERIOD, guid_from, iso
+
+    user_index = int.from_bytes(digest[11:13]) % max(1, data.scenario.device_count * 4 // 5)
+    first, last = _name(user_index)
+    upn = f"{first.lower()}.{last.lower()}{user_index}@{data.scenario.default_domain}"
+    manufacturer, model = HARDWARE[t.os][digest[9] % len(HARDWARE[t.os])]
+    serial = digest[20:26].hex().upper()
+    enrolled = data.anchor - dt.timedelta(days=30 + digest[12] * 3, minutes=digest[13] * 7)
+    last_sync = data.anchor - dt.timedelta(minutes=t.sync_age_minutes)
+    enrollment_type, profile = ENROLLMENT[t.os]
+    if t.os == "Android" and t.android_kind != "workProfile":
+        enrollment_type = (
+            "deviceEnrollmentManager" if t.android_kind == "dedicated" else "userEnrollment"
+        )
+    suffix = data.rename_suffix(index)
+    if t.os == "Windows":
+        device_name = f"{data.scenario.default_domain[:3].upper()}-{serial[:7]}{suffix}"
+    elif t.os == "macOS":
+        device_name = f"{first}'s MacBook{suffix}"
+    else:
+        hour = enrolled.hour % 12 or 12
+        stamp = f"{enrolled.month}/{enrolled.day}/{enrolled.year}_{hour}:{enrolled.minute:02d}"
+        device_name = f"{first}_{t.os}_{stamp} {'AM' if enrolled.hour < 12 else 'PM'}{suffix}"
+    is_phone = t.os in ("iOS", "Android") and "iPad" not in model
+    grace = (
+        iso(data.anchor + dt.timedelta(days=digest[14] % 7 + 1))
+        if t.compliance == "inGracePeriod"
+        else NO_GRACE_PERIOD
+    )
+    total_storage = (128, 256, 512)[digest[15] % 3] * GIB
+    device_id = guid_from(digest[16:])
+    return {
+        "@odata.type": "#microsoft.graph.managedDevice",
+        "id": device_id,
+        "userId": _user_guid(data.tid, user_index),
+        "deviceName": device_name,
+        "managedDeviceOwnerType": t.owner,
+        "enrolledDateTime": iso(enrolled),
+        "lastSyncDateTime": iso(last_sync),
+        "operatingSystem": t.os,
+        "complianceState": t.compliance,
+        "jailBroken": "False" if t.os in ("iOS", "Android") else "Unknown",
+        "managementAgent": t.agent,
+        "osVersion": OS_VERSIONS[t.os][digest[16] % len(OS_VERSIONS[t.os])],
+        "easActivated": t.agent == "easMdm",
+        "easDeviceId": digest[17:25].hex().upper() if t.agent == "easMdm" else "",
+        "easActivationDateTime": iso(enrolled) if t.agent == "easMdm" else NO_DATE,
+        "azureADRegistered": True,
+        "deviceEnrollmentType": enrollment_type,
+        "activationLockBypassCode": None,
+        "emailAddress": upn,
+        "azureADDeviceId": guid_from(digest[8:24]),
+        "deviceRegistrationState": "registered",
+        "deviceCategoryDisplayName": "Unknown Category",
+        "isSupervised": t.os == "iOS" and t.owner == "company",
+        "exchangeLastSuccessfulSyncDateTime": NO_DATE,
+        "exchangeAccessState": t.exchange,
+        "remoteAssistanceSessionUrl": None,
+        "remoteAssistanceSessionErrorDetails": None,
+        "isEncrypted": digest[18] > 12,
+        "userPrincipalName": upn,
+        "model": model,
+        "manufacturer": manufacturer,
+        "imei": f"35{int.from_bytes(digest[19:26]) % 10**13:013d}" if is_phone else "",
+        "complianceGracePeriodExpirationDateTime": grace,
+        "serialNumber": serial,
+        "phoneNumber": "",
+        "androidSecurityPatchLevel": "2024-11-01" if t.os == "Android" else "",
+        "userDisplayName": f"{first} {last}",
+        "configurationManagerClientEnabledFeatures": None,
+        "wiFiMacAddress": digest[26:32].hex().upper(),
+        "deviceHealthAttestationState": None,
+        "subscriberCarrier": "",
+        "meid": "",
+        "totalStorageSpaceInBytes": total_storage,
+        "freeStorageSpaceInBytes": total_storage * (20 + digest[27] % 60) // 100,
+        "managedDeviceName": f"{first}_{t.os}_{enrolled.date().isoformat()}{suffix}",
+        "ethernetMacAddress": None,
+        "physicalMemoryInBytes": 0,
+        "managementCertificateExpirationDate": iso(enrolled + dt.timedelta(days=365)),
+        "udid": None,
+        "iccid": None,
+        "notes": None,
+        "enrollmentProfileName": profile,
+        "requireUserEnrollmentApproval": None,
+        "managementState": "managed",
+        "deviceActionResults": [],
+    }
+
+
+COMPLIANCE_POLICIES = (
+    ("windows10CompliancePolicy", "Windows 10/11 - Baseline compliance"),
+    ("iosCompliancePolicy", "iOS/iPadOS - Minimum OS and passcode"),
+    ("androidWorkProfileCompliancePolicy", "Android Enterprise - Personal work profile"),
+    ("macOSCompliancePolicy", "macOS - FileVault and firewall"),
+    ("androidCompliancePolicy", "Android device administrator - Legacy"),
+    ("windows81CompliancePolicy", "Windows 8.1 - Legacy kiosks"),
+    ("windows10MobileCompliancePolicy", "Windows 10 Mobile - Retired fleet"),
+    ("windowsPhone81CompliancePolicy", "Windows Phone 8.1 - Retired fleet"),
+)
+DEVICE_CONFIGURATIONS = (
+    ("windows10GeneralConfiguration", "Windows - Device restrictions"),
+    ("windows10EndpointProtectionConfiguration", "Windows - Endpoint protection"),
+    ("windowsUpdateForBusinessConfiguration", "Windows - Update ring Broad"),
+    ("windows10CustomConfiguration", "Windows - OMA-URI custom settings"),
+    ("iosGeneralDeviceConfiguration", "iOS - Device restrictions"),
+    ("macOSGeneralDeviceConfiguration", "macOS - Device restrictions"),
+    ("androidWorkProfileGeneralDeviceConfiguration", "Android work profile - Restrictions"),
+    ("sharedPCConfiguration", "Windows - Shared PC (front desk)"),
+    ("iosCustomConfiguration", "iOS - Custom Wi-Fi profile"),
+    ("editionUpgradeConfiguration", "Windows - Edition upgrade to Enterprise"),
+)
+CONFIGURATION_POLICIES = (
+    ("windows10", "mdm,microsoftSense", "endpointSecurityAntivirus", "Defender Antivirus"),
+    ("windows10", "mdm", "none", None),
+    ("macOS", "mdm", "none", None),
+    ("windows10", "mdm,microsoftSense", "endpointSecurityFirewall", "Windows Firewall"),
+    ("iOS", "mdm", "none", None),
+    ("windows10", "mdm", "baseline", "Security Baseline for Windows 10 and later"),
+)
+CONFIGURATION_POLICY_NAMES = (
+    "EDR - Defender Antivirus", "Windows - Settings catalog baseline", "macOS - Login items",
+    "Firewall - Domain profile", "iOS - Managed Safari", "Security baseline - November 2024",
+)  # fmt: skip
+MOBILE_APPS = (
+    ("windowsMicrosoftEdgeApp", "Microsoft Edge for Windows 10 and later", "Microsoft"),
+    ("macOSMicrosoftEdgeApp", "Microsoft Edge for macOS", "Microsoft"),
+    ("iosStoreApp", "Microsoft Authenticator", "Microsoft Corporation"),
+    ("androidStoreApp", "Microsoft Teams", "Microsoft Corporation"),
+    ("iosVppApp", "Intune Company Portal", "Microsoft Corporation"),
+    ("macOSOfficeSuiteApp", "Microsoft 365 Apps for macOS", "Microsoft"),
+    ("webApp", "Intranet portal", "IT Department"),
+    ("macOSMicrosoftDefenderApp", "Microsoft Defender for Endpoint (macOS)", "Microsoft"),
+    ("windowsWebApp", "HR self-service", "IT Department"),
+    ("iosiPadOSWebClip", "IT help desk", "IT Department"),
+    ("microsoftStoreForBusinessApp", "Company Portal", "Microsoft Corporation"),
+    ("androidStoreApp", "Microsoft Outlook", "Microsoft Corporation"),
+)
+
+
+def _item_common(
+    data: TenantData, kind: str, index: int, base_name: str, cycle: int
+) -> dict[str, Any]:
+    from tenantatlas.simulator.data import is_renamed_item, iso, stable_guid
+
+    generation = data.scenario.generation
+    renamed = is_renamed_item(index, generation)
+    round_ = index // cycle
+    name = base_name if round_ == 0 else f"{base_name} #{round_ + 1}"
+    created = data.anchor - dt.timedelta(days=400 - (index * 7) % 300, hours=index % 24)
+    modified = created + dt.timedelta(days=3 + index % 40)
+    if renamed:
+        name = f"{name} (v{generation})"
+        modified = data.anchor - dt.timedelta(hours=generation)
+    return {
+        "id": stable_guid(kind, data.tid, data.scenario.seed, index),
+        "name": name,
+        "createdDateTime": iso(created),
+        "lastModifiedDateTime": iso(modified),
+        "version": 1 + (generation if renamed else 0) + index % 3,
+    }
+
+
+def _policy(
+    data: TenantData, kind: str, index: int, table: tuple[tuple[str, str], ...]
+) -> dict[str, Any]:
+    odata_type, base_name = table[index % len(table)]
+    common = _item_common(data, kind, index, base_name, len(table))
+    return {
+        "@odata.type": f"#microsoft.graph.{odata_type}",
+        "id": common["id"],
+        "createdDateTime": common["createdDateTime"],
+        "description": f"Managed by IT. {base_name}.",
+        "lastModifiedDateTime": common["lastModifiedDateTime"],
+        "displayName": common["name"],
+        "version": common["version"],
+    }
+
+
+def build_compliance_policy(data: TenantData, index: int) -> dict[str, Any]:
+    return _policy(data, "compliancePolicy", index, COMPLIANCE_POLICIES)
+
+
+def build_device_configuration(data: TenantData, index: int) -> dict[str, Any]:
+    return _policy(data, "deviceConfiguration", index, DEVICE_CONFIGURATIONS)
+
+
+def build_configuration_policy(data: TenantData, index: int) -> dict[str, Any]:
+    """A settings catalog policy (beta shape: ``name``, not ``displayName``)."""
+    platform, technologies, family, template = CONFIGURATION_POLICIES[
+        index % len(CONFIGURATION_POLICIES)
+    ]
+    base_name = CONFIGURATION_POLICY_NAMES[index % len(CONFIGURATION_POLICY_NAMES)]
+    common = _item_common(
+        data, "configurationPolicy", index, base_name, len(CONFIGURATION_POLICIES)
+    )
+    return {
+        "createdDateTime": common["createdDateTime"],
+        "creationSource": None,
+        "description": "",
+        "lastModifiedDateTime": common["lastModifiedDateTime"],
+        "name": common["name"],
+        "platforms": platform,
+        "priorityMetaData": None,
+        "roleScopeTagIds": ["0"],
+        "settingCount": 3 + index % 20,
+        "technologies": technologies,
+        "id": common["id"],
+        "isAssigned": index % 3 != 2,
+        "templateReference": {
+            "templateId": ""
+            if template is None
+            else common["id"][:8] + "-0000-0000-0000-000000000001",
+            "templateFamily": family,
+            "templateDisplayName": template,
+            "templateDisplayVersion": None if template is None else "Version 1",
+        },
+    }
+
+
+def build_mobile_app(data: TenantData, index: int) -> dict[str, Any]:
+    odata_type, base_name, publisher = MOBILE_APPS[index % len(MOBILE_APPS)]
+    common = _item_common(data, "mobileApp", index, base_name, len(MOBILE_APPS))
+    return {
+        "@odata.type": f"#microsoft.graph.{odata_type}",
+        "id": common["id"],
+        "displayName": common["name"],
+        "description": base_name,
+        "publisher": publisher,
+        "largeIcon": None,
+        "createdDateTime": common["createdDateTime"],
+        "lastModifiedDateTime": common["lastModifiedDateTime"],
+        "isFeatured": index % 5 == 0,
+        "privacyInformationUrl": "https://privacy.microsoft.com/privacystatement",
+        "informationUrl": None,
+        "owner": "",
+        "developer": "",
+        "notes": "",
+        "publishingState": "published",
+    }
+
+
+def build_organization(data: TenantData) -> dict[str, Any]:
+    from tenantatlas.simulator.data import iso
+
+    scenario = data.scenario
+    domain = scenario.default_domain
+    initial = (
+        domain if domain.endswith(".onmicrosoft.com") else f"{domain.split('.')[0]}.onmicrosoft.com"
+    )
+    domains = [{"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": True,
+                "isInitial": domain == initial, "name": domain, "type": "Managed"}]  # fmt: skip
+    if domain != initial:
+        domains.append({"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": False,
+                        "isInitial": True, "name": initial, "type": "Managed"})  # fmt: skip
+    return {
+        "id": scenario.organization_id or scenario.tenant_id,
+        "deletedDateTime": None,
+        "businessPhones": ["+1 425 555 0100"],
+        "city": "Redmond",
+        "country": None,
+        "countryLetterCode": "US",
+        "createdDateTime": iso(dt.datetime(2019, 3, 14, 9, 26, 53, tzinfo=dt.UTC)),
+        "defaultUsageLocation": None,
+        "displayName": scenario.display_name,
+        "marketingNotificationEmails": [],
+        "onPremisesLastSyncDateTime": None,
+        "onPremisesSyncEnabled": None,
+        "postalCode": "98052",
+        "preferredLanguage": "en",
+        "securityComplianceNotificationMails": [],
+        "securityComplianceNotificationPhones": [],
+        "state": "WA",
+        "street": "1 Microsoft Way",
+        "technicalNotificationMails": [f"admin@{initial}"],
+        "tenantType": "AAD",
+        "assignedPlans": [],
+        "provisionedPlans": [],
+        "verifiedDomains": domains,
+    }

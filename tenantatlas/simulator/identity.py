@@ -1,0 +1,368 @@
+"""The identity platform half: OIDC discovery, JWKS, the v2.0 token endpoint, access tokens.
+
+Only the client credentials grant is implemented, with a client secret (form field or
+HTTP Basic) or a certificate assertion (RS256 + ``x5t`` or PS256 + ``x5t#S256``, padded or
+not). Access tokens are real RS256 JWTs signed by the simulator key, so Graph can verify
+them the way Microsoft does and clients can decode ``roles`` the way they would in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tenantatlas.simulator import errors
+from tenantatlas.simulator.certs import b64url, b64url_decode, load_certificate, x5t
+from tenantatlas.simulator.data import stable_guid
+from tenantatlas.simulator.errors import IdentityError, Reply
+from tenantatlas.simulator.scenarios import AppScenario, TenantScenario
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+# Graph resource identifiers of the public and sovereign clouds; tokens carry the one asked for.
+GRAPH_RESOURCES = (
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.us",
+    "https://dod-graph.microsoft.us",
+    "https://microsoftgraph.chinacloudapi.cn",
+)
+ACCESS_TOKEN_LIFETIME = 3599
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
+
+
+class TokenRejected(Exception):
+    """A bearer token Graph must refuse; ``message`` is Graph's text for the case."""
+
+
+@dataclass(frozen=True)
+class TokenOutcome:
+    """What the request log needs to know about a token request."""
+
+    reply: Reply
+    tenant_id: str | None
+    client_id: str | None
+
+
+class Authority:
+    """Issues and verifies tokens for the tenants ``resolve`` knows."""
+
+    def __init__(
+        self,
+        resolve: Callable[[str], TenantScenario | None],
+        signing_key: rsa.RSAPrivateKey,
+        signing_cert: x509.Certificate,
+    ) -> None:
+        self._resolve = resolve
+        self._key = signing_key
+        self._public_key = signing_key.public_key()
+        self._kid = x5t(signing_cert)
+        self._cert_der = signing_cert.public_bytes(serialization.Encoding.DER)
+
+    # -- tenants -----------------------------------------------------------------------
+    def tenant_for(self, segment: str, *, at_discovery: bool) -> TenantScenario:
+        """The tenant a path segment names, or the AADSTS error Entra gives for it."""
+        if not (GUID_RE.match(segment) or DOMAIN_RE.match(segment)):
+            raise errors.tenant_id_invalid(segment)
+        tenant = self._resolve(segment)
+        if tenant is None:
+            raise errors.tenant_not_found(segment, at_discovery=at_discovery)
+        return tenant
+
+    # -- discovery ---------------------------------------------------------------------
+    def discovery(self, origin: str, segment: str) -> tuple[Reply, TenantScenario]:
+        tenant = self.tenant_for(segment, at_discovery=True)
+        tid = tenant.tenant_id
+        document = {
+            "token_endpoint": f"{origin}/{tid}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "private_key_jwt",
+                "client_secret_basic",
+            ],
+            "jwks_uri": f"{origin}/{tid}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{origin}/{tid}/v2.0",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+            "authorization_endpoint": f"{origin}/{tid}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{origin}/{tid}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{origin}/{tid}/oauth2/v2.0/logout",
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "tid", "oid", "roles"],
+            "kerberos_endpoint": f"{origin}/{tid}/kerberos",
+            "tenant_region_scope": "WW",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }
+        return Reply.json(200, document, **{"Cache-Control": "max-age=86400, private"}), tenant
+
+    def instance_discovery(self, origin: str) -> Reply:
+        host = urllib.parse.urlsplit(origin).netloc
+        document = {
+            "tenant_discovery_endpoint": f"{origin}/common/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+        }
+        return Reply.json(200, document, **{"Cache-Control": "max-age=86400, private"})
+
+    def keys(self, origin: str, segment: str) -> Reply:
+        tenant = self.tenant_for(segment, at_discovery=True)
+        numbers = self._public_key.public_numbers()
+        jwk = {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self._kid,
+            "x5t": self._kid,
+            "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8)),
+            "e": b64url(numbers.e.to_bytes(3)),
+            "x5c": [base64.b64encode(self._cert_der).decode()],
+            "issuer": f"{origin}/{tenant.tenant_id}/v2.0",
+        }
+        return Reply.json(200, {"keys": [jwk]})
+
+    # -- token endpoint ----------------------------------------------------------------
+    def token(
+        self, origins: list[str], segment: str, form: dict[str, str], authorization: str
+    ) -> TokenOutcome:
+        """Handle one token request; every failure becomes Entra's error body."""
+        client_id = form.get("client_id")
+        tenant_id: str | None = None
+        try:
+            if authorization.lower().startswith("basic "):
+                basic_id, _, basic_secret = (
+                    base64.b64decode(authorization[6:]).decode().partition(":")
+                )
+                client_id = client_id or urllib.parse.unquote_plus(basic_id)
+                form.setdefault("client_secret", urllib.parse.unquote_plus(basic_secret))
+            tenant = self.tenant_for(segment, at_discovery=False)
+            tenant_id = tenant.tenant_id
+            grant = form.get("grant_type", "")
+            if not grant:
+                raise errors.parameter_missing("grant_type")
+            if grant != "client_credentials":
+                raise errors.unsupported_grant(grant)
+            if not client_id:
+                raise errors.parameter_missing("client_id")
+            app = tenant.find_app(client_id)
+            if app is None:
+                raise errors.app_not_found(client_id, tenant.display_name)
+            resource = self._resource_for(form.get("scope", ""), tenant)
+            method = self._check_credential(tenant, app, segment, origins, form)
+            if app.disabled:
+                raise errors.app_disabled(app.client_id, app.display_name)
+            if app.blocked_by_policy:
+                raise errors.blocked_by_policy()
+        except IdentityError as exc:
+            return TokenOutcome(exc.reply(), tenant_id, client_id)
+        token = self.issue_access_token(tenant, app, resource, method)
+        payload = {
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_LIFETIME,
+            "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+            "access_token": token,
+        }
+        headers = {
+            "Cache-Control": "no-store, no-cache",
+            "Pragma": "no-cache",
+            "x-ms-request-id": str(uuid.uuid4()),
+        }
+        return TokenOutcome(Reply.json(200, payload, **headers), tenant_id, app.client_id)
+
+    def _resource_for(self, scope: str, tenant: TenantScenario) -> str:
+        scopes = scope.split()
+        if not scopes:
+            raise errors.parameter_missing("scope")
+        if len(scopes) != 1 or not scopes[0].endswith("/.default"):
+            raise errors.invalid_scope(scope)
+        resource = scopes[0].removesuffix("/.default").rstrip("/")
+        if resource == GRAPH_APP_ID:
+            return GRAPH_RESOURCES[0]
+        if resource not in GRAPH_RESOURCES:
+            raise errors.resource_not_found(resource, tenant.display_name)
+        return resource
+
+    def _check_credential(
+        self,
+        tenant: TenantScenario,
+        app: AppScenario,
+        segment: str,
+        origins: list[str],
+        form: dict[str, str],
+    ) -> str:
+        """Validate the secret or assertion; returns the ``azpacr`` value ("1" or "2")."""
+        secret = form.get("client_secret")
+        if secret is not None:
+            now = dt.datetime.now(dt.UTC)
+            matches = [s for s in app.secrets if s.value == secret]
+            if not matches:
+                raise errors.invalid_secret(app.client_id)
+            if all(s.expires_at is not None and s.expires_at <= now for s in matches):
+                raise errors.expired_secret(app.client_id)
+            return "1"
+        assertion = form.get("client_assertion")
+        if assertion is None:
+            raise errors.credential_missing()
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise errors.parameter_missing("client_assertion_type")
+        audiences = {
+            f"{origin}/{name}/oauth2/v2.0/token".lower()
+            for origin in origins
+            for name in (segment, tenant.tenant_id)
+        }
+        verify_assertion(assertion, app, audiences)
+        return "2"
+
+    def issue_access_token(
+        self, tenant: TenantScenario, app: AppScenario, resource: str, method: str
+    ) -> str:
+        now = int(time.time())
+        tid = tenant.tenant_id.lower()
+        claims: dict[str, Any] = {
+            "aud": resource,
+            "iss": f"https://sts.windows.net/{tid}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + ACCESS_TOKEN_LIFETIME,
+            "aio": b64url(uuid.uuid4().bytes),
+            "app_displayname": app.display_name,
+            "appid": app.client_id,
+            "appidacr": method,
+            "azp": app.client_id,
+            "azpacr": method,
+            "idp": f"https://sts.windows.net/{tid}/",
+            "idtyp": "app",
+            "oid": stable_guid("service-principal", tid, app.client_id.lower()),
+            "rh": "0.AAAA" + b64url(uuid.uuid4().bytes),
+            "sub": stable_guid("service-principal", tid, app.client_id.lower()),
+            "tenant_region_scope": "WW",
+            "tid": tid,
+            "uti": b64url(uuid.uuid4().bytes),
+            "ver": "1.0",
+            "xms_tcdt": 1552555613,
+        }
+        if app.roles:
+            claims["roles"] = list(app.roles)
+        headers = {"typ": "JWT", "x5t": self._kid, "kid": self._kid}
+        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
+
+    def verify_access_token(self, token: str) -> dict[str, Any]:
+        """Claims of a valid simulator-issued Graph token, else TokenRejected with Graph's text."""
+        if not token:
+            raise TokenRejected("Access token is empty.")
+        try:
+            return jwt.decode(
+                token,
+                self._public_key,
+                algorithms=["RS256"],
+                audience=[*GRAPH_RESOURCES, GRAPH_APP_ID],
+                options={"require": ["exp", "nbf", "tid", "aud"]},
+            )
+        except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError) as exc:
+            raise TokenRejected("Access token has expired or is not yet valid.") from exc
+        except jwt.DecodeError as exc:
+            raise TokenRejected("CompactToken parsing failed with error code: 80049217") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenRejected("Access token validation failure. Invalid audience.") from exc
+
+
+def _decode_segment(segment: str) -> dict[str, Any]:
+    value = json.loads(b64url_decode(segment))
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def verify_assertion(assertion: str, app: AppScenario, audiences: set[str]) -> None:
+    """Check a client assertion as Entra does: key lookup, signature, iss/sub, aud, times."""
+    try:
+        header_b64, payload_b64, signature_b64 = assertion.split(".")
+        header = _decode_segment(header_b64)
+        claims = _decode_segment(payload_b64)
+        signature = b64url_decode(signature_b64)
+    except ValueError as exc:
+        raise errors.assertion_malformed() from exc
+    alg = header.get("alg")
+    if alg not in ("RS256", "PS256"):
+        raise errors.assertion_malformed()
+    algorithm: hashes.HashAlgorithm
+    if "x5t#S256" in header:
+        presented, algorithm = b64url_decode(str(header["x5t#S256"])), hashes.SHA256()
+    elif "x5t" in header:
+        presented, algorithm = b64url_decode(str(header["x5t"])), hashes.SHA1()  # noqa: S303
+    else:
+        raise errors.certificate_invalid(app.client_id, "", "The key was not found.")
+    certificate = next(
+        (
+            cert
+            for cert in (load_certificate(pem) for pem in app.certificates)
+            if cert.fingerprint(algorithm) == presented
+        ),
+        None,
+    )
+    thumbprint = presented.hex().upper()
+    if certificate is None:
+        raise errors.certificate_invalid(app.client_id, thumbprint, "The key was not found.")
+    public_key = certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise errors.certificate_invalid(app.client_id, thumbprint, "The key is not an RSA key.")
+    signed = f"{header_b64}.{payload_b64}".encode()
+    pad: padding.AsymmetricPadding = (
+        padding.PKCS1v15()
+        if alg == "RS256"
+        else padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+    )
+    try:
+        public_key.verify(signature, signed, pad, hashes.SHA256())
+    except InvalidSignature as exc:
+        raise errors.certificate_invalid(
+            app.client_id,
+            thumbprint,
+            "Key was found, but use of the key to verify the signature failed.",
+        ) from exc
+    if not (claims.get("iss") == claims.get("sub") == app.client_id) and not (
+        str(claims.get("iss", "")).lower()
+        == str(claims.get("sub", "")).lower()
+        == app.client_id.lower()
+    ):
+        raise errors.assertion_subject_mismatch()
+    audience = claims.get("aud")
+    audience_values = audience if isinstance(audience, list) else [audience]
+    if not any(str(value).lower() in audiences for value in audience_values):
+        raise errors.assertion_audience_invalid()
+    _check_assertion_times(claims)
+
+
+def _check_assertion_times(claims: dict[str, Any]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    try:
+        exp = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
+        nbf = dt.datetime.fromtimestamp(int(claims["nbf"]), dt.UTC) if "nbf" in claims else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise errors.assertion_malformed() from exc
+    skew = dt.timedelta(minutes=5)
+    if exp + skew < now or (nbf is not None and nbf - skew > now):
+        raise errors.assertion_expired(now, nbf, exp)

@@ -1,0 +1,180 @@
+"""Per-Entra-tenant scenarios: who may sign in, what the tenant holds and which faults it injects.
+
+Scenarios are plain dataclasses so tests can build them in code; the same shape is read
+from a TOML file (see ``scenarios/demo.toml`` and ``docs/simulator.md``) for the demo and
+the standalone server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEMO_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "demo.toml"
+
+
+class ScenarioError(ValueError):
+    """A scenario file or object cannot be used."""
+
+
+@dataclass
+class SecretSpec:
+    """A client secret of an app registration; ``expires_at`` None means it never expires."""
+
+    value: str
+    expires_at: dt.datetime | None = None
+
+
+@dataclass
+class AppScenario:
+    """An app registration (service principal) in the tenant and its granted app roles."""
+
+    client_id: str
+    secrets: list[SecretSpec] = field(default_factory=list)
+    certificates: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    display_name: str = "TenantAtlas"
+    disabled: bool = False
+    blocked_by_policy: bool = False
+
+
+@dataclass
+class ThrottleFault:
+    """The first ``count`` matching Graph requests get ``status`` with ``retry_after``.
+
+    ``retry_after`` is ``"2"`` (seconds), ``"2.128"`` (fractional seconds),
+    ``"http-date:<seconds>"`` (an HTTP date that many seconds ahead) or None (no header).
+    ``paths`` are path prefixes such as ``/v1.0/deviceManagement/managedDevices``; empty
+    means every Graph path.
+    """
+
+    count: int = 0
+    status: int = 429
+    retry_after: str | None = "1"
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ServerErrorFault:
+    """The first ``count`` matching Graph requests fail with a 5xx ``status``."""
+
+    count: int = 0
+    status: int = 503
+    retry_after: str | None = None
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Faults:
+    """Faults injected into the tenant's Graph traffic."""
+
+    throttle: ThrottleFault = field(default_factory=ThrottleFault)
+    server_errors: ServerErrorFault = field(default_factory=ServerErrorFault)
+    slow_seconds: float = 0.0
+    slow_paths: list[str] = field(default_factory=list)
+    malformed_json_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TenantScenario:
+    """One simulated Entra tenant.
+
+    Data is generated from ``(tenant_id, seed, index)``; ``generation`` mutates it so a
+    later sync sees renamed items and removed devices (see ``data.py``).
+    ``organization_id`` overrides the id ``/organization`` reports (a tenant mismatch).
+    """
+
+    tenant_id: str
+    display_name: str
+    default_domain: str
+    intune_licensed: bool = True
+    organization_id: str | None = None
+    device_count: int = 50
+    compliance_policy_count: int = 6
+    configuration_count: int = 8
+    configuration_policy_count: int = 5
+    app_count: int = 12
+    seed: int = 0
+    generation: int = 0
+    apps: list[AppScenario] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+
+    def find_app(self, client_id: str) -> AppScenario | None:
+        """The app registration with this client id (case-insensitive), if any."""
+        wanted = client_id.lower()
+        return next((app for app in self.apps if app.client_id.lower() == wanted), None)
+
+
+def _build[T](cls: type[T], raw: dict[str, Any], where: str) -> T:
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(raw) - known
+    if unknown:
+        raise ScenarioError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    try:
+        return cls(**raw)
+    except TypeError as exc:
+        raise ScenarioError(f"{where}: {exc}") from exc
+
+
+def _as_datetime(value: Any, where: str) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    elif isinstance(value, str):
+        moment = dt.datetime.fromisoformat(value)
+    else:
+        raise ScenarioError(f"{where}: expires_at must be a date-time")
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+def _parse_app(raw: dict[str, Any], base_dir: Path, where: str) -> AppScenario:
+    raw = dict(raw)
+    secrets = []
+    for i, secret in enumerate(raw.pop("secrets", [])):
+        spec = dict(secret) if isinstance(secret, dict) else {"value": secret}
+        spec["expires_at"] = _as_datetime(spec.get("expires_at"), f"{where}.secrets[{i}]")
+        secrets.append(_build(SecretSpec, spec, f"{where}.secrets[{i}]"))
+    certificates = list(raw.pop("certificates", []))
+    for name in raw.pop("certificate_files", []):
+        certificates.append((base_dir / name).read_text())
+    return _build(AppScenario, {**raw, "secrets": secrets, "certificates": certificates}, where)
+
+
+def _parse_faults(raw: dict[str, Any], where: str) -> Faults:
+    raw = dict(raw)
+    throttle = _build(ThrottleFault, raw.pop("throttle", {}), f"{where}.throttle")
+    errors = _build(ServerErrorFault, raw.pop("server_errors", {}), f"{where}.server_errors")
+    return _build(Faults, {**raw, "throttle": throttle, "server_errors": errors}, where)
+
+
+def parse_tenant(
+    raw: dict[str, Any], base_dir: Path = Path(), where: str = "tenant"
+) -> TenantScenario:
+    """Build a TenantScenario from a TOML table."""
+    raw = dict(raw)
+    apps = [
+        _parse_app(app, base_dir, f"{where}.apps[{i}]") for i, app in enumerate(raw.pop("apps", []))
+    ]
+    faults = _parse_faults(raw.pop("faults", {}), f"{where}.faults")
+    return _build(TenantScenario, {**raw, "apps": apps, "faults": faults}, where)
+
+
+def load_scenarios(path: Path | str) -> list[TenantScenario]:
+    """Read every ``[[tenants]]`` table of a scenario TOML file."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        document = tomllib.load(handle)
+    tenants = [
+        parse_tenant(raw, path.parent, f"{path.name}: tenants[{i}]")
+        for i, raw in enumerate(document.get("tenants", []))
+    ]
+    ids = [t.tenant_id.lower() for t in tenants]
+    if len(ids) != len(set(ids)):
+        raise ScenarioError(f"{path.name}: duplicate tenant_id")
+    return tenants

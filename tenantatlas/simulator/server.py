@@ -1,0 +1,365 @@
+"""The HTTPS server: one loopback port for the authority and for Graph.
+
+``SimulatorServer`` owns the tenant registry, the fault counters and the request log, all
+behind one lock so tests may add tenants while workers are mid-request. TLS handshakes run
+in the per-connection threads (not in ``accept``), so one slow client cannot stall others.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import functools
+import http.server
+import json
+import logging
+import ssl
+import threading
+import urllib.parse
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from tenantatlas.simulator.ca import ensure_keys
+from tenantatlas.simulator.data import TenantData
+from tenantatlas.simulator.errors import IdentityError, Reply
+from tenantatlas.simulator.faults import FaultCounters
+from tenantatlas.simulator.graph import GraphService
+from tenantatlas.simulator.identity import Authority
+from tenantatlas.simulator.scenarios import TenantScenario, load_scenarios
+
+logger = logging.getLogger(__name__)
+
+RequestKind = Literal["discovery", "token", "graph", "other"]
+REQUEST_LOG_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the simulator saw it (no bodies: they may hold secrets)."""
+
+    kind: RequestKind
+    method: str
+    path: str
+    query: dict[str, str]
+    tenant_id: str | None
+    client_id: str | None
+    status: int
+    at: dt.datetime
+
+
+@functools.cache
+def property_names(type_name: str) -> frozenset[str]:
+    """Properties the simulator emits for a type (what ``$select`` may name)."""
+    scenario = TenantScenario(
+        "00000000-0000-0000-0000-000000000001", "Template", "template.onmicrosoft.com",
+        device_count=1, compliance_policy_count=1, configuration_count=1,
+        configuration_policy_count=1, app_count=1,
+    )  # fmt: skip
+    data = TenantData(scenario, dt.datetime.now(dt.UTC))
+    samples: dict[str, dict[str, Any]] = {
+        "organization": data.organization(),
+        "managedDevice": data.device(0),
+        "deviceCompliancePolicy": data.compliance_policies()[0],
+        "deviceConfiguration": data.device_configurations()[0],
+        "deviceManagementConfigurationPolicy": data.configuration_policies()[0],
+        "mobileApp": data.mobile_apps()[0],
+        "deviceCompliancePolicyDeviceStateSummary": data.compliance_summary(),
+        "managedDeviceOverview": data.device_overview(),
+    }
+    return frozenset(key for key in samples[type_name] if not key.startswith("@"))
+
+
+class _TLSServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+    simulator: SimulatorServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that distrust our CA or hang up mid-request are routine in tests.
+        logger.debug("simulator connection from %s failed", client_address, exc_info=True)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _TLSServer
+
+    def version_string(self) -> str:
+        return "Microsoft-IIS/10.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("simulator %s", format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        reply, kind, tenant_id, client_id = self.server.simulator.route(
+            self.command, split.path, query, headers, body
+        )
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+        self.server.simulator.record(
+            RequestRecord(
+                kind=kind,
+                method=self.command,
+                path=split.path,
+                query=query,
+                tenant_id=tenant_id,
+                client_id=client_id,
+                status=reply.status,
+                at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+
+class SimulatorServer:
+    """The Microsoft identity platform + Graph stand-in, on ``https://127.0.0.1:PORT``."""
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        scenarios: Path | str | list[TenantScenario] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self._scenario_source = scenarios
+        self._host = host
+        self._port = port
+        self._lock = threading.RLock()
+        self._tenants: dict[str, TenantScenario] = {}
+        self._log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._faults = FaultCounters()
+        self._keys = ensure_keys(self.state_dir)
+        # Data "now": fixed per server so device sync ages (and "stale") are stable.
+        self.anchor = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        self.authority = Authority(self._resolve, self._keys.signing_key, self._keys.signing_cert)
+        self.graph = GraphService(
+            self.authority, self._resolve, self._faults, self.anchor, property_names
+        )
+        self._httpd: _TLSServer | None = None
+        self._thread: threading.Thread | None = None
+        self._load_scenarios()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> SimulatorServer:
+        """Bind and serve in a background thread; returns self for chaining."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self._keys.server_cert, self._keys.server_key)
+        httpd = _TLSServer((self._host, self._port), _Handler, bind_and_activate=True)
+        httpd.socket = context.wrap_socket(
+            httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
+        httpd.simulator = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="simulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the simulator is not running")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """Both the authority host and the Graph base URL, e.g. ``https://127.0.0.1:8443``."""
+        host = self._host if ":" not in self._host else f"[{self._host}]"
+        return f"https://{host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> Path:
+        """The CA certificate (PEM) clients must trust."""
+        return self._keys.ca_bundle
+
+    # -- tenants -----------------------------------------------------------------------
+    def _load_scenarios(self) -> None:
+        source = self._scenario_source
+        if source is None:
+            scenarios: list[TenantScenario] = []
+        elif isinstance(source, list):
+            scenarios = source
+        else:
+            scenarios = load_scenarios(source)
+        with self._lock:
+            for tenant_id in list(self._tenants):
+                self._faults.forget(tenant_id)
+            self._tenants = {}
+            for scenario in scenarios:
+                self.add_tenant(scenario)
+
+    def add_tenant(self, scenario: TenantScenario) -> TenantScenario:
+        """Register (or replace) a tenant; its fault counters start from the scenario."""
+        scenario = copy.deepcopy(scenario)
+        with self._lock:
+            self._tenants[scenario.tenant_id.lower()] = scenario
+            self._faults.arm(scenario.tenant_id, scenario.faults)
+        return scenario
+
+    def get_tenant(self, tenant_id: str) -> TenantScenario | None:
+        with self._lock:
+            return self._tenants.get(tenant_id.lower())
+
+    def remove_tenant(self, tenant_id: str) -> None:
+        with self._lock:
+            self._tenants.pop(tenant_id.lower(), None)
+            self._faults.forget(tenant_id)
+
+    @property
+    def tenants(self) -> list[TenantScenario]:
+        with self._lock:
+            return list(self._tenants.values())
+
+    def remaining_faults(self, tenant_id: str) -> tuple[int, int]:
+        """(throttle, server error) failures the tenant still has in store."""
+        return self._faults.remaining(tenant_id)
+
+    def _resolve(self, segment: str) -> TenantScenario | None:
+        key = segment.lower()
+        with self._lock:
+            tenant = self._tenants.get(key)
+            if tenant is None:
+                tenant = next(
+                    (t for t in self._tenants.values() if t.default_domain.lower() == key), None
+                )
+            return tenant
+
+    # -- request log -------------------------------------------------------------------
+    def record(self, entry: RequestRecord) -> None:
+        with self._lock:
+            self._log.append(entry)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Requests served so far (the most recent 20,000), oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def reset(self) -> None:
+        """Back to the scenario file: drop runtime tenants, re-arm faults, clear the log."""
+        self._load_scenarios()
+        self.clear_requests()
+
+    # -- routing -----------------------------------------------------------------------
+    def _origins(self, headers: dict[str, str]) -> list[str]:
+        """Origins a client may have used to reach us (for discovery URLs and ``aud``)."""
+        port = self.port
+        origins = [self.base_url, f"https://localhost:{port}", f"https://127.0.0.1:{port}"]
+        host = headers.get("host", "")
+        if host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+            origins.insert(0, f"https://{host}")
+        return origins
+
+    def route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> tuple[Reply, RequestKind, str | None, str | None]:
+        """Dispatch one request; returns the reply and what the request log needs."""
+        origins = self._origins(headers)
+        origin = origins[0]
+        parts = [p for p in path.split("/") if p]
+        try:
+            if parts[:1] in (["v1.0"], ["beta"]):
+                reply, tenant_id, client_id = self.graph.handle(
+                    method, origin, path, query, headers
+                )
+                return reply, "graph", tenant_id, client_id
+            if parts == ["common", "discovery", "instance"]:
+                return self.authority.instance_discovery(origin), "discovery", None, None
+            if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
+                reply, tenant = self.authority.discovery(origin, parts[0])
+                return reply, "discovery", tenant.tenant_id, None
+            if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
+                return self.authority.keys(origin, parts[0]), "discovery", None, None
+            if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
+                return self._token(method, origins, parts[0], headers, body)
+        except IdentityError as exc:
+            kind: RequestKind = "token" if path.endswith("/token") else "discovery"
+            return exc.reply(), kind, None, None
+        reply = Reply.json(404, {"error": "not_found", "error_description": f"No route for {path}"})
+        return reply, "other", None, None
+
+    def _token(
+        self, method: str, origins: list[str], segment: str, headers: dict[str, str], body: bytes
+    ) -> tuple[Reply, RequestKind, str | None, str | None]:
+        if method != "POST":
+            error = IdentityError(
+                400,
+                "invalid_request",
+                900561,
+                "The endpoint only accepts POST, OPTIONS requests. Received a GET request.",
+            )
+            return error.reply(), "token", None, None
+        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        outcome = self.authority.token(origins, segment, form, headers.get("authorization", ""))
+        return outcome.reply, "token", outcome.tenant_id, outcome.client_id
+
+
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 8443,
+    state_dir: Path | str = "var/simulator",
+    scenarios_path: Path | str | None = None,
+) -> None:
+    """Run the simulator in the foreground until interrupted (the ``simulator`` command)."""
+    from tenantatlas.simulator.scenarios import DEMO_SCENARIOS
+
+    server = SimulatorServer(state_dir, scenarios_path or DEMO_SCENARIOS, host=host, port=port)
+    server.start()
+    print(f"Simulator listening on {server.base_url}", flush=True)
+    print(f"CA bundle: {server.ca_bundle}", flush=True)
+    print(json.dumps([t.tenant_id for t in server.tenants]), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+__all__ = ["RequestRecord", "SimulatorServer", "serve_forever"]
