@@ -1,1 +1,1 @@
-pytest_plugins = ["tenantatlas.testing"]
+pytest_plugins = ["tenantatlas.testing", "tenantatlas.simulator.testing"]
