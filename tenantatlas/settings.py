@@ -81,7 +81,7 @@ INSTALLED_APPS = [
     "tenantatlas.badges",
     "tenantatlas.providers",
     "tenantatlas.graph",
-    "tenantatlas.operations",
+    "tenantatlas.operations.apps.OperationsConfig",
     "tenantatlas.inventory",
     "tenantatlas.notifications",
     "tenantatlas.api",
@@ -171,7 +171,8 @@ if TASK_TRANSPORT == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 elif TASK_TRANSPORT == "rq":
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
 elif TASK_TRANSPORT == "immediate":
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 else:

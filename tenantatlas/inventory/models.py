@@ -46,6 +46,7 @@ class InventoryItem(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     odata_type = models.CharField(max_length=120, blank=True)
     raw = models.JSONField(default=dict)
+    content_hash = models.CharField(max_length=40, blank=True)
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     last_seen_run = models.ForeignKey(

@@ -198,12 +198,16 @@ def _reset_health(connection: ProviderConnection) -> None:
 def _rotate(
     connection: ProviderConnection, credential: CredentialInput, *, actor: Any
 ) -> ProviderCredential:
-    previous = connection.credentials.filter(retired_at__isnull=True).first()
+    # Query the table, not `connection.credentials`: views prefetch only the current credential,
+    # and a prefetched related manager would hide the history (and so the highest version).
+    history = ProviderCredential.objects.filter(connection=connection)
+    previous = history.filter(retired_at__isnull=True).first()
     if previous is not None:
         previous.retired_at = timezone.now()
         previous.save(update_fields=["retired_at"])
-    last = connection.credentials.aggregate(v=Max("version"))["v"] or 0
+    last = history.aggregate(v=Max("version"))["v"] or 0
     row = _add_credential(connection, credential, actor=actor, version=last + 1)
+    getattr(connection, "_prefetched_objects_cache", {}).pop("credentials", None)
     _reset_health(connection)
     connection.save()
     record_event(
@@ -320,7 +324,9 @@ def delete_connection(
     connection.deleted_at = timezone.now()
     connection.is_default = False
     connection.save(update_fields=["deleted_at", "is_default", "updated_at"])
-    connection.credentials.filter(retired_at__isnull=True).update(retired_at=connection.deleted_at)
+    ProviderCredential.objects.filter(connection=connection, retired_at__isnull=True).update(
+        retired_at=connection.deleted_at
+    )
     record_event(
         workspace=connection.workspace,
         actor=actor,
@@ -353,3 +359,35 @@ def rotate_encryption_keys(*, batch_size: int = 200) -> dict[str, int]:
                 )
                 counts["reencrypted"] += 1
     return counts
+
+
+@transaction.atomic
+def record_health(*, connection: ProviderConnection, result: dict[str, Any], run: Any = None) -> None:
+    """Store a health check's outcome on the connection (called by the run-completed listener)."""
+    connection = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
+    previous = connection.health
+    connection.health = result.get("health", Health.UNKNOWN)
+    connection.health_reason_code = result.get("reason_code", "") or ""
+    connection.health_message = (result.get("message") or "")[:500]
+    connection.health_checked_at = timezone.now()
+    for field in ("granted", "missing", "extra"):
+        if field in result:
+            setattr(connection, f"{field}_permissions", list(result[field]))
+    if result.get("tenant_name"):
+        connection.entra_tenant_name = result["tenant_name"][:200]
+    if result.get("default_domain"):
+        connection.default_domain = result["default_domain"][:255]
+    connection.save()
+    if previous != connection.health:
+        record_event(
+            workspace=connection.workspace,
+            actor=None,
+            action="connection.health_changed",
+            target=connection,
+            metadata={
+                "from": previous,
+                "to": connection.health,
+                "reason_code": connection.health_reason_code,
+                "run_id": getattr(run, "pk", None),
+            },
+        )

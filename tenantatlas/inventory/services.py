@@ -1,0 +1,153 @@
+"""Writing observed inventory and compliance snapshots (called by provider modules in jobs).
+
+Upserts are streamed page by page: one SELECT of the page's known hashes and one bulk upsert,
+so memory and query count grow with the page size, never with the tenant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
+from tenantatlas.operations.models import OperationRun
+
+UPSERT_FIELDS = [
+    "display_name",
+    "platform",
+    "os_version",
+    "compliance_state",
+    "user_principal_name",
+    "last_sync_at",
+    "odata_type",
+    "raw",
+    "content_hash",
+    "last_seen_at",
+    "last_seen_run",
+    "removed_at",
+]
+
+
+@dataclass
+class ObservedItem:
+    """One object as a provider module maps it from the provider's payload."""
+
+    external_id: str
+    display_name: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+    platform: str = ""
+    os_version: str = ""
+    compliance_state: str = ""
+    user_principal_name: str = ""
+    last_sync_at: dt.datetime | None = None
+    odata_type: str = ""
+
+
+@dataclass
+class KindCounts:
+    seen: int = 0
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"seen": self.seen, "created": self.created, "updated": self.updated, "removed": self.removed}
+
+
+def _hash(raw: dict[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode(), usedforsecurity=False).hexdigest()
+
+
+def upsert_page(run: OperationRun, kind: str, items: Iterable[ObservedItem], counts: KindCounts) -> None:
+    """Insert new items, refresh known ones, and stamp all of them as seen by this run."""
+    now = timezone.now()
+    by_id: dict[str, ObservedItem] = {}
+    for item in items:
+        by_id[item.external_id] = item  # a page repeating an id keeps the last copy
+    if not by_id:
+        return
+    with transaction.atomic():
+        known = dict(
+            InventoryItem.objects.filter(
+                connection_id=run.connection_id, kind=kind, external_id__in=list(by_id)
+            ).values_list("external_id", "content_hash")
+        )
+        rows = []
+        for external_id, item in by_id.items():
+            digest = _hash(item.raw)
+            if external_id not in known:
+                counts.created += 1
+            elif known[external_id] != digest:
+                counts.updated += 1
+            rows.append(
+                InventoryItem(
+                    workspace_id=run.workspace_id,
+                    connection_id=run.connection_id,
+                    kind=kind,
+                    external_id=external_id,
+                    display_name=item.display_name[:300],
+                    platform=item.platform[:60],
+                    os_version=item.os_version[:60],
+                    compliance_state=item.compliance_state[:20],
+                    user_principal_name=item.user_principal_name[:300],
+                    last_sync_at=item.last_sync_at,
+                    odata_type=item.odata_type[:120],
+                    raw=item.raw,
+                    content_hash=digest,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    last_seen_run_id=run.pk,
+                    removed_at=None,
+                )
+            )
+        InventoryItem.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["connection", "kind", "external_id"],
+            update_fields=UPSERT_FIELDS,
+        )
+    counts.seen += len(rows)
+
+
+def mark_removed(run: OperationRun, kind: str) -> int:
+    """After a *complete* sync of a kind: items this run did not see are marked removed."""
+    return (
+        InventoryItem.objects.filter(connection_id=run.connection_id, kind=kind, removed_at__isnull=True)
+        .filter(Q(last_seen_run__isnull=True) | ~Q(last_seen_run_id=run.pk))
+        .update(removed_at=timezone.now())
+    )
+
+
+def record_snapshot(
+    run: OperationRun,
+    *,
+    counts: dict[str, int],
+    stale: int,
+    stale_after_days: int,
+    tenant_summary: dict[str, Any],
+) -> ComplianceSnapshot:
+    return ComplianceSnapshot.objects.create(
+        workspace_id=run.workspace_id,
+        connection_id=run.connection_id,
+        run=run,
+        taken_at=timezone.now(),
+        compliant=counts.get("compliant", 0),
+        noncompliant=counts.get("noncompliant", 0),
+        in_grace_period=counts.get("inGracePeriod", 0),
+        conflict=counts.get("conflict", 0),
+        error=counts.get("error", 0),
+        unknown=counts.get("unknown", 0),
+        config_manager=counts.get("configManager", 0),
+        stale=stale,
+        stale_after_days=stale_after_days,
+        total=sum(counts.values()),
+        tenant_summary=tenant_summary,
+    )

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class OperationsConfig(AppConfig):
+    name = "tenantatlas.operations"
+    label = "operations"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from tenantatlas.operations import listeners
+        from tenantatlas.operations.events import operation_run_completed
+
+        operation_run_completed.connect(listeners.update_connection_health, dispatch_uid="run-health")
+        operation_run_completed.connect(listeners.notify_requester, dispatch_uid="run-notify")
+        operation_run_completed.connect(listeners.audit_completion, dispatch_uid="run-audit")

@@ -1,0 +1,75 @@
+"""Pure helpers that shape run data for display: labels, durations, summary tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tenantatlas.lib.sanitize import sanitize_data
+from tenantatlas.operations.registry import OPERATION_LABELS
+
+
+def operation_label(key: str) -> str:
+    return OPERATION_LABELS.get(key, key)
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def run_duration(started_at: dt.datetime | None, finished_at: dt.datetime | None, now: dt.datetime) -> str:
+    """Finished runs: start → finish; running ones: start → now; not started: empty."""
+    if started_at is None:
+        return ""
+    return format_duration(((finished_at or now) - started_at).total_seconds())
+
+
+def summary_table(counts: Mapping[str, Any] | None) -> tuple[list[str], list[tuple[str, list[Any]]]]:
+    """Columns and rows for `summary_counts`.
+
+    Nested counts (``{"managed_device": {"seen": 10, "created": 2}}``) become one row per key
+    with the union of inner keys as columns; flat counts become a single "Count" column.
+    """
+    if not counts:
+        return [], []
+    nested = {k: v for k, v in counts.items() if isinstance(v, Mapping)}
+    flat = {k: v for k, v in counts.items() if not isinstance(v, Mapping)}
+    if nested:
+        columns: list[str] = []
+        for inner in nested.values():
+            columns += [c for c in inner if c not in columns]
+        rows = [(key, [inner.get(c, "") for c in columns]) for key, inner in nested.items()]
+        rows += [(key, [value, *[""] * (len(columns) - 1)]) for key, value in flat.items()]
+        return columns, rows
+    return ["Count"], [(key, [value]) for key, value in flat.items()]
+
+
+def context_items(context: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
+    """(key, shape, value) per top-level context entry; shape is "text", "list" or "json".
+
+    The context is non-secret by contract; it is sanitized again here as a second fence.
+    """
+    if not context:
+        return []
+    items: list[tuple[str, str, Any]] = []
+    for key, value in sanitize_data(dict(context)).items():
+        if isinstance(value, Mapping):
+            items.append((key, "json", json.dumps(value, indent=2, sort_keys=True, default=str)))
+        elif isinstance(value, list | tuple):
+            items.append((key, "list", [_one_line(v) for v in value]))
+        else:
+            items.append((key, "text", value))
+    return items
+
+
+def _one_line(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)

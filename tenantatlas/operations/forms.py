@@ -1,0 +1,53 @@
+"""Monitoring filters: a plain GET form, so the page filters without JavaScript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import F
+
+from tenantatlas.operations.models import RunStatus
+from tenantatlas.operations.registry import OPERATION_LABELS
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.workspaces.models import Workspace
+
+
+class ConnectionChoiceField(forms.ModelChoiceField):
+    """Connections of one workspace, deleted ones included (their history stays readable)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.display_name} (deleted)" if obj.deleted_at else obj.display_name
+
+
+def history_connections(workspace: Workspace) -> Any:
+    """Every connection the workspace ever had, live ones first."""
+    return ProviderConnection.objects.filter(workspace=workspace).order_by(
+        F("deleted_at").asc(nulls_first=True), "display_name", "id"
+    )
+
+
+class RunFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *RunStatus.choices])
+    operation_type = forms.ChoiceField(
+        required=False, label="Operation", choices=[("", "Any operation"), *OPERATION_LABELS.items()]
+    )
+    connection = ConnectionChoiceField(
+        required=False, queryset=ProviderConnection.objects.none(), empty_label="Any connection"
+    )
+
+    def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["connection"].queryset = history_connections(workspace)  # type: ignore[attr-defined]
+
+    def filter(self, runs: Any) -> Any:
+        """Apply the valid filters; an invalid value is ignored (the form shows its error)."""
+        self.is_valid()
+        data = self.cleaned_data
+        if data.get("status"):
+            runs = runs.filter(status=data["status"])
+        if data.get("operation_type"):
+            runs = runs.filter(operation_type=data["operation_type"])
+        if data.get("connection"):
+            runs = runs.filter(connection=data["connection"])
+        return runs

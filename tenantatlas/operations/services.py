@@ -1,0 +1,218 @@
+"""The start gate and other run state changes.
+
+start_operation: authorize → lock the scope → same type active? return it (deduplicated) →
+other type active? ScopeBusy → else create a queued run → enqueue after commit.
+Every outcome is audited. The partial unique constraint is the last line of defence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, connection as db_connection, transaction
+from django.utils import timezone
+
+from tenantatlas.audit.services import actor_label_for, record_event
+from tenantatlas.lib.errors import Refused
+from tenantatlas.operations.events import emit_run_completed
+from tenantatlas.operations.models import OperationRun, RunStatus, Trigger
+from tenantatlas.operations.registry import OPERATIONS, get_operation
+from tenantatlas.operations.tasks import enqueue_run
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.workspaces.capabilities import can
+from tenantatlas.workspaces.models import Membership
+
+Outcome = Literal["created", "deduplicated", "scope_busy", "connection_disabled"]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    run: OperationRun
+    outcome: Outcome
+
+    @property
+    def created(self) -> bool:
+        return self.outcome == "created"
+
+    @property
+    def message(self) -> str:
+        label = OPERATIONS[self.run.operation_type].label
+        if self.outcome == "created":
+            return f"{label} queued"
+        return f"Already running: {label}"
+
+
+class ScopeBusy(Refused):
+    """Another operation is active on this Entra tenant."""
+
+    def __init__(self, active_run: OperationRun) -> None:
+        label = OPERATIONS[active_run.operation_type].label
+        super().__init__(
+            f"Scope busy: {label} is running on this Entra tenant.",
+            code="scope_busy",
+            run_id=active_run.pk,
+        )
+        self.active_run = active_run
+
+
+class ConnectionDisabled(Refused):
+    def __init__(self, connection: ProviderConnection) -> None:
+        super().__init__(
+            f"“{connection.display_name}” is disabled: enable it before running operations.",
+            code="connection_disabled",
+        )
+
+
+def scope_key_for(connection: ProviderConnection) -> str:
+    return f"{connection.workspace_id}:{connection.provider}:{connection.entra_tenant_id}"
+
+
+def _lock_scope(scope_key: str) -> None:
+    """Serialise starts per scope: an advisory transaction lock on PostgreSQL.
+
+    SQLite runs transactions as BEGIN IMMEDIATE (settings), which already serialises writers.
+    """
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, zlib.crc32(scope_key.encode()) - 2**31])
+
+
+def _audit_start(run: OperationRun, actor: Any, outcome: str, connection: ProviderConnection, op_key: str, trigger: str) -> None:
+    action = {
+        "created": "operation.started",
+        "deduplicated": "operation.deduplicated",
+        "scope_busy": "operation.scope_busy",
+        "connection_disabled": "operation.refused",
+    }[outcome]
+    record_event(
+        workspace=connection.workspace,
+        actor=actor,
+        action=action,
+        target=run if run.pk else connection,
+        metadata={
+            "operation_type": op_key,
+            "connection_id": connection.pk,
+            "run_id": run.pk,
+            "trigger": trigger,
+            **({"reason": "connection disabled"} if outcome == "connection_disabled" else {}),
+        },
+    )
+
+
+@transaction.atomic
+def _gate(
+    *, actor: Any, connection: ProviderConnection, op_key: str, trigger: str
+) -> tuple[OperationRun, Outcome]:
+    scope_key = scope_key_for(connection)
+    _lock_scope(scope_key)
+    connection = ProviderConnection.objects.get(pk=connection.pk)
+    if connection.deleted_at is not None:
+        raise Refused("This connection has been deleted.", code="deleted")
+    active = OperationRun.objects.filter(scope_key=scope_key).active().first()
+    if active is not None:
+        outcome: Outcome = "deduplicated" if active.operation_type == op_key else "scope_busy"
+        _audit_start(active, actor, outcome, connection, op_key, trigger)
+        return active, outcome
+    if not connection.is_enabled:
+        _audit_start(OperationRun(), actor, "connection_disabled", connection, op_key, trigger)
+        return OperationRun(connection=connection, operation_type=op_key), "connection_disabled"
+    try:
+        with transaction.atomic():
+            run = OperationRun.objects.create(
+                workspace=connection.workspace,
+                connection=connection,
+                operation_type=op_key,
+                scope_key=scope_key,
+                trigger=trigger,
+                requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+                requested_by_label=actor_label_for(actor),
+                enqueued_at=timezone.now(),
+                context={"connection_name": connection.display_name},
+            )
+    except IntegrityError:
+        # Another transaction won the race despite the lock (e.g. a different lock path).
+        active = OperationRun.objects.filter(scope_key=scope_key).active().first()
+        if active is None:
+            raise
+        outcome = "deduplicated" if active.operation_type == op_key else "scope_busy"
+        _audit_start(active, actor, outcome, connection, op_key, trigger)
+        return active, outcome
+    _audit_start(run, actor, "created", connection, op_key, trigger)
+    transaction.on_commit(lambda: enqueue_run(run.pk))
+    return run, "created"
+
+
+def start_operation(
+    *,
+    actor: Any,
+    member: Membership | None,
+    connection: ProviderConnection,
+    operation_type: str,
+    trigger: str = Trigger.UI,
+) -> StartResult:
+    """Create or reuse the run for this scope. Raises ScopeBusy, ConnectionDisabled, PermissionDenied."""
+    op = get_operation(operation_type)
+    if member is not None and not can(member, op.capability):
+        raise PermissionDenied(f"Your role does not allow {op.capability}")
+    for attempt in range(3):
+        try:
+            run, outcome = _gate(actor=actor, connection=connection, op_key=op.key, trigger=trigger)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    if outcome == "scope_busy":
+        raise ScopeBusy(run)
+    if outcome == "connection_disabled":
+        raise ConnectionDisabled(connection)
+    return StartResult(run=run, outcome=outcome)
+
+
+@transaction.atomic
+def cancel_run(*, actor: Any, member: Membership | None, run: OperationRun) -> OperationRun:
+    """Queued runs end at once; running runs stop at their next page boundary."""
+    op = get_operation(run.operation_type)
+    if member is not None and not can(member, op.capability):
+        raise PermissionDenied(f"Your role does not allow {op.capability}")
+    now = timezone.now()
+    cancelled = OperationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.CANCELLED,
+        finished_at=now,
+        reason_code="run.cancelled",
+        failure_message=f"Cancelled by {actor_label_for(actor)} before it started.",
+    )
+    if cancelled:
+        emit_run_completed(run.pk)
+    else:
+        requested = OperationRun.objects.filter(
+            pk=run.pk, status=RunStatus.RUNNING, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=now)
+        if not requested:
+            run.refresh_from_db()
+            if not run.is_active:
+                raise Refused("This run has already finished.", code="run_finished")
+    run.refresh_from_db()
+    record_event(
+        workspace=run.workspace,
+        actor=actor,
+        action="operation.cancelled" if cancelled else "operation.cancel_requested",
+        target=run,
+        metadata={"operation_type": run.operation_type},
+    )
+    return run
+
+
+def reschedule_run(run: OperationRun, *, not_before: dt.datetime, note: dict[str, Any]) -> bool:
+    """Put a running run back in the queue until not_before (Graph said: retry later)."""
+    with transaction.atomic():
+        updated = OperationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.QUEUED, not_before=not_before, heartbeat_at=None, enqueued_at=not_before,
+            context={**run.context, "rescheduled": [*run.context.get("rescheduled", []), note]},
+        )
+        if updated:
+            transaction.on_commit(lambda: enqueue_run(run.pk, run_after=not_before))
+    return bool(updated)

@@ -1,0 +1,187 @@
+"""The framework-owned wrapper around every handler: claim, heartbeat, run, finalize, announce.
+
+Handlers only do the work; this module decides what a failure means (reason code vs. crash),
+keeps the run row truthful, and emits OperationRunCompleted exactly once per terminal status.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from tenantatlas.lib import request_context
+from tenantatlas.lib.reasons import ProviderError, RetryLater, get_reason
+from tenantatlas.lib.sanitize import Redactor, redaction_scope
+from tenantatlas.operations.events import emit_run_completed
+from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.operations.registry import get_operation
+
+logger = logging.getLogger(__name__)
+
+
+class RunStopped(Exception):
+    """Raised at a page boundary when the run was cancelled or ran out of time."""
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.message = message
+
+
+@dataclass
+class RunOutcome:
+    status: str = RunStatus.SUCCEEDED
+    summary_counts: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    reason_code: str = ""
+    message: str = ""
+
+
+class RunContext:
+    """What a handler may touch: its run, progress, cooperative stop, and the redactor."""
+
+    def __init__(self, run: OperationRun, redactor: Redactor, deadline: float) -> None:
+        self.run = run
+        self.connection = run.connection
+        self.redactor = redactor
+        self.deadline = deadline
+        self._last_progress_write = 0.0
+
+    def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
+        """Record progress, at most twice a second unless forced (keeps the DB quiet)."""
+        now = time.monotonic()
+        if not force and now - self._last_progress_write < 0.5:
+            return
+        self._last_progress_write = now
+        OperationRun.objects.filter(pk=self.run.pk).update(
+            progress_done=done, progress_total=total, heartbeat_at=timezone.now()
+        )
+
+    def check_stop(self) -> None:
+        """Call at page boundaries: raises RunStopped if cancelled or past the timeout."""
+        if time.monotonic() > self.deadline:
+            raise RunStopped("run.timed_out", "The run exceeded its time limit.")
+        cancelled = OperationRun.objects.filter(
+            pk=self.run.pk, cancel_requested_at__isnull=False
+        ).exists()
+        if cancelled:
+            raise RunStopped("run.cancelled", "Cancelled while running.")
+
+
+class Heartbeat:
+    """Touches heartbeat_at from a side thread so the reaper can tell a live run from a lost one."""
+
+    def __init__(self, run_id: int, interval: float) -> None:
+        self.run_id = run_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                OperationRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:  # noqa: BLE001 - a failed beat must not kill the run
+            logger.warning("Heartbeat for run %s failed", self.run_id, exc_info=True)
+        finally:
+            close_old_connections()
+
+
+def claim(run_id: int) -> bool:
+    """queued → running, only if still queued and due. 0 rows: someone else got there first."""
+    now = timezone.now()
+    return bool(
+        OperationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .update(
+            status=RunStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            cancel_requested_at=None,
+        )
+    )
+
+
+def finalize(run_id: int, outcome: RunOutcome, redactor: Redactor) -> bool:
+    """running → terminal, only if still running (the reaper may have failed it already)."""
+    with transaction.atomic():
+        run = OperationRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.RUNNING:
+            return False
+        run.status = outcome.status
+        run.finished_at = timezone.now()
+        run.summary_counts = redactor.sanitize_data(outcome.summary_counts)
+        run.context = redactor.sanitize_data({**run.context, **outcome.context})
+        run.reason_code = outcome.reason_code
+        run.failure_message = redactor.sanitize(outcome.message, limit=500)
+        if run.progress_total is not None and outcome.status == RunStatus.SUCCEEDED:
+            run.progress_done = run.progress_total
+        run.save()
+        emit_run_completed(run.pk)
+    return True
+
+
+def _failure(code: str, message: str, context: dict[str, Any] | None = None) -> RunOutcome:
+    return RunOutcome(
+        status=RunStatus.CANCELLED if code == "run.cancelled" else RunStatus.FAILED,
+        reason_code=code,
+        message=message or get_reason(code).message,
+        context=context or {},
+    )
+
+
+def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | None:
+    """Run one operation run end to end. Returns the terminal status, or None if not claimed."""
+    if not claim(run_id):
+        logger.info("Run %s not claimed (already taken, cancelled or not due)", run_id)
+        return None
+    run = OperationRun.objects.select_related("connection", "workspace").get(pk=run_id)
+    op = get_operation(run.operation_type)
+    handler: Callable[[RunContext], RunOutcome] = import_string(op.handler)
+    interval = heartbeat_interval or settings.RUN_HEARTBEAT_SECONDS
+    with (
+        redaction_scope() as redactor,
+        request_context.bind(request_context.RequestContext(via="worker")),
+        Heartbeat(run_id, interval),
+    ):
+        ctx = RunContext(run, redactor, deadline=time.monotonic() + op.timeout_seconds)
+        try:
+            outcome = handler(ctx)
+        except RetryLater as exc:
+            from tenantatlas.operations.services import reschedule_run
+
+            assert exc.retry_at is not None
+            note = {"reason_code": exc.reason_code, "retry_at": exc.retry_at.isoformat()}
+            if reschedule_run(run, not_before=exc.retry_at, note=note):
+                return RunStatus.QUEUED
+            return None
+        except RunStopped as exc:
+            outcome = _failure(exc.reason_code, exc.message)
+        except ProviderError as exc:
+            outcome = _failure(exc.reason_code, exc.message, {"failure_details": exc.details})
+        except Exception as exc:  # noqa: BLE001 - the run must end with a reason, not hang
+            logger.exception("Run %s crashed in %s", run_id, op.key)
+            outcome = _failure("internal.error", f"Unexpected error ({type(exc).__name__}).")
+        finalize(run_id, outcome, redactor)
+    return outcome.status

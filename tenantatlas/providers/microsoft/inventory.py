@@ -1,0 +1,76 @@
+"""Inventory sync: page through each kind, upsert in bulk, mark removals only after a full pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tenantatlas.inventory.models import InventoryKind
+from tenantatlas.inventory.services import KindCounts, ObservedItem, mark_removed, upsert_page
+from tenantatlas.lib.reasons import ProviderError
+from tenantatlas.operations.models import RunStatus
+from tenantatlas.operations.worker import RunContext, RunOutcome
+from tenantatlas.providers.gateway import ProviderGateway
+from tenantatlas.providers.microsoft import mapping
+
+# (inventory kind, Graph contract, payload mapper); devices first: they are what people look for.
+KINDS: list[tuple[str, str, Callable[[dict[str, Any]], ObservedItem]]] = [
+    (InventoryKind.MANAGED_DEVICE, "devices.list", mapping.device),
+    (InventoryKind.COMPLIANCE_POLICY, "compliance_policies.list", mapping.policy),
+    (InventoryKind.DEVICE_CONFIGURATION, "device_configurations.list", mapping.policy),
+    (InventoryKind.CONFIGURATION_POLICY, "configuration_policies.list", mapping.policy),
+    (InventoryKind.MOBILE_APP, "mobile_apps.list", mapping.app),
+]
+
+# Failures that end the whole run: nothing else can work either.
+FATAL_PREFIXES = ("auth.", "credential.", "graph.unauthorized", "provider.")
+
+
+def _expected_devices(client: Any) -> int | None:
+    try:
+        overview = client.get("device_overview.get")
+    except ProviderError:
+        return None
+    count = overview.get("enrolledDeviceCount")
+    return count if isinstance(count, int) else None
+
+
+def inventory_sync(ctx: RunContext) -> RunOutcome:
+    gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="inventory.sync")
+    client = gateway.graph_client()
+    expected = _expected_devices(client)
+    summary: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+    done = 0
+    ctx.progress(0, expected, force=True)
+    for kind, contract, to_item in KINDS:
+        counts = KindCounts()
+        try:
+            for page in client.iter_pages(contract):
+                ctx.check_stop()
+                upsert_page(ctx.run, kind, (to_item(raw) for raw in page), counts)
+                done += len(page)
+                ctx.progress(done, max(expected or 0, done) if expected is not None else None)
+        except ProviderError as exc:
+            if exc.reason_code.startswith(FATAL_PREFIXES):
+                raise
+            failures[kind] = exc.reason_code
+            summary[kind] = {**counts.as_dict(), "error": exc.reason_code, "message": exc.message}
+            continue
+        counts.removed = mark_removed(ctx.run, kind)
+        summary[kind] = counts.as_dict()
+    context = {"graph": gateway.recorder.summary()}
+    if len(failures) == len(KINDS):
+        first = next(iter(failures.values()))
+        raise ProviderError(first, f"Every inventory kind failed ({first}).", details={"summary": summary})
+    ctx.progress(done, done, force=True)
+    if failures:
+        kinds = ", ".join(f"{k} ({code})" for k, code in failures.items())
+        return RunOutcome(
+            status=RunStatus.PARTIALLY_SUCCEEDED,
+            summary_counts=summary,
+            context=context,
+            reason_code=next(iter(failures.values())),
+            message=f"Some kinds could not be read: {kinds}. Items of those kinds were kept as last observed.",
+        )
+    return RunOutcome(status=RunStatus.SUCCEEDED, summary_counts=summary, context=context)
