@@ -186,3 +186,26 @@ def make_connection(
         cloud=cloud,
         credential=SecretInput(client_id=client_id, client_secret=secret),
     )
+
+
+@pytest.fixture
+def sim(simulator: Any, settings: Any) -> Any:
+    """The simulator as the `simulator` cloud: connections with cloud="simulator" talk to it."""
+    settings.SIMULATOR_URL = simulator.base_url
+    settings.SIMULATOR_CA_BUNDLE = str(simulator.ca_bundle)
+    return simulator
+
+
+DEMO_CLIENT_ID = "0b5e2c4d-9a1f-4e3b-8c7d-6f5a4b3c2d1e"
+
+
+def make_sim_connection(workspace: Workspace, actor: Any, tenant_id: str, secret: str, name: str = "") -> Any:
+    return make_connection(
+        workspace,
+        actor,
+        name=name or f"Tenant {tenant_id[:8]}",
+        entra_tenant_id=tenant_id,
+        client_id=DEMO_CLIENT_ID,
+        secret=secret,
+        cloud="simulator",
+    )
