@@ -1,0 +1,41 @@
+"""`tenantatlas` console command: the product's commands plus every Django command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {
+    "serve": "Start everything on this machine (embedded: migrate, simulator + demo, worker, reaper, web).",
+    "worker": "Process operation runs (database or RQ transport).",
+    "reap": "Fail runs whose worker vanished; re-send queued runs nobody took (--loop to keep going).",
+    "demo": "Create the demo workspace whose connections point at the simulator.",
+    "simulator": "Run the bundled Microsoft identity + Graph simulator alone (HTTPS on loopback).",
+    "rotate_encryption_keys": "Re-encrypt all credentials with the primary key (--add-key for embedded).",
+    "reason_codes_doc": "Write docs/reason-codes.md from the reason-code catalog (--check to verify).",
+    "createsuperuser": "Create a user account (then add it to a workspace from the Members page).",
+    "migrate": "Apply database migrations.",
+}
+
+
+def _usage() -> str:
+    lines = ["usage: tenantatlas COMMAND [options]   (tenantatlas COMMAND --help for details)", ""]
+    lines += [f"  {name.replace('_', '-'):24} {text}" for name, text in COMMANDS.items()]
+    lines += ["", "Every Django management command works too (e.g. tenantatlas check)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tenantatlas.settings")
+    if len(argv) < 2 or argv[1] in {"-h", "--help", "help"}:
+        print(_usage())
+        return
+    argv[1] = argv[1].replace("-", "_") if argv[1].replace("-", "_") in COMMANDS else argv[1]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(argv)
+
+
+if __name__ == "__main__":
+    main()

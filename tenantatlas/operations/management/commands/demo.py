@@ -1,0 +1,86 @@
+"""Seed a demo workspace whose connections point at the bundled simulator."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from tenantatlas.lib.env import envstr
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.providers.services import SecretInput, create_connection
+from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, load_scenarios
+from tenantatlas.workspaces.models import Membership, Role, Workspace
+
+DEMO_USERS = [("admin", Role.OWNER), ("operator", Role.OPERATOR), ("viewer", Role.READONLY)]
+
+
+def demo_password() -> tuple[str, bool]:
+    """The demo users' password: from TENANTATLAS_DEMO_PASSWORD, else generated once (0600 file)."""
+    configured = envstr("TENANTATLAS_DEMO_PASSWORD")
+    if configured:
+        return configured, False
+    path = Path(settings.DATA_DIR) / "demo-password"
+    if path.exists():
+        return path.read_text().strip(), False
+    password = secrets.token_urlsafe(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return password, True
+
+
+class Command(BaseCommand):
+    help = (
+        "Create (idempotently) the demo users admin/operator/viewer and the workspace 'Demo' with "
+        "one connection per simulator demo tenant (cloud 'simulator'). Safe to run repeatedly."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--scenarios", default=str(DEMO_SCENARIOS))
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        password, fresh = demo_password()
+        users = get_user_model()
+        workspace = Workspace.objects.filter(slug="demo").first() or Workspace.objects.create(
+            name="Demo", slug="demo"
+        )
+        owner = None
+        for username, role in DEMO_USERS:
+            user = users.objects.filter(username=username).first()
+            if user is None:
+                user = users.objects.create_user(
+                    username=username, email=f"{username}@demo.invalid", password=password
+                )
+            Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
+            owner = owner or user
+        created = 0
+        for tenant in load_scenarios(options["scenarios"]):
+            exists = ProviderConnection.objects.for_workspace(workspace).filter(
+                entra_tenant_id=tenant.tenant_id
+            )
+            if exists.exists() or not tenant.apps or not tenant.apps[0].secrets:
+                continue
+            app = tenant.apps[0]
+            create_connection(
+                actor=owner,
+                workspace=workspace,
+                display_name=tenant.display_name,
+                entra_tenant_id=tenant.tenant_id,
+                cloud="simulator",
+                credential=SecretInput(
+                    client_id=app.client_id,
+                    client_secret=app.secrets[0].value,
+                    expires_at=app.secrets[0].expires_at,
+                ),
+            )
+            created += 1
+        self.stdout.write(f"Demo workspace ready ({created} connection(s) added).")
+        where = "" if not fresh else f" (saved in {Path(settings.DATA_DIR) / 'demo-password'})"
+        self.stdout.write(f"Sign in as admin / operator / viewer with password: {password}{where}")
