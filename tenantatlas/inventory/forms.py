@@ -27,7 +27,7 @@ class _WorkspaceConnectionForm(forms.Form):
     def value(self, name: str) -> Any:
         """A cleaned value, or None when absent or invalid (invalid filters are ignored)."""
         self.is_valid()
-        return self.cleaned_data.get(name) or None
+        return getattr(self, "cleaned_data", {}).get(name) or None
 
 
 class InventoryFilterForm(_WorkspaceConnectionForm):

@@ -43,7 +43,7 @@ class RunFilterForm(forms.Form):
     def filter(self, runs: Any) -> Any:
         """Apply the valid filters; an invalid value is ignored (the form shows its error)."""
         self.is_valid()
-        data = self.cleaned_data
+        data = getattr(self, "cleaned_data", {})
         if data.get("status"):
             runs = runs.filter(status=data["status"])
         if data.get("operation_type"):

@@ -65,7 +65,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @workspace_view(PROVIDER_MANAGE)
 def connection_create(request: HttpRequest) -> HttpResponse:
-    form = ConnectionForm(request.POST or None, request.FILES or None)
+    form = ConnectionForm(request.POST if request.method == "POST" else None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         credential = form.credential_input()
         assert credential is not None  # the form requires one on create
@@ -89,7 +89,11 @@ def connection_create(request: HttpRequest) -> HttpResponse:
 @workspace_view(PROVIDER_MANAGE)
 def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
-    form = ConnectionForm(request.POST or None, request.FILES or None, connection=connection)
+    form = ConnectionForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES or None,
+        connection=connection,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.update_connection(
@@ -112,7 +116,11 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @workspace_view(PROVIDER_MANAGE)
 def credential_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
-    form = RotateCredentialForm(request.POST or None, request.FILES or None, connection=connection)
+    form = RotateCredentialForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES or None,
+        connection=connection,
+    )
     if request.method == "POST" and form.is_valid():
         credential = form.credential_input()
         assert credential is not None
@@ -135,7 +143,9 @@ def connection_set_default(request: HttpRequest, pk: int) -> HttpResponse:
 def connection_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Enable at once; disabling the default asks which connection takes over."""
     connection = _get_connection(request, pk)
-    form = ChooseDefaultForm(request.POST or None, connection=connection)
+    form = ChooseDefaultForm(
+        request.POST if request.method == "POST" else None, connection=connection
+    )
     if request.method == "POST" and form.is_valid():
         enable = request.POST.get("enabled") == "1"
         try:
@@ -151,18 +161,24 @@ def connection_status(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Connection {'enabled' if enable else 'disabled'}.")
             return _to_list(request)
     return render(
-        request, "providers/confirm.html", {"form": form, "connection": connection, "action": "disable"}
+        request,
+        "providers/confirm.html",
+        {"form": form, "connection": connection, "action": "disable"},
     )
 
 
 @workspace_view(PROVIDER_MANAGE)
 def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
-    form = ChooseDefaultForm(request.POST or None, connection=connection)
+    form = ChooseDefaultForm(
+        request.POST if request.method == "POST" else None, connection=connection
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.delete_connection(
-                actor=request.user, connection=connection, new_default=form.cleaned_data["new_default"]
+                actor=request.user,
+                connection=connection,
+                new_default=form.cleaned_data["new_default"],
             )
         except Refused as exc:
             form.add_error("new_default", exc.message)
@@ -170,5 +186,7 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Connection “{connection.display_name}” deleted.")
             return _to_list(request)
     return render(
-        request, "providers/confirm.html", {"form": form, "connection": connection, "action": "delete"}
+        request,
+        "providers/confirm.html",
+        {"form": form, "connection": connection, "action": "delete"},
     )

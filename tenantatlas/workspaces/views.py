@@ -25,7 +25,7 @@ def home(request: HttpRequest) -> HttpResponse:
     chosen = chosen or memberships.first()
     if chosen is not None:
         return redirect("providers:list", slug=chosen.workspace.slug)
-    form = WorkspaceForm(request.POST or None)
+    form = WorkspaceForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         workspace = services.create_workspace(actor=request.user, name=form.cleaned_data["name"])
         return redirect("providers:list", slug=workspace.slug)
@@ -39,7 +39,7 @@ def workspace_home(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(WORKSPACE_MANAGE)
 def member_list(request: HttpRequest) -> HttpResponse:
-    form = InviteForm(request.POST or None)
+    form = InviteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.add_member(
@@ -51,7 +51,9 @@ def member_list(request: HttpRequest) -> HttpResponse:
         except Refused as exc:
             form.add_error("user", exc.message)
         else:
-            messages.success(request, f"{membership.user.username} added as {membership.get_role_display()}.")
+            messages.success(
+                request, f"{membership.user.username} added as {membership.get_role_display()}."
+            )
             return redirect("workspaces:members", slug=request.workspace.slug)  # type: ignore[attr-defined]
     members = Membership.objects.select_related("user").filter(workspace=request.workspace)  # type: ignore[attr-defined]
     roles = [(role, label, sorted(capabilities_of(role))) for role, label in Role.choices]
@@ -63,15 +65,21 @@ def member_list(request: HttpRequest) -> HttpResponse:
 @workspace_view(WORKSPACE_MANAGE)
 @require_POST
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = get_object_for_member(Membership.objects.select_related("user", "workspace"), request.member, pk=pk)  # type: ignore[attr-defined]
+    membership = get_object_for_member(
+        Membership.objects.select_related("user", "workspace"), request.member, pk=pk
+    )  # type: ignore[attr-defined]
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
-            services.change_role(actor=request.user, membership=membership, role=form.cleaned_data["role"])
+            services.change_role(
+                actor=request.user, membership=membership, role=form.cleaned_data["role"]
+            )
         except Refused as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{membership.user.username} is now {membership.get_role_display()}.")
+            messages.success(
+                request, f"{membership.user.username} is now {membership.get_role_display()}."
+            )
     else:
         messages.error(request, "Choose a valid role.")
     return redirect("workspaces:members", slug=request.workspace.slug)  # type: ignore[attr-defined]
@@ -80,7 +88,9 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 @workspace_view(WORKSPACE_MANAGE)
 @require_POST
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = get_object_for_member(Membership.objects.select_related("user", "workspace"), request.member, pk=pk)  # type: ignore[attr-defined]
+    membership = get_object_for_member(
+        Membership.objects.select_related("user", "workspace"), request.member, pk=pk
+    )  # type: ignore[attr-defined]
     try:
         services.remove_member(actor=request.user, membership=membership)
     except Refused as exc:
