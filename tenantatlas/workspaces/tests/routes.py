@@ -1,0 +1,164 @@
+"""The route table behind the access matrix (test_access_matrix.py).
+
+ADDING A PAGE? Append a row to ``WORKSPACE_ROUTES`` (or ``GLOBAL_ROUTES`` for a route outside
+``/w/<slug>/``). ``test_it_has_a_row_for_every_workspace_route`` compares this table with the URL
+resolver, so a new route without a row fails the suite.
+
+A row names the URL, the HTTP method, the capability the view requires and, when the URL addresses
+an object by ``<int:pk>``, the kind of object (a key of ``OBJECTS``: add a factory there for a new
+kind, e.g. ``"run"`` for Monitoring's run detail). The expected answer for every actor is *derived*
+from ``capabilities.py``: anonymous → sign-in redirect, outsider → 404, member without the
+capability → 403, member with it → ``ok`` (a POST row must change something: its allowed request
+writes an audit event). Rows that accept GET and POST get one row per method.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import reverse
+
+from tenantatlas.testing import make_connection, make_user
+from tenantatlas.workspaces.capabilities import (
+    AUDIT_VIEW,
+    PROVIDER_MANAGE,
+    PROVIDER_VIEW,
+    WORKSPACE_MANAGE,
+)
+from tenantatlas.workspaces.models import Membership, Role, Workspace
+
+NEW_TENANT_ID = "0f0f0f0f-1111-4222-8333-444444444444"
+CLIENT_ID = "5e5e5e5e-6666-4777-8888-999999999999"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One page route as one actor would request it."""
+
+    name: str  # "namespace:url_name"
+    capability: str  # what the view requires (see capabilities.py)
+    method: str = "GET"
+    obj: str | None = None  # kind of object the <int:pk> addresses: a key of OBJECTS
+    data: dict[str, Any] = field(default_factory=dict)  # POST body for the allowed request
+    ok: int = 200  # status for a member holding the capability
+
+    @property
+    def id(self) -> str:
+        return f"{self.method}-{self.name}"
+
+    def url(self, workspace: Workspace, pk: int | None = None) -> str:
+        kwargs: dict[str, Any] = {"slug": workspace.slug}
+        if self.obj is not None:
+            kwargs["pk"] = pk
+        return reverse(self.name, kwargs=kwargs)
+
+
+def _connection(workspace: Workspace) -> int:
+    """A second, non-default connection, so the allowed POSTs do real work on it."""
+    owner = Membership.objects.filter(workspace=workspace, role=Role.OWNER).first()
+    actor = owner.user if owner else None
+    if not workspace.connections.exists():
+        make_connection(workspace, actor, name="Default", entra_tenant_id=str(uuid.uuid4()))
+    return make_connection(workspace, actor, name="Branch", entra_tenant_id=str(uuid.uuid4())).pk
+
+
+def _membership(workspace: Workspace) -> int:
+    """A read-only member who is not one of the cast."""
+    user = make_user(f"member-{uuid.uuid4().hex[:8]}")
+    return Membership.objects.create(workspace=workspace, user=user, role=Role.READONLY).pk
+
+
+# Object kinds addressed by <int:pk>: factory(workspace) -> pk of a fresh object of that workspace.
+OBJECTS: dict[str, Callable[[Workspace], int]] = {
+    "connection": _connection,
+    "membership": _membership,
+}
+
+_SECRET_FORM = {
+    "client_id": CLIENT_ID,
+    "credential_kind": "client_secret",
+    "client_secret": "matrix-secret-value-0001",
+}
+_CONNECTION_FORM = {
+    "display_name": "Matrix connection",
+    "entra_tenant_id": NEW_TENANT_ID,
+    "cloud": "global",
+    **_SECRET_FORM,
+}
+
+WORKSPACE_ROUTES: list[Route] = [
+    # workspaces/urls.py
+    Route("workspaces:workspace", PROVIDER_VIEW, ok=302),
+    Route("workspaces:members", WORKSPACE_MANAGE),
+    Route(
+        "workspaces:members",
+        WORKSPACE_MANAGE,
+        method="POST",
+        data={"user": "mallory", "role": Role.READONLY},
+        ok=302,
+    ),
+    Route(
+        "workspaces:member_role",
+        WORKSPACE_MANAGE,
+        method="POST",
+        obj="membership",
+        data={"role": Role.OPERATOR},
+        ok=302,
+    ),
+    Route("workspaces:member_remove", WORKSPACE_MANAGE, method="POST", obj="membership", ok=302),
+    # providers/urls.py
+    Route("providers:list", PROVIDER_VIEW),
+    Route("providers:create", PROVIDER_MANAGE),
+    Route("providers:create", PROVIDER_MANAGE, method="POST", data=_CONNECTION_FORM, ok=302),
+    Route("providers:detail", PROVIDER_VIEW, obj="connection"),
+    Route("providers:edit", PROVIDER_MANAGE, obj="connection"),
+    Route(
+        "providers:edit",
+        PROVIDER_MANAGE,
+        method="POST",
+        obj="connection",
+        data={**_CONNECTION_FORM, "client_secret": ""},
+        ok=302,
+    ),
+    Route("providers:rotate", PROVIDER_MANAGE, obj="connection"),
+    Route(
+        "providers:rotate", PROVIDER_MANAGE, method="POST", obj="connection", data=_SECRET_FORM, ok=302
+    ),
+    Route("providers:set_default", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
+    Route("providers:status", PROVIDER_MANAGE, obj="connection"),
+    Route("providers:status", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
+    Route("providers:delete", PROVIDER_MANAGE, obj="connection"),
+    Route("providers:delete", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
+    # audit/urls.py
+    Route("audit:log", AUDIT_VIEW),
+    Route("audit:export", AUDIT_VIEW),
+]
+
+
+@dataclass(frozen=True)
+class GlobalRoute:
+    """A route outside any workspace: public, or for any signed-in user."""
+
+    name: str
+    method: str = "GET"
+    public: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method}-{self.name}"
+
+
+GLOBAL_ROUTES: list[GlobalRoute] = [
+    GlobalRoute("workspaces:home"),
+    GlobalRoute("workspaces:home", method="POST", data={"name": "Another"}),
+    GlobalRoute("workspaces:switch", method="POST", data={"slug": "acme"}),
+    GlobalRoute("accounts:login", public=True),
+    GlobalRoute("accounts:logout", method="POST", public=True),
+]
+
+# Path prefixes with their own access rules and tests (bearer tokens, static files).
+GLOBAL_PREFIXES_TESTED_ELSEWHERE: tuple[str, ...] = ("api/", "static/")
