@@ -1,0 +1,3 @@
+from tenantatlas.operations.tests.factories import contoso, fabrikam, initech
+
+__all__ = ["contoso", "fabrikam", "initech"]
