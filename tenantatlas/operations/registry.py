@@ -16,11 +16,7 @@ class OperationType:
     interface: str  # the provider capability module that implements it
     handler: str  # dotted path of `handler(ctx: RunContext) -> RunOutcome`
     timeout_seconds: int
-    queued_label: str
-
-    @property
-    def noun(self) -> str:
-        return self.label
+    action_label: str
 
 
 OPERATIONS: dict[str, OperationType] = {
@@ -33,7 +29,7 @@ OPERATIONS: dict[str, OperationType] = {
             interface="HealthCheck",
             handler="tenantatlas.operations.handlers.run_health_check",
             timeout_seconds=300,
-            queued_label="Connection check queued",
+            action_label="Check connection",
         ),
         OperationType(
             key="inventory.sync",
@@ -42,7 +38,7 @@ OPERATIONS: dict[str, OperationType] = {
             interface="InventoryCollector",
             handler="tenantatlas.operations.handlers.run_inventory_sync",
             timeout_seconds=3 * 3600,
-            queued_label="Inventory sync queued",
+            action_label="Inventory sync",
         ),
         OperationType(
             key="compliance.snapshot",
@@ -51,12 +47,13 @@ OPERATIONS: dict[str, OperationType] = {
             interface="ComplianceSnapshotter",
             handler="tenantatlas.operations.handlers.run_compliance_snapshot",
             timeout_seconds=3600,
-            queued_label="Compliance snapshot queued",
+            action_label="Compliance snapshot",
         ),
     )
 }
 
 OPERATION_LABELS: dict[str, str] = {key: op.label for key, op in OPERATIONS.items()}
+OPERATION_ACTIONS: list[tuple[str, str]] = [(key, op.action_label) for key, op in OPERATIONS.items()]
 
 
 class UnknownOperation(InvalidInput):

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/default/", views.connection_set_default, name="set_default"),
     path("<int:pk>/status/", views.connection_status, name="status"),
     path("<int:pk>/delete/", views.connection_delete, name="delete"),
+    path("<int:pk>/run/<str:operation_type>/", views.connection_start_operation, name="start"),
 ]

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count, Prefetch, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from tenantatlas.lib.errors import Refused
+from tenantatlas.operations.models import OperationRun, Trigger
+from tenantatlas.operations.registry import UnknownOperation
+from tenantatlas.operations.services import ScopeBusy, start_operation
 from tenantatlas.providers import services
 from tenantatlas.providers.forms import ChooseDefaultForm, ConnectionForm, RotateCredentialForm
 from tenantatlas.providers.models import ProviderConnection, ProviderCredential
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
-from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW
+from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_RUN, PROVIDER_VIEW
 
 
 def _connections(request: HttpRequest):  # type: ignore[no-untyped-def]
@@ -190,3 +196,43 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
         "providers/confirm.html",
         {"form": form, "connection": connection, "action": "delete"},
     )
+
+
+@workspace_view(PROVIDER_RUN)
+@require_POST
+def connection_start_operation(request: HttpRequest, pk: int, operation_type: str) -> HttpResponse:
+    """Start surface: create or reuse the run, answer at once with a toast linking to it."""
+    connection = _get_connection(request, pk)
+    try:
+        result = start_operation(
+            actor=request.user,
+            member=request.member,  # type: ignore[attr-defined]
+            connection=connection,
+            operation_type=operation_type,
+            trigger=Trigger.UI,
+        )
+    except UnknownOperation:
+        raise Http404("Unknown operation") from None
+    except ScopeBusy as exc:
+        toast = _run_toast(request, messages.WARNING, exc.message, exc.active_run)
+    except Refused as exc:
+        toast = (messages.ERROR, exc.message, "")
+    else:
+        level = messages.SUCCESS if result.created else messages.INFO
+        toast = _run_toast(request, level, result.message, result.run)
+    level, text, url = toast
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "providers/_toast.html", {"level": messages.DEFAULT_TAGS[level], "text": text, "url": url})
+    messages.add_message(request, level, format_html('{} · <a href="{}">View run</a>', text, url) if url else text)
+    return redirect(_safe_next(request) or reverse("providers:list", kwargs={"slug": connection.workspace.slug}))
+
+
+def _run_toast(request: HttpRequest, level: int, text: str, run: OperationRun) -> tuple[int, str, str]:
+    return level, text, reverse("operations:run", kwargs={"slug": run.workspace.slug, "pk": run.pk})
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return ""
