@@ -112,16 +112,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
         headers = {key.lower(): value for key, value in self.headers.items()}
-        reply, kind, tenant_id, client_id = self.server.simulator.route(
-            self.command, split.path, query, headers, body
-        )
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
+        try:
+            reply, kind, tenant_id, client_id = self.server.simulator.route(
+                self.command, split.path, query, headers, body
+            )
+        except Exception:
+            # A simulator bug must surface as a 500 the test sees, not a dropped connection.
+            logger.exception("simulator failed on %s %s", self.command, split.path)
+            reply = Reply.json(
+                500, {"error": {"code": "simulatorError", "message": "Simulator bug"}}
+            )
+            kind, tenant_id, client_id = "other", None, None
+        # Logged before replying: a client that has its answer can rely on the log.
         self.server.simulator.record(
             RequestRecord(
                 kind=kind,
@@ -134,6 +136,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 at=dt.datetime.now(dt.UTC),
             )
         )
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
 
 
 class SimulatorServer:

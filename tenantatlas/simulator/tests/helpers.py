@@ -95,3 +95,10 @@ def msal_app(
         instance_discovery=False,
         verify=str(sim.ca_bundle),
     )
+
+
+def demo_token(sim: SimulatorServer, tenant_id: str, secret: str) -> str:
+    """An access token for the demo app in one of the demo tenants."""
+    response = token_response(sim, tenant_id, DEMO_CLIENT_ID, client_secret=secret)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
