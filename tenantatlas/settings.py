@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -28,7 +29,7 @@ PRODUCTION = ENVIRONMENT == "production"
 DEBUG = envbool("DEBUG", False)
 
 
-def _local_secret_file(name: str, make: callable) -> str:  # type: ignore[valid-type]
+def _local_secret_file(name: str, make: Callable[[], str]) -> str:
     """Read or create a secret file in the data directory (embedded mode only)."""
     if PRODUCTION:
         raise ImproperlyConfigured(
@@ -172,6 +173,7 @@ if envbool("SECURE_PROXY_SSL_HEADER", False):
 # Task transport: "database" (default) or "rq" (Redis). Only run ids travel.
 TASK_TRANSPORT = envstr("TENANTATLAS_TASK_TRANSPORT", "database")
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+TASKS: dict[str, dict[str, object]]
 if TASK_TRANSPORT == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 elif TASK_TRANSPORT == "rq":

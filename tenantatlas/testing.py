@@ -80,8 +80,8 @@ def _on_request_finished(sender: Any, **kwargs: Any) -> None:
 @pytest.fixture(autouse=True, scope="session")
 def _db_only_guard_installed() -> Iterator[None]:
     """Every request handled by Django (test client or live server) is DB-only."""
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
     request_started.connect(_on_request_started, dispatch_uid="db-only-guard-start")
     request_finished.connect(_on_request_finished, dispatch_uid="db-only-guard-finish")
     yield

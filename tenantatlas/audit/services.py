@@ -37,7 +37,7 @@ def record_event(
         actor=user,
         actor_label=actor_label_for(actor),
         action=action,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_label=sanitize(str(target), limit=200) if target is not None else "",
         metadata=sanitize_data(metadata or {}),

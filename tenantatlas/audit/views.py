@@ -7,10 +7,11 @@ from typing import Any
 
 from django import forms
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from tenantatlas.audit.models import AuditEvent
+from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.access import workspace_view
 from tenantatlas.workspaces.capabilities import AUDIT_VIEW
 
@@ -25,9 +26,9 @@ class AuditFilterForm(forms.Form):
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
-def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, Any]:
+def _filtered(request: WorkspaceRequest) -> tuple[AuditFilterForm, Any]:
     form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.for_workspace(request.workspace)  # type: ignore[attr-defined]
+    events = AuditEvent.objects.for_workspace(request.workspace)
     if form.is_valid():
         data = form.cleaned_data
         if data["action"]:
@@ -44,11 +45,11 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, Any]:
 
 
 @workspace_view(AUDIT_VIEW)
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: WorkspaceRequest) -> HttpResponse:
     form, events = _filtered(request)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     actions = (
-        AuditEvent.objects.for_workspace(request.workspace)  # type: ignore[attr-defined]
+        AuditEvent.objects.for_workspace(request.workspace)
         .order_by("action").values_list("action", flat=True).distinct()
     )
     query = request.GET.copy()
@@ -72,7 +73,7 @@ def _csv_cell(value: Any) -> str:
 
 
 @workspace_view(AUDIT_VIEW)
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+def audit_export(request: WorkspaceRequest) -> StreamingHttpResponse:
     _, events = _filtered(request)
     writer = csv.writer(_Echo())
 
@@ -90,6 +91,6 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
             )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
-    slug = request.workspace.slug  # type: ignore[attr-defined]
+    slug = request.workspace.slug
     response["Content-Disposition"] = f'attachment; filename="audit-{slug}.csv"'
     return response

@@ -7,7 +7,7 @@ from tenantatlas.providers.capabilities import capability_handler
 
 
 def _run(ctx: RunContext, interface: str) -> RunOutcome:
-    return capability_handler(ctx.connection.provider, interface)(ctx)  # type: ignore[no-any-return]
+    return capability_handler(ctx.connection.provider, interface)(ctx)
 
 
 def run_health_check(ctx: RunContext) -> RunOutcome:

@@ -6,6 +6,7 @@ Safe to run anywhere, any number of times: every change is a conditional UPDATE.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from django.conf import settings
@@ -68,7 +69,7 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
             )
             if bumped:
                 counts["requeued"] += 1
-                transaction.on_commit(lambda pk=run.pk: enqueue_run(pk))
+                transaction.on_commit(functools.partial(enqueue_run, run.pk))
     if any(counts.values()):
         logger.info("Reaper: %s", counts)
     return counts

@@ -4,6 +4,7 @@ placeholders that report "not supported" cleanly until a module implements them.
 from __future__ import annotations
 
 from importlib import import_module
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from tenantatlas.lib.reasons import ProviderError
@@ -47,7 +48,7 @@ INTERFACE_METHODS: dict[str, str] = {
 }
 
 
-def capability_handler(provider: str, interface: str):  # type: ignore[no-untyped-def]
+def capability_handler(provider: str, interface: str) -> Callable[[RunContext], RunOutcome]:
     """The provider module's implementation of an interface, or an 'unsupported' error."""
     module = import_module(PROVIDER_MODULES[provider])
     method = getattr(module, INTERFACE_METHODS[interface], None)

@@ -78,7 +78,7 @@ class CredentialFields(forms.Form):
         return bytes(upload.read())
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         kind = data.get("credential_kind")
         if kind == CredentialKind.CLIENT_SECRET:
             self._clean_secret(data)
@@ -143,7 +143,7 @@ class ConnectionForm(CredentialFields):
 
     def __init__(self, *args: Any, connection: ProviderConnection | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["cloud"].choices = cloud_choices()
+        self.fields["cloud"].choices = cloud_choices()  # type: ignore[attr-defined]
         self.credential_optional = connection is not None
         if connection is not None:
             current = connection.current_credential
@@ -177,6 +177,5 @@ class ChooseDefaultForm(forms.Form):
 
     def __init__(self, *args: Any, connection: ProviderConnection, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["new_default"].queryset = ProviderConnection.objects.for_workspace(
-            connection.workspace
-        ).exclude(pk=connection.pk)
+        others = ProviderConnection.objects.for_workspace(connection.workspace)
+        self.fields["new_default"].queryset = others.exclude(pk=connection.pk)  # type: ignore[attr-defined]

@@ -12,38 +12,39 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from tenantatlas.lib.errors import Refused
+from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.operations.models import OperationRun, Trigger
 from tenantatlas.operations.registry import UnknownOperation
 from tenantatlas.operations.services import ScopeBusy, start_operation
 from tenantatlas.providers import services
 from tenantatlas.providers.forms import ChooseDefaultForm, ConnectionForm, RotateCredentialForm
-from tenantatlas.providers.models import ProviderConnection, ProviderCredential
+from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection, ProviderCredential
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_RUN, PROVIDER_VIEW
 
 
-def _connections(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _connections(request: WorkspaceRequest) -> ConnectionQuerySet:
     return ProviderConnection.objects.prefetch_related(
         Prefetch("credentials", queryset=ProviderCredential.objects.current())
     )
 
 
-def _get_connection(request: HttpRequest, pk: int) -> ProviderConnection:
-    return get_object_for_member(_connections(request), request.member, pk=pk)  # type: ignore[attr-defined]
+def _get_connection(request: WorkspaceRequest, pk: int) -> ProviderConnection:
+    return get_object_for_member(_connections(request), request.member, pk=pk)
 
 
-def _to_list(request: HttpRequest) -> HttpResponse:
-    return redirect("providers:list", slug=request.workspace.slug)  # type: ignore[attr-defined]
+def _to_list(request: WorkspaceRequest) -> HttpResponse:
+    return redirect("providers:list", slug=request.workspace.slug)
 
 
 @workspace_view(PROVIDER_VIEW)
-def connection_list(request: HttpRequest) -> HttpResponse:
-    connections = _connections(request).for_workspace(request.workspace)  # type: ignore[attr-defined]
+def connection_list(request: WorkspaceRequest) -> HttpResponse:
+    connections = _connections(request).for_workspace(request.workspace)
     return render(request, "providers/list.html", {"connections": connections})
 
 
 @workspace_view(PROVIDER_VIEW)
-def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
     history = connection.credentials.all()[:10]
     inventory = (
@@ -70,7 +71,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @workspace_view(PROVIDER_MANAGE)
-def connection_create(request: HttpRequest) -> HttpResponse:
+def connection_create(request: WorkspaceRequest) -> HttpResponse:
     form = ConnectionForm(request.POST if request.method == "POST" else None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         credential = form.credential_input()
@@ -78,7 +79,7 @@ def connection_create(request: HttpRequest) -> HttpResponse:
         try:
             connection = services.create_connection(
                 actor=request.user,
-                workspace=request.workspace,  # type: ignore[attr-defined]
+                workspace=request.workspace,
                 display_name=form.cleaned_data["display_name"],
                 entra_tenant_id=str(form.cleaned_data["entra_tenant_id"]),
                 cloud=form.cleaned_data["cloud"],
@@ -93,7 +94,7 @@ def connection_create(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_view(PROVIDER_MANAGE)
-def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_edit(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
     form = ConnectionForm(
         request.POST if request.method == "POST" else None,
@@ -120,7 +121,7 @@ def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @workspace_view(PROVIDER_MANAGE)
-def credential_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+def credential_rotate(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
     form = RotateCredentialForm(
         request.POST if request.method == "POST" else None,
@@ -138,7 +139,7 @@ def credential_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @workspace_view(PROVIDER_MANAGE)
 @require_POST
-def connection_set_default(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_set_default(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
     services.set_default_connection(actor=request.user, connection=connection)
     messages.success(request, f"“{connection.display_name}” is now the default connection.")
@@ -146,7 +147,7 @@ def connection_set_default(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @workspace_view(PROVIDER_MANAGE)
-def connection_status(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_status(request: WorkspaceRequest, pk: int) -> HttpResponse:
     """Enable at once; disabling the default asks which connection takes over."""
     connection = _get_connection(request, pk)
     form = ChooseDefaultForm(
@@ -174,7 +175,7 @@ def connection_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @workspace_view(PROVIDER_MANAGE)
-def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_delete(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
     form = ChooseDefaultForm(
         request.POST if request.method == "POST" else None, connection=connection
@@ -200,13 +201,13 @@ def connection_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @workspace_view(PROVIDER_RUN)
 @require_POST
-def connection_start_operation(request: HttpRequest, pk: int, operation_type: str) -> HttpResponse:
+def connection_start_operation(request: WorkspaceRequest, pk: int, operation_type: str) -> HttpResponse:
     """Start surface: create or reuse the run, answer at once with a toast linking to it."""
     connection = _get_connection(request, pk)
     try:
         result = start_operation(
             actor=request.user,
-            member=request.member,  # type: ignore[attr-defined]
+            member=request.member,
             connection=connection,
             operation_type=operation_type,
             trigger=Trigger.UI,
@@ -221,17 +222,17 @@ def connection_start_operation(request: HttpRequest, pk: int, operation_type: st
         level = messages.SUCCESS if result.created else messages.INFO
         toast = _run_toast(request, level, result.message, result.run)
     level, text, url = toast
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "providers/_toast.html", {"level": messages.DEFAULT_TAGS[level], "text": text, "url": url})
     messages.add_message(request, level, format_html('{} · <a href="{}">View run</a>', text, url) if url else text)
     return redirect(_safe_next(request) or reverse("providers:list", kwargs={"slug": connection.workspace.slug}))
 
 
-def _run_toast(request: HttpRequest, level: int, text: str, run: OperationRun) -> tuple[int, str, str]:
+def _run_toast(request: WorkspaceRequest, level: int, text: str, run: OperationRun) -> tuple[int, str, str]:
     return level, text, reverse("operations:run", kwargs={"slug": run.workspace.slug, "pk": run.pk})
 
 
-def _safe_next(request: HttpRequest) -> str:
+def _safe_next(request: WorkspaceRequest) -> str:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
+from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.capabilities import TemplateCapabilities, can
 from tenantatlas.workspaces.models import Membership, Workspace
 
@@ -55,9 +56,10 @@ def workspace_view(capability: str) -> Callable[[V], V]:
         def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> Any:
             member = get_membership(request.user, slug)
             require(member, capability)
-            request.member = member  # type: ignore[attr-defined]
-            request.workspace = member.workspace  # type: ignore[attr-defined]
-            request.can = TemplateCapabilities(member)  # type: ignore[attr-defined]
+            typed = cast(WorkspaceRequest, request)
+            typed.member = member
+            typed.workspace = member.workspace
+            typed.can = TemplateCapabilities(member)
             return view(request, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -66,4 +68,4 @@ def workspace_view(capability: str) -> Callable[[V], V]:
 
 
 def workspace_for(request: HttpRequest) -> Workspace:
-    return request.workspace  # type: ignore[attr-defined,no-any-return]
+    return request.workspace  # type: ignore[attr-defined]

@@ -94,7 +94,7 @@ class Command(BaseCommand):
             while not stop["flag"]:
                 for child in children:
                     if child.poll() is not None:
-                        self.stderr.write(f"a process exited ({' '.join(map(str, child.args[1:3]))}); stopping")
+                        self.stderr.write(f"a process exited (pid {child.pid}, code {child.returncode}); stopping")
                         stop["flag"] = True
                 time.sleep(0.5)
         finally:
