@@ -54,7 +54,11 @@ def _fmt(number: float) -> str:
 
 
 def compliance_trend_svg(
-    snapshots: Sequence[SnapshotLike], *, width: int = 720, height: int = 240, title: str = "Compliance trend"
+    snapshots: Sequence[SnapshotLike],
+    *,
+    width: int = 720,
+    height: int = 240,
+    title: str = "Compliance trend",
 ) -> str:
     """An SVG document fragment charting `snapshots` (any order) as stacked areas over time."""
     left, right, top, bottom = 48, 12, 12, 28

@@ -40,13 +40,11 @@ class InventoryFilterForm(_WorkspaceConnectionForm):
     include_removed = forms.BooleanField(required=False, label="Include removed")
 
     def filter(self, items: Any) -> Any:
-        items = items.filter(kind=self.kind)
+        items = items.filter(kind=self.chosen_kind)
         if connection := self.value("connection"):
             items = items.filter(connection=connection)
         if q := self.value("q"):
-            items = items.filter(
-                Q(display_name__icontains=q) | Q(user_principal_name__icontains=q)
-            )
+            items = items.filter(Q(display_name__icontains=q) | Q(user_principal_name__icontains=q))
         if platform := self.value("platform"):
             items = items.filter(platform__iexact=platform)
         if state := self.value("compliance_state"):
@@ -56,7 +54,7 @@ class InventoryFilterForm(_WorkspaceConnectionForm):
         return items
 
     @property
-    def kind(self) -> str:
+    def chosen_kind(self) -> str:
         return self.value("kind") or InventoryKind.MANAGED_DEVICE
 
 
@@ -65,7 +63,7 @@ class ComplianceConnectionForm(_WorkspaceConnectionForm):
         """The chosen connection, else the workspace default, else the first one."""
         chosen = self.value("connection")
         if chosen is not None:
-            return chosen  # type: ignore[no-any-return]
+            return chosen
         connections = list(self.fields["connection"].queryset)  # type: ignore[attr-defined]
         live = [c for c in connections if c.deleted_at is None] or connections
         return next((c for c in live if c.is_default), live[0] if live else None)

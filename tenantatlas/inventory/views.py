@@ -8,7 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
-from tenantatlas.inventory.forms import PLATFORM_SUGGESTIONS, ComplianceConnectionForm, InventoryFilterForm
+from tenantatlas.inventory.forms import (
+    PLATFORM_SUGGESTIONS,
+    ComplianceConnectionForm,
+    InventoryFilterForm,
+)
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
 from tenantatlas.lib.keyset import Keyset, decode_str, paginate
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
@@ -35,7 +39,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "kind": form.kind,
+        "kind": form.chosen_kind,
         "kinds": InventoryKind.choices,
         "tab_query": tab_query.urlencode(),
         "platforms": PLATFORM_SUGGESTIONS,

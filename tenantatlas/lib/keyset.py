@@ -111,12 +111,18 @@ class KeysetPage:
         return self._link(AFTER, self.next_cursor) if self.next_cursor else None
 
 
-def paginate(queryset: QuerySet[Any], keyset: Keyset, query: QueryDict, *, per_page: int) -> KeysetPage:
+def paginate(
+    queryset: QuerySet[Any], keyset: Keyset, query: QueryDict, *, per_page: int
+) -> KeysetPage:
     """The page named by `after`/`before` in `query`; the first page without a valid cursor."""
     after = keyset.decode_cursor(query.get(AFTER))
     before = None if after else keyset.decode_cursor(query.get(BEFORE))
     if before is not None:
-        rows = list(keyset.beyond(queryset, before, reverse=True).order_by(*keyset.order(reverse=True))[: per_page + 1])
+        rows = list(
+            keyset.beyond(queryset, before, reverse=True).order_by(*keyset.order(reverse=True))[
+                : per_page + 1
+            ]
+        )
         if len(rows) > per_page:
             items = rows[:per_page][::-1]
             return _page(keyset, items, query, has_previous=True, has_next=True)
@@ -125,10 +131,18 @@ def paginate(queryset: QuerySet[Any], keyset: Keyset, query: QueryDict, *, per_p
     elif after is not None:
         queryset = keyset.beyond(queryset, after, reverse=False)
     rows = list(queryset.order_by(*keyset.order())[: per_page + 1])
-    return _page(keyset, rows[:per_page], query, has_previous=after is not None, has_next=len(rows) > per_page)
+    return _page(
+        keyset,
+        rows[:per_page],
+        query,
+        has_previous=after is not None,
+        has_next=len(rows) > per_page,
+    )
 
 
-def _page(keyset: Keyset, items: list[Any], query: QueryDict, *, has_previous: bool, has_next: bool) -> KeysetPage:
+def _page(
+    keyset: Keyset, items: list[Any], query: QueryDict, *, has_previous: bool, has_next: bool
+) -> KeysetPage:
     return KeysetPage(
         items=items,
         previous_cursor=keyset.encode_cursor(items[0]) if has_previous and items else None,

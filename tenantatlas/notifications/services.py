@@ -27,7 +27,9 @@ def _local_url(url: str) -> str:
     return url
 
 
-def notify(*, user: Any, workspace: Workspace, kind: str, title: str, body: str = "", url: str = "") -> Notification:
+def notify(
+    *, user: Any, workspace: Workspace, kind: str, title: str, body: str = "", url: str = ""
+) -> Notification:
     """Create an unread notification for `user` in `workspace` (title/body sanitized)."""
     return Notification.objects.create(
         user=user,
@@ -59,4 +61,8 @@ def mark_all_read(*, actor: Any, workspace: Workspace) -> int:
 
 
 def unread_count(*, user: Any, workspace: Workspace) -> int:
-    return Notification.objects.for_workspace(workspace).filter(user=user, read_at__isnull=True).count()
+    return (
+        Notification.objects.for_workspace(workspace)
+        .filter(user=user, read_at__isnull=True)
+        .count()
+    )

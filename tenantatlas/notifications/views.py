@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,9 +20,11 @@ PER_PAGE = 30
 NEWEST_FIRST = Keyset("created_at", descending=True, decode=decode_datetime)
 
 
-def _mine(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _mine(request: HttpRequest) -> Any:
     """Only the requester's own notifications: someone else's id is a 404 like any outsider's."""
-    return Notification.objects.filter(user=request.user)
+    user = request.user
+    assert user.is_authenticated  # workspace_view signs visitors in first
+    return Notification.objects.filter(user=user)
 
 
 def _is_local(url: str) -> bool:
@@ -64,5 +68,7 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 @workspace_view(PROVIDER_VIEW)
 @require_GET
 def bell(request: HttpRequest) -> HttpResponse:
-    unread = services.unread_count(user=request.user, workspace=request.workspace)  # type: ignore[attr-defined]
-    return render(request, "notifications/_bell.html", {"unread": unread, "current_workspace": request.workspace})  # type: ignore[attr-defined]
+    workspace = request.workspace  # type: ignore[attr-defined]
+    unread = services.unread_count(user=request.user, workspace=workspace)
+    context = {"unread": unread, "current_workspace": workspace}
+    return render(request, "notifications/_bell.html", context)

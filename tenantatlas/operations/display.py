@@ -26,14 +26,18 @@ def format_duration(seconds: float) -> str:
     return f"{secs} s"
 
 
-def run_duration(started_at: dt.datetime | None, finished_at: dt.datetime | None, now: dt.datetime) -> str:
+def run_duration(
+    started_at: dt.datetime | None, finished_at: dt.datetime | None, now: dt.datetime
+) -> str:
     """Finished runs: start → finish; running ones: start → now; not started: empty."""
     if started_at is None:
         return ""
     return format_duration(((finished_at or now) - started_at).total_seconds())
 
 
-def summary_table(counts: Mapping[str, Any] | None) -> tuple[list[str], list[tuple[str, list[Any]]]]:
+def summary_table(
+    counts: Mapping[str, Any] | None,
+) -> tuple[list[str], list[tuple[str, list[Any]]]]:
     """Columns and rows for `summary_counts`.
 
     Nested counts (``{"managed_device": {"seen": 10, "created": 2}}``) become one row per key

@@ -30,7 +30,9 @@ def history_connections(workspace: Workspace) -> Any:
 class RunFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *RunStatus.choices])
     operation_type = forms.ChoiceField(
-        required=False, label="Operation", choices=[("", "Any operation"), *OPERATION_LABELS.items()]
+        required=False,
+        label="Operation",
+        choices=[("", "Any operation"), *OPERATION_LABELS.items()],
     )
     connection = ConnectionChoiceField(
         required=False, queryset=ProviderConnection.objects.none(), empty_label="Any connection"

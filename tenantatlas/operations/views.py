@@ -22,7 +22,9 @@ RUNS_PER_PAGE = 50
 RUN_ORDER = Keyset("created_at", descending=True, decode=decode_datetime)
 
 
-def _render_polling(request: HttpRequest, template: str, context: dict, *, active: bool) -> HttpResponse:
+def _render_polling(
+    request: HttpRequest, template: str, context: dict, *, active: bool
+) -> HttpResponse:
     """Full page for a normal request; for htmx just the fragment, with 286 once nothing is active."""
     if not request.htmx:  # type: ignore[attr-defined]
         response = render(request, template, context)

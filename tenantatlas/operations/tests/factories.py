@@ -33,9 +33,13 @@ def make_run(workspace: Any, connection: Any, **fields: Any) -> OperationRun:
     return run
 
 
-def make_runs(workspace: Any, connection: Any, count: int, *, ties: int = 1, **fields: Any) -> list[OperationRun]:
+def make_runs(
+    workspace: Any, connection: Any, count: int, *, ties: int = 1, **fields: Any
+) -> list[OperationRun]:
     """`count` runs, `ties` of them sharing each created_at (to exercise the id tie-break)."""
-    runs = OperationRun.objects.bulk_create([run_row(workspace, connection, **fields) for _ in range(count)])
+    runs = OperationRun.objects.bulk_create(
+        [run_row(workspace, connection, **fields) for _ in range(count)]
+    )
     base = timezone.now() - dt.timedelta(days=1)
     for i, run in enumerate(runs):
         run.created_at = base + dt.timedelta(seconds=i // ties)
@@ -62,7 +66,15 @@ def make_item(workspace: Any, connection: Any, **fields: Any) -> InventoryItem:
 
 def make_snapshot(workspace: Any, connection: Any, **fields: Any) -> ComplianceSnapshot:
     fields.setdefault("taken_at", timezone.now())
-    states = ("compliant", "noncompliant", "in_grace_period", "conflict", "error", "unknown", "config_manager")
+    states = (
+        "compliant",
+        "noncompliant",
+        "in_grace_period",
+        "conflict",
+        "error",
+        "unknown",
+        "config_manager",
+    )
     fields.setdefault("total", sum(fields.get(s, 0) for s in states))
     return ComplianceSnapshot.objects.create(workspace=workspace, connection=connection, **fields)
 

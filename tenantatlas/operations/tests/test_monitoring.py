@@ -32,7 +32,9 @@ def shown_ids(response: Any) -> list[int]:
 
 
 @pytest.mark.parametrize("who", ["alice", "maggie", "bob", "vera"])
-def test_it_shows_every_member_the_workspace_runs_newest_first(cast: Any, contoso: Any, initech: Any, who: str) -> None:
+def test_it_shows_every_member_the_workspace_runs_newest_first(
+    cast: Any, contoso: Any, initech: Any, who: str
+) -> None:
     older = make_run(contoso.workspace, contoso, created_at=timezone.now() - dt.timedelta(hours=1))
     newer = make_run(contoso.workspace, contoso, operation_type="compliance.snapshot")
     theirs = make_run(initech.workspace, initech)
@@ -106,19 +108,32 @@ def test_it_renders_the_full_page_without_htmx_and_polls_from_it(alice: Any, con
     assert response["Vary"].find("HX-Request") >= 0
 
 
-def test_it_filters_by_status_operation_and_connection(alice: Any, contoso: Any, fabrikam: Any) -> None:
+def test_it_filters_by_status_operation_and_connection(
+    alice: Any, contoso: Any, fabrikam: Any
+) -> None:
     sync = make_run(contoso.workspace, contoso, operation_type="inventory.sync")
-    check = make_run(contoso.workspace, contoso, operation_type="provider.health_check", status="failed")
-    other = make_run(fabrikam.workspace, fabrikam, operation_type="inventory.sync", status="cancelled")
+    check = make_run(
+        contoso.workspace, contoso, operation_type="provider.health_check", status="failed"
+    )
+    other = make_run(
+        fabrikam.workspace, fabrikam, operation_type="inventory.sync", status="cancelled"
+    )
     client = client_for(alice)
 
     assert shown_ids(client.get(runs_url(), {"status": "failed"})) == [check.pk]
-    assert set(shown_ids(client.get(runs_url(), {"operation_type": "inventory.sync"}))) == {sync.pk, other.pk}
+    assert set(shown_ids(client.get(runs_url(), {"operation_type": "inventory.sync"}))) == {
+        sync.pk,
+        other.pk,
+    }
     assert shown_ids(client.get(runs_url(), {"connection": fabrikam.pk})) == [other.pk]
-    assert shown_ids(client.get(runs_url(), {"connection": contoso.pk, "operation_type": "inventory.sync"})) == [sync.pk]
+    assert shown_ids(
+        client.get(runs_url(), {"connection": contoso.pk, "operation_type": "inventory.sync"})
+    ) == [sync.pk]
 
 
-def test_it_ignores_a_connection_filter_from_another_workspace(alice: Any, contoso: Any, initech: Any) -> None:
+def test_it_ignores_a_connection_filter_from_another_workspace(
+    alice: Any, contoso: Any, initech: Any
+) -> None:
     mine = make_run(contoso.workspace, contoso)
     make_run(initech.workspace, initech)
 
@@ -150,7 +165,12 @@ def test_it_walks_keyset_pages_without_duplicates_or_misses(alice: Any, contoso:
     assert [pk for page in pages for pk in page] == expected
 
     # And back again with "← Newer" from the last page.
-    last = client.get(runs_url() + client.get(runs_url() + client.get(runs_url()).context["page"].next_url).context["page"].next_url)
+    last = client.get(
+        runs_url()
+        + client.get(runs_url() + client.get(runs_url()).context["page"].next_url)
+        .context["page"]
+        .next_url
+    )
     assert shown_ids(last) == pages[2]
     backwards = _walk(client, runs_url() + last.context["page"].previous_url, "previous_url")
     assert backwards == [pages[1], pages[0]]
@@ -165,7 +185,9 @@ def test_it_keeps_filters_in_page_links(alice: Any, contoso: Any) -> None:
 
     assert "status=failed" in first.context["page"].next_url
     assert len(shown_ids(second)) == 5
-    assert OperationRun.objects.filter(pk__in=shown_ids(second)).exclude(status="failed").count() == 0
+    assert (
+        OperationRun.objects.filter(pk__in=shown_ids(second)).exclude(status="failed").count() == 0
+    )
 
 
 def test_it_shows_the_first_page_for_a_garbled_cursor(alice: Any, contoso: Any) -> None:
@@ -185,7 +207,9 @@ def _queries(client: Any, url: str) -> int:
 
 
 @pytest.mark.parametrize("status", ["succeeded", "running"])
-def test_it_renders_monitoring_in_a_constant_number_of_queries(alice: Any, contoso: Any, fabrikam: Any, status: str) -> None:
+def test_it_renders_monitoring_in_a_constant_number_of_queries(
+    alice: Any, contoso: Any, fabrikam: Any, status: str
+) -> None:
     client = client_for(alice)
     make_runs(contoso.workspace, contoso, 10, status=status if status != "running" else "succeeded")
     if status == "running":
@@ -212,10 +236,17 @@ def test_it_shows_a_run_timeline_summary_context_and_failure(alice: Any, contoso
         heartbeat_at=started + dt.timedelta(minutes=2),
         finished_at=started + dt.timedelta(minutes=2, seconds=5),
         attempts=2,
-        summary_counts={"managed_device": {"seen": 120, "created": 4, "updated": 3, "removed": 1}, "mobile_app": {"seen": 9}},
+        summary_counts={
+            "managed_device": {"seen": 120, "created": 4, "updated": 3, "removed": 1},
+            "mobile_app": {"seen": 9},
+        },
         reason_code="graph.permission_denied",
         failure_message="<script>alert(1)</script> Missing DeviceManagementApps.Read.All",
-        context={"connection": "Contoso", "graph_request_ids": ["req-1", "req-2"], "waits": {"count": 1, "seconds": 2.5}},
+        context={
+            "connection": "Contoso",
+            "graph_request_ids": ["req-1", "req-2"],
+            "waits": {"count": 1, "seconds": 2.5},
+        },
     )
 
     response = client_for(alice).get(run_url(run))
@@ -224,9 +255,11 @@ def test_it_shows_a_run_timeline_summary_context_and_failure(alice: Any, contoso
     assert response.status_code == 200
     assert "Partially succeeded" in body
     assert "2 min 05 s" in body
-    assert "<td>120</td>" in body and "<th>Removed</th>" in body
+    assert "<td>120</td>" in body
+    assert "<th>Removed</th>" in body
     assert "req-2" in body
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "<script>alert" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<script>alert" not in body
     assert "Permission denied" in body or "permission" in body.lower()
     assert "What to do:" in body
     assert "every 2s" not in body
