@@ -6,10 +6,11 @@ resolver, so a new route without a row fails the suite.
 
 A row names the URL, the HTTP method, the capability the view requires and, when the URL addresses
 an object by ``<int:pk>``, the kind of object (a key of ``OBJECTS``: add a factory there for a new
-kind, e.g. ``"run"`` for Monitoring's run detail). The expected answer for every actor is *derived*
-from ``capabilities.py``: anonymous → sign-in redirect, outsider → 404, member without the
-capability → 403, member with it → ``ok`` (a POST row must change something: its allowed request
-writes an audit event). Rows that accept GET and POST get one row per method.
+kind). The expected answer for every actor is *derived* from ``capabilities.py``: anonymous →
+sign-in redirect, outsider → 404, member without the capability → 403, member with it → ``ok``.
+An allowed POST must change something: it writes an audit event unless the row says
+``audited=False`` (e.g. marking one's own notification read). Rows that accept GET and POST get
+one row per method.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 
+from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import make_connection, make_user
 from tenantatlas.workspaces.capabilities import (
     AUDIT_VIEW,
     PROVIDER_MANAGE,
+    PROVIDER_RUN,
     PROVIDER_VIEW,
     WORKSPACE_MANAGE,
 )
@@ -44,19 +48,21 @@ class Route:
     obj: str | None = None  # kind of object the <int:pk> addresses: a key of OBJECTS
     data: dict[str, Any] = field(default_factory=dict)  # POST body for the allowed request
     ok: int = 200  # status for a member holding the capability
+    kwargs: dict[str, Any] = field(default_factory=dict)  # URL arguments besides slug and pk
+    audited: bool = True  # an allowed POST writes an audit event
 
     @property
     def id(self) -> str:
         return f"{self.method}-{self.name}"
 
     def url(self, workspace: Workspace, pk: int | None = None) -> str:
-        kwargs: dict[str, Any] = {"slug": workspace.slug}
+        kwargs: dict[str, Any] = {"slug": workspace.slug, **self.kwargs}
         if self.obj is not None:
             kwargs["pk"] = pk
         return reverse(self.name, kwargs=kwargs)
 
 
-def _connection(workspace: Workspace) -> int:
+def _connection(workspace: Workspace, user: Any) -> int:
     """A second, non-default connection, so the allowed POSTs do real work on it."""
     owner = Membership.objects.filter(workspace=workspace, role=Role.OWNER).first()
     actor = owner.user if owner else None
@@ -65,16 +71,58 @@ def _connection(workspace: Workspace) -> int:
     return make_connection(workspace, actor, name="Branch", entra_tenant_id=str(uuid.uuid4())).pk
 
 
-def _membership(workspace: Workspace) -> int:
+def _membership(workspace: Workspace, user: Any) -> int:
     """A read-only member who is not one of the cast."""
-    user = make_user(f"member-{uuid.uuid4().hex[:8]}")
-    return Membership.objects.create(workspace=workspace, user=user, role=Role.READONLY).pk
+    member = make_user(f"member-{uuid.uuid4().hex[:8]}")
+    return Membership.objects.create(workspace=workspace, user=member, role=Role.READONLY).pk
 
 
-# Object kinds addressed by <int:pk>: factory(workspace) -> pk of a fresh object of that workspace.
-OBJECTS: dict[str, Callable[[Workspace], int]] = {
+def _run(workspace: Workspace, user: Any) -> int:
+    from tenantatlas.operations.models import OperationRun, RunStatus
+
+    connection = ProviderConnection.objects.get(pk=_connection(workspace, user))
+    return OperationRun.objects.create(
+        workspace=workspace,
+        connection=connection,
+        operation_type="inventory.sync",
+        scope_key=f"matrix:{connection.pk}",
+        status=RunStatus.SUCCEEDED,
+    ).pk
+
+
+def _notification(workspace: Workspace, user: Any) -> int:
+    """The requester's own notification (someone else's is a 404 even in the same workspace)."""
+    from tenantatlas.notifications.models import Notification
+
+    return Notification.objects.create(
+        workspace=workspace, user=user, kind="run.finished", title="Inventory sync finished"
+    ).pk
+
+
+def _inventory_item(workspace: Workspace, user: Any) -> int:
+    from tenantatlas.inventory.models import InventoryItem, InventoryKind
+
+    connection = ProviderConnection.objects.get(pk=_connection(workspace, user))
+    now = timezone.now()
+    return InventoryItem.objects.create(
+        workspace=workspace,
+        connection=connection,
+        kind=InventoryKind.MANAGED_DEVICE,
+        external_id=str(uuid.uuid4()),
+        display_name="LAPTOP-0001",
+        first_seen_at=now,
+        last_seen_at=now,
+    ).pk
+
+
+# Object kinds addressed by <int:pk>: factory(workspace, requesting user) -> pk of a fresh object
+# of that workspace. The requesting user matters only for per-user objects (notifications).
+OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "connection": _connection,
     "membership": _membership,
+    "run": _run,
+    "notification": _notification,
+    "inventory_item": _inventory_item,
 }
 
 _SECRET_FORM = {
@@ -125,16 +173,48 @@ WORKSPACE_ROUTES: list[Route] = [
     ),
     Route("providers:rotate", PROVIDER_MANAGE, obj="connection"),
     Route(
-        "providers:rotate", PROVIDER_MANAGE, method="POST", obj="connection", data=_SECRET_FORM, ok=302
+        "providers:rotate",
+        PROVIDER_MANAGE,
+        method="POST",
+        obj="connection",
+        data=_SECRET_FORM,
+        ok=302,
     ),
     Route("providers:set_default", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
     Route("providers:status", PROVIDER_MANAGE, obj="connection"),
     Route("providers:status", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
     Route("providers:delete", PROVIDER_MANAGE, obj="connection"),
     Route("providers:delete", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
+    Route(
+        "providers:start",
+        PROVIDER_RUN,
+        method="POST",
+        obj="connection",
+        kwargs={"operation_type": "provider.health_check"},
+        ok=302,
+    ),
     # audit/urls.py
     Route("audit:log", AUDIT_VIEW),
     Route("audit:export", AUDIT_VIEW),
+    # operations/urls.py (Monitoring)
+    Route("operations:runs", PROVIDER_VIEW),
+    Route("operations:run", PROVIDER_VIEW, obj="run"),
+    # notifications/urls.py
+    Route("notifications:list", PROVIDER_VIEW),
+    Route("notifications:bell", PROVIDER_VIEW),
+    Route("notifications:read_all", PROVIDER_VIEW, method="POST", ok=302, audited=False),
+    Route(
+        "notifications:read",
+        PROVIDER_VIEW,
+        method="POST",
+        obj="notification",
+        ok=302,
+        audited=False,
+    ),
+    # inventory/urls.py
+    Route("inventory:list", PROVIDER_VIEW),
+    Route("inventory:item", PROVIDER_VIEW, obj="inventory_item"),
+    Route("inventory:compliance", PROVIDER_VIEW),
 ]
 
 
