@@ -7,7 +7,7 @@ from typing import Any
 
 from tenantatlas.inventory.models import InventoryKind
 from tenantatlas.inventory.services import KindCounts, ObservedItem, mark_removed, upsert_page
-from tenantatlas.lib.reasons import ProviderError
+from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.worker import RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
@@ -29,6 +29,8 @@ FATAL_PREFIXES = ("auth.", "credential.", "graph.unauthorized", "provider.")
 def _expected_devices(client: Any) -> int | None:
     try:
         overview = client.get("device_overview.get")
+    except RetryLater:
+        raise
     except ProviderError:
         return None
     count = overview.get("enrolledDeviceCount")
@@ -51,6 +53,8 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
                 upsert_page(ctx.run, kind, (to_item(raw) for raw in page), counts)
                 done += len(page)
                 ctx.progress(done, max(expected or 0, done) if expected is not None else None)
+        except RetryLater:
+            raise  # Graph said "come back later": the worker reschedules the whole run
         except ProviderError as exc:
             if exc.reason_code.startswith(FATAL_PREFIXES):
                 raise
