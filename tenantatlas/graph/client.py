@@ -10,7 +10,6 @@ the size of the tenant.
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,12 +25,16 @@ from tenantatlas.graph.contracts import Contract, ContractParameterError, get_co
 from tenantatlas.graph.errors import error_for_response, response_details
 from tenantatlas.graph.http import session_for
 from tenantatlas.graph.recorder import RequestRecord, RequestRecorder
-from tenantatlas.graph.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from tenantatlas.graph.retry import (
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    announce_retry,
+    parse_retry_after,
+    retries_active,
+)
 from tenantatlas.graph.tokens import TokenSource
 from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.lib.sanitize import Redactor
-
-logger = logging.getLogger(__name__)
 
 _EXHAUSTED = {429: "graph.throttled"}
 
@@ -212,20 +215,21 @@ class GraphClient:
                     return response
                 failure = _EXHAUSTED.get(response.status_code, "graph.unavailable")
                 record.status = response.status_code
-            if record.attempts >= self.policy.max_attempts:
+            if record.attempts >= self.policy.max_attempts or not retries_active():
                 raise self._exhausted(contract, failure, response, record)
             wait = self._next_wait(contract, response, record.attempts)
             if self._now() - started + wait > self.policy.max_total_wait:
                 raise self._exhausted(contract, failure, response, record)
-            logger.info(
-                "graph %s attempt %d failed (%s); retrying in %.3fs",
-                contract.key,
-                record.attempts,
-                failure,
-                wait,
-            )
-            record.waits.append(wait)
-            self._sleep(wait)
+            cause = ProviderError(failure, details={"contract": contract.key})
+            with announce_retry(
+                f"tenantatlas.graph.{contract.key}",
+                retry_num=record.attempts,
+                wait_for=wait,
+                waited_so_far=sum(record.waits),
+                cause=cause,
+            ):
+                record.waits.append(wait)
+                self._sleep(wait)
 
     def _next_wait(
         self, contract: Contract, response: requests.Response | None, attempt: int

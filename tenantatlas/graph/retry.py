@@ -9,16 +9,23 @@ block becomes :class:`~tenantatlas.lib.reasons.RetryLater` so the run is resched
 
 The loop is our own rather than ``stamina.retry`` because tests must drive the sleep and the
 clock exactly, and the wait depends on the response (Retry-After), which stamina's backoff hook
-cannot see without smuggling the response through an exception.
+cannot see without smuggling the response through an exception. It still speaks stamina's
+language: ``stamina.set_active(False)`` switches Graph retries off with every other retry in the
+process, and each scheduled retry is announced to stamina's instrumentation hooks (logging,
+structlog, Prometheus — whatever the deployment configured).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+import stamina
+from stamina.instrumentation import RetryDetails, get_on_retry_hooks
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -61,3 +68,33 @@ class RetryPolicy:
 
     def backoff_ceiling(self, attempt: int) -> float:
         return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+
+
+def retries_active() -> bool:
+    """False when retrying is switched off process-wide (``stamina.set_active(False)``)."""
+    return stamina.is_active()
+
+
+def announce_retry(
+    name: str, *, retry_num: int, wait_for: float, waited_so_far: float, cause: Exception
+) -> ExitStack:
+    """Tell stamina's instrumentation hooks about a scheduled retry.
+
+    Hooks may return context managers that should span the wait; the returned stack holds them.
+    Only the contract name and numbers are passed: never URLs, headers or tokens.
+    """
+    stack = ExitStack()
+    details = RetryDetails(
+        name=name,
+        args=(),
+        kwargs={},
+        retry_num=retry_num,
+        wait_for=wait_for,
+        waited_so_far=waited_so_far,
+        caused_by=cause,
+    )
+    for hook in get_on_retry_hooks():
+        context = hook(details)
+        if context is not None:
+            stack.enter_context(context)
+    return stack

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import stamina
+import stamina.instrumentation
 
 from tenantatlas.graph.client import GraphClient
 from tenantatlas.graph.contracts import ContractParameterError, UnregisteredContract
@@ -284,3 +286,31 @@ def test_session_ignores_ca_bundle_environment_variables(monkeypatch) -> None:
     default.mount("https://", adapter)
     default.get("https://graph.test/v1.0/organization")
     assert [kw["verify"] for kw in adapter.send_kwargs] == ["/configured/ca.pem", True]
+
+
+def test_retries_are_announced_to_stamina_instrumentation() -> None:
+    seen: list = []
+    stamina.instrumentation.set_on_retry_hooks([seen.append])
+    try:
+        h = Harness(
+            [graph_error(429, "TooManyRequests", **{"Retry-After": "2"}), response(200, ORG)]
+        )
+        h.client.get("organization.get")
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(None)
+    (details,) = seen
+    assert details.name == "tenantatlas.graph.organization.get"
+    assert (details.retry_num, details.wait_for, details.waited_so_far) == (1, 2.0, 0.0)
+    assert details.caused_by.reason_code == "graph.throttled"
+    assert "fake-access-token" not in repr(details)
+
+
+def test_stamina_switch_turns_graph_retries_off() -> None:
+    stamina.set_active(False)
+    try:
+        h = Harness([graph_error(503, "ServiceUnavailable")] * 4)
+        assert _error(h).reason_code == "graph.unavailable"
+    finally:
+        stamina.set_active(True)
+    assert h.count == 1
+    assert h.clock.sleeps == []
