@@ -83,7 +83,14 @@ def error_for_response(
 
     if status in (400, 403) and any(marker in haystack for marker in _LICENSE_MARKERS):
         return ProviderError("graph.license_missing", details=details)
-    if status == 401:
+    if status == 403 and "insufficient_claims" in haystack:
+        # A Conditional Access claims challenge: a tenant policy, not a missing permission.
+        return ProviderError("auth.blocked_by_policy", details=details)
+    if status == 401 and code == "UnknownError" and "forbidden" in haystack:
+        # Intune reports some RBAC denials as 401 UnknownError wrapping "Forbidden" (facts §2.1).
+        status = 403
+        details["http_status_reported"] = 401
+    elif status == 401:
         return ProviderError("graph.unauthorized", details=details)
     if status == 403:
         scopes = required_scopes(message)

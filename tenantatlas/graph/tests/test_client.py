@@ -314,3 +314,17 @@ def test_stamina_switch_turns_graph_retries_off() -> None:
         stamina.set_active(True)
     assert h.count == 1
     assert h.clock.sleeps == []
+
+
+def test_intune_unknown_error_wrapping_forbidden_is_a_permission_problem() -> None:
+    wrapped = '{"ErrorCode":"Forbidden","Message":"{\\"Message\\": \\"An error has occurred\\"}"}'
+    h = Harness([graph_error(401, "UnknownError", wrapped)] * 2)
+    error = _error(h, "devices.list")
+    assert error.reason_code == "graph.permission_denied"
+    assert error.details["required_permissions"][0] == "DeviceManagementManagedDevices.Read.All"
+    assert h.tokens.forced == 1
+
+
+def test_conditional_access_claims_challenge_is_blocked_by_policy() -> None:
+    h = Harness([graph_error(403, "insufficient_claims", "Continuous access evaluation")])
+    assert _error(h).reason_code == "auth.blocked_by_policy"
