@@ -37,6 +37,7 @@ _COMPLIANCE_WEIGHTS = (
     ("error", 1311),  # 2 %
     ("configManager", 3932),  # 6 %
 )
+DEVICE_TYPE = "#microsoft.graph.managedDevice"
 # Fields computable from the traits alone (see TenantData.devices).
 CHEAP_DEVICE_FIELDS = frozenset(
     {
@@ -76,6 +77,11 @@ def iso(moment: dt.datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
+def _device_hasher(tid: str, seed: int) -> Any:
+    """A BLAKE2b state primed with the tenant part of every device digest (copied per device)."""
+    return hashlib.blake2b(f"device|{tid}|{seed}|".encode(), digest_size=32)
+
+
 def _digest(*parts: object) -> bytes:
     return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=32).digest()
 
@@ -98,7 +104,7 @@ def _pick(value: int, weights: tuple[tuple[str, int], ...], rest: str | None = N
     return rest if rest is not None else weights[-1][0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Traits:
     """The few choices summaries need, cheap to compute for every device."""
 
@@ -161,10 +167,13 @@ class TenantData:
         self.anchor = anchor.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
         self.tid = scenario.tenant_id.lower()
         self.device_total = effective_device_count(scenario)
+        self._device_hasher = _device_hasher(self.tid, scenario.seed)
 
     # -- devices -----------------------------------------------------------------------
     def _device_digest(self, index: int) -> bytes:
-        return _digest("device", self.tid, self.scenario.seed, index)
+        hasher = self._device_hasher.copy()
+        hasher.update(b"%d" % index)
+        return hasher.digest()
 
     def device_traits(self, index: int) -> Traits:
         return _traits(self._device_digest(index))
@@ -178,6 +187,10 @@ class TenantData:
         the full device is never built: paging 250,000 devices stays a matter of seconds.
         """
         indexes = range(max(0, offset), min(self.device_total, offset + limit))
+        if select is not None and set(select) <= {"id", "@odata.type"}:
+            for index in indexes:
+                yield {"@odata.type": DEVICE_TYPE, "id": guid_from(self._device_digest(index)[16:])}
+            return
         if select is not None and set(select) <= CHEAP_DEVICE_FIELDS:
             for index in indexes:
                 yield self._slim_device(index)
@@ -189,7 +202,7 @@ class TenantData:
         digest = self._device_digest(index)
         t = _traits(digest)
         return {
-            "@odata.type": "#microsoft.graph.managedDevice",
+            "@odata.type": DEVICE_TYPE,
             "id": guid_from(digest[16:]),
             "lastSyncDateTime": iso(self.anchor - dt.timedelta(minutes=t.sync_age_minutes)),
             "operatingSystem": t.os,
@@ -302,8 +315,11 @@ def _population_counts(tid: str, seed: int, total: int, anchor: str) -> dict[str
     for key in ("none", "allowed", "blocked", "quarantined", "unknown"):
         counts[f"exchange:{key}"] = 0
     stale_minutes = STALE_AFTER_DAYS * 1440
+    primed = _device_hasher(tid, seed)
     for index in range(total):
-        t = _traits(_digest("device", tid, seed, index))
+        hasher = primed.copy()
+        hasher.update(b"%d" % index)
+        t = _traits(hasher.digest())
         counts[f"compliance:{t.compliance}"] += 1
         counts[f"os:{t.os}"] += 1
         counts[f"agent:{t.agent}"] += 1
