@@ -238,6 +238,8 @@ GLOBAL_ROUTES: list[GlobalRoute] = [
     GlobalRoute("workspaces:switch", method="POST", data={"slug": "acme"}),
     GlobalRoute("accounts:login", public=True),
     GlobalRoute("accounts:logout", method="POST", public=True),
+    GlobalRoute("healthz", public=True),
+    GlobalRoute("readyz", public=True),
 ]
 
 # Path prefixes with their own access rules and tests (bearer tokens, static files).

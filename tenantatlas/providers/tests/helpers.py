@@ -1,0 +1,142 @@
+"""Helpers for the provider connection tests: runs, certificates, form posts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tenantatlas.audit.models import AuditEvent
+from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.providers.models import ProviderConnection, ProviderCredential
+from tenantatlas.simulator.certs import make_test_certificate
+
+TENANT_A = "11111111-2222-3333-4444-555555555555"
+TENANT_B = "22222222-3333-4444-5555-666666666666"
+TENANT_C = "33333333-4444-5555-6666-777777777777"
+CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+def make_run(connection: ProviderConnection, status: str = RunStatus.SUCCEEDED) -> OperationRun:
+    """A run row written directly, as the operations package would have left it."""
+    return OperationRun.objects.create(
+        workspace=connection.workspace,
+        connection=connection,
+        operation_type="inventory.sync",
+        scope_key=f"{connection.workspace_id}:{connection.provider}:{connection.entra_tenant_id}",
+        status=status,
+    )
+
+
+def certificate(cn: str = "tenantatlas-test", **kwargs: Any) -> tuple[str, str]:
+    """(private key PEM, certificate PEM) of a fresh self-signed RSA certificate."""
+    return make_test_certificate(cn, **kwargs)
+
+
+def expired_certificate(cn: str = "expired") -> tuple[str, str]:
+    return make_test_certificate(
+        cn, days_valid=30, not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
+    )
+
+
+def encrypted_key(key_pem: str, passphrase: str) -> str:
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    ).decode()
+
+
+def ec_certificate(cn: str = "ec") -> tuple[str, str]:
+    """An EC key and a certificate for it: Entra client credentials need RSA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def upload(text: str | bytes, name: str = "file.pem") -> SimpleUploadedFile:
+    data = text.encode() if isinstance(text, str) else text
+    return SimpleUploadedFile(name, data, content_type="application/x-pem-file")
+
+
+def secret_form(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "display_name": "Contoso",
+        "entra_tenant_id": TENANT_A,
+        "cloud": "global",
+        "client_id": CLIENT_ID,
+        "credential_kind": "client_secret",
+        "client_secret": "form-secret-" + uuid.uuid4().hex,
+    }
+    data.update(overrides)
+    return data
+
+
+def certificate_form(cert_pem: str, key_pem: str | None = None, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "display_name": "Contoso (certificate)",
+        "entra_tenant_id": TENANT_A,
+        "cloud": "global",
+        "client_id": CLIENT_ID,
+        "credential_kind": "certificate",
+        "certificate_file": upload(cert_pem, "cert.pem"),
+    }
+    if key_pem is not None:
+        data["private_key_file"] = upload(key_pem, "key.pem")
+    data.update(overrides)
+    return data
+
+
+def url(name: str, workspace: Any, connection: ProviderConnection | None = None) -> str:
+    kwargs: dict[str, Any] = {"slug": workspace.slug}
+    if connection is not None:
+        kwargs["pk"] = connection.pk
+    return reverse(f"providers:{name}", kwargs=kwargs)
+
+
+def counts() -> dict[str, int]:
+    """Rows a refused change must leave alone."""
+    return {
+        "connections": ProviderConnection.objects.count(),
+        "credentials": ProviderCredential.objects.count(),
+        "audit": AuditEvent.objects.count(),
+    }
+
+
+def actions() -> list[str]:
+    """Audit actions, oldest first."""
+    return list(AuditEvent.objects.order_by("created_at", "id").values_list("action", flat=True))
+
+
+def defaults(workspace: Any) -> list[str]:
+    return list(
+        ProviderConnection.objects.for_workspace(workspace)
+        .filter(is_default=True)
+        .values_list("display_name", flat=True)
+    )

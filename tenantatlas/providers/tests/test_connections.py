@@ -1,0 +1,480 @@
+"""Connection lifecycle: the default rules, deletion, credentials kept or rotated, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from tenantatlas.audit.models import AuditEvent
+from tenantatlas.lib.errors import Refused
+from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.providers import services
+from tenantatlas.providers.models import (
+    ConnectionStatus,
+    Health,
+    ProviderConnection,
+    ProviderCredential,
+)
+from tenantatlas.providers.services import SecretInput
+from tenantatlas.providers.tests.helpers import (
+    CLIENT_ID,
+    TENANT_A,
+    TENANT_B,
+    TENANT_C,
+    actions,
+    counts,
+    defaults,
+    make_run,
+    secret_form,
+    url,
+)
+from tenantatlas.testing import KNOWN_SECRET, client_for, make_connection
+
+
+@pytest.fixture
+def contoso(alice: Any, acme: Any) -> ProviderConnection:
+    return make_connection(acme, alice, name="Contoso", entra_tenant_id=TENANT_A)
+
+
+@pytest.fixture
+def fabrikam(alice: Any, acme: Any, contoso: ProviderConnection) -> ProviderConnection:
+    return make_connection(acme, alice, name="Fabrikam", entra_tenant_id=TENANT_B)
+
+
+@pytest.fixture
+def northwind(alice: Any, acme: Any, fabrikam: ProviderConnection) -> ProviderConnection:
+    return make_connection(acme, alice, name="Northwind", entra_tenant_id=TENANT_C)
+
+
+def fresh(connection: ProviderConnection) -> ProviderConnection:
+    return ProviderConnection.objects.get(pk=connection.pk)
+
+
+def current(connection: ProviderConnection) -> ProviderCredential:
+    return ProviderCredential.objects.get(connection=connection, retired_at__isnull=True)
+
+
+# -- create and the default ----------------------------------------------------------------------
+
+
+def test_it_makes_the_first_connection_the_default(alice: Any, acme: Any) -> None:
+    response = client_for(alice).post(url("create", acme), secret_form(display_name="Contoso"))
+
+    connection = ProviderConnection.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == url("detail", acme, connection)
+    assert connection.is_default
+    assert connection.workspace == acme
+    assert connection.created_by == alice
+    assert connection.status == ConnectionStatus.ENABLED
+    assert connection.health == Health.UNKNOWN
+    credential = current(connection)
+    assert (credential.version, credential.kind, str(credential.client_id)) == (
+        1,
+        "client_secret",
+        CLIENT_ID,
+    )
+    [event] = AuditEvent.objects.filter(action="connection.created")
+    assert event.actor == alice
+    assert event.target_id == str(connection.pk)
+    assert event.metadata["is_default"] is True
+    assert event.metadata["credential"]["version"] == 1
+
+
+def test_it_does_not_make_a_second_connection_the_default(
+    contoso: ProviderConnection, fabrikam: ProviderConnection, acme: Any
+) -> None:
+    assert fresh(contoso).is_default
+    assert not fresh(fabrikam).is_default
+    assert defaults(acme) == ["Contoso"]
+
+
+def test_it_moves_the_default_so_exactly_one_remains(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any, northwind: Any
+) -> None:
+    client = client_for(alice)
+
+    response = client.post(url("set_default", acme, fabrikam), follow=True)
+    assert "“Fabrikam” is now the default connection." in response.content.decode()
+    assert defaults(acme) == ["Fabrikam"]
+
+    client.post(url("set_default", acme, northwind))
+    assert defaults(acme) == ["Northwind"]
+    events = AuditEvent.objects.filter(action="connection.default_set").order_by("id")
+    assert [e.target_id for e in events] == [str(fabrikam.pk), str(northwind.pk)]
+
+
+def test_it_writes_nothing_when_the_default_is_set_again(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    before = counts()
+
+    client_for(alice).post(url("set_default", acme, contoso))
+
+    assert counts() == before
+    assert defaults(acme) == ["Contoso"]
+
+
+def test_it_keeps_defaults_per_workspace(
+    alice: Any, mallory: Any, acme: Any, globex: Any, contoso: Any
+) -> None:
+    make_connection(globex, mallory, name="Globex main", entra_tenant_id=TENANT_A)
+
+    assert defaults(acme) == ["Contoso"]
+    assert defaults(globex) == ["Globex main"]
+
+
+def test_it_enforces_one_default_in_the_database(
+    acme: Any, contoso: ProviderConnection, fabrikam: ProviderConnection
+) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProviderConnection.objects.filter(pk=fabrikam.pk).update(is_default=True)
+
+
+def test_it_enforces_one_connection_per_entra_tenant_in_the_database(
+    acme: Any, contoso: ProviderConnection
+) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProviderConnection.objects.create(
+            workspace=acme, display_name="Again", entra_tenant_id=TENANT_A
+        )
+
+
+# -- disable / enable ----------------------------------------------------------------------------
+
+
+def test_it_refuses_to_disable_the_default_without_naming_a_new_one(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    before = counts()
+
+    response = client_for(alice).post(url("status", acme, contoso), {})
+
+    assert response.status_code == 200
+    assert "choose another default before you disable it" in response.content.decode()
+    assert fresh(contoso).status == ConnectionStatus.ENABLED
+    assert defaults(acme) == ["Contoso"]
+    assert counts() == before
+
+
+def test_it_disables_the_default_when_a_new_default_is_named_in_the_same_action(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    response = client_for(alice).post(url("status", acme, contoso), {"new_default": fabrikam.pk})
+
+    assert response.status_code == 302
+    assert fresh(contoso).status == ConnectionStatus.DISABLED
+    assert defaults(acme) == ["Fabrikam"]
+    assert actions()[-2:] == ["connection.default_set", "connection.disabled"]
+
+
+def test_it_disables_and_enables_a_connection_with_audit(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    client = client_for(alice)
+
+    client.post(url("status", acme, fabrikam), {})
+    assert fresh(fabrikam).status == ConnectionStatus.DISABLED
+    client.post(url("status", acme, fabrikam), {"enabled": "1"})
+
+    assert fresh(fabrikam).status == ConnectionStatus.ENABLED
+    assert actions()[-2:] == ["connection.disabled", "connection.enabled"]
+    assert defaults(acme) == ["Contoso"]
+
+
+def test_it_disables_the_only_connection_and_keeps_it_default(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    client_for(alice).post(url("status", acme, contoso), {})
+
+    assert fresh(contoso).status == ConnectionStatus.DISABLED
+    assert defaults(acme) == ["Contoso"]
+
+
+def test_it_refuses_a_new_default_from_another_workspace(
+    alice: Any, mallory: Any, acme: Any, globex: Any, contoso: Any, fabrikam: Any
+) -> None:
+    theirs = make_connection(globex, mallory, name="Theirs", entra_tenant_id=TENANT_C)
+    before = counts()
+
+    response = client_for(alice).post(url("status", acme, contoso), {"new_default": theirs.pk})
+
+    assert response.status_code == 200
+    assert fresh(contoso).status == ConnectionStatus.ENABLED
+    assert fresh(theirs).is_default
+    assert counts() == before
+    with pytest.raises(Refused):
+        services.set_connection_status(
+            actor=alice, connection=contoso, enabled=False, new_default=theirs
+        )
+    assert defaults(acme) == ["Contoso"]
+
+
+# -- delete --------------------------------------------------------------------------------------
+
+
+def test_it_refuses_to_delete_the_default_without_naming_a_new_one(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    before = counts()
+
+    response = client_for(alice).post(url("delete", acme, contoso), {})
+
+    assert response.status_code == 200
+    assert "choose another default before you delete it" in response.content.decode()
+    assert fresh(contoso).deleted_at is None
+    assert counts() == before
+    with pytest.raises(Refused) as refused:
+        services.delete_connection(actor=alice, connection=contoso)
+    assert refused.value.code == "default_required"
+
+
+def test_it_deletes_the_default_when_a_new_default_is_named(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any, northwind: Any
+) -> None:
+    response = client_for(alice).post(url("delete", acme, contoso), {"new_default": northwind.pk})
+
+    assert response.status_code == 302
+    assert fresh(contoso).deleted_at is not None
+    assert not fresh(contoso).is_default
+    assert defaults(acme) == ["Northwind"]
+    assert list(
+        ProviderConnection.objects.for_workspace(acme)
+        .order_by("display_name")
+        .values_list("display_name", flat=True)
+    ) == ["Fabrikam", "Northwind"]
+    assert actions()[-2:] == ["connection.default_set", "connection.deleted"]
+    assert not ProviderCredential.objects.filter(
+        connection=contoso, retired_at__isnull=True
+    ).exists()
+
+
+def test_it_deletes_a_connection_that_is_not_the_default_without_asking(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    client_for(alice).post(url("delete", acme, fabrikam), {})
+
+    assert fresh(fabrikam).deleted_at is not None
+    assert defaults(acme) == ["Contoso"]
+
+
+def test_it_deletes_the_last_connection_and_leaves_none(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    response = client_for(alice).post(url("delete", acme, contoso), {}, follow=True)
+
+    assert "Connection “Contoso” deleted." in response.content.decode()
+    assert not ProviderConnection.objects.for_workspace(acme).exists()
+    assert defaults(acme) == []
+    assert "No connections yet." in response.content.decode()
+    [event] = AuditEvent.objects.filter(action="connection.deleted")
+    assert event.metadata == {"entra_tenant_id": TENANT_A}
+
+
+def test_it_lets_a_deleted_connections_tenant_be_connected_again(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    services.delete_connection(actor=alice, connection=contoso)
+
+    response = client_for(alice).post(url("create", acme), secret_form(entra_tenant_id=TENANT_A))
+
+    assert response.status_code == 302
+    again = ProviderConnection.objects.for_workspace(acme).get()
+    assert again.pk != contoso.pk
+    assert str(again.entra_tenant_id) == TENANT_A
+    assert again.is_default
+    assert ProviderConnection.objects.filter(entra_tenant_id=TENANT_A).count() == 2
+
+
+def test_it_keeps_runs_of_a_deleted_connection_readable(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    run = make_run(fabrikam, RunStatus.SUCCEEDED)
+
+    services.delete_connection(actor=alice, connection=fabrikam)
+
+    assert OperationRun.objects.filter(pk=run.pk, connection=fabrikam).exists()
+    page = client_for(alice).get(f"/w/{acme.slug}/runs/{run.pk}/")
+    assert page.status_code == 200
+    assert "Fabrikam" in page.content.decode()
+    listing = client_for(alice).get(f"/w/{acme.slug}/runs/")
+    assert f"/runs/{run.pk}/" in listing.content.decode()
+
+
+@pytest.mark.parametrize("status", [RunStatus.QUEUED, RunStatus.RUNNING])
+def test_it_refuses_to_delete_a_connection_with_an_active_run(
+    status: str, alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    run = make_run(fabrikam, status)
+    before = counts()
+
+    response = client_for(alice).post(url("delete", acme, fabrikam), {})
+
+    assert response.status_code == 200
+    assert "An operation is still running on this connection" in response.content.decode()
+    assert fresh(fabrikam).deleted_at is None
+    assert counts() == before
+    with pytest.raises(Refused) as refused:
+        services.delete_connection(actor=alice, connection=fabrikam)
+    assert refused.value.code == "run_active"
+    assert refused.value.details["run_id"] == run.pk
+
+
+def test_it_deletes_once_the_run_has_ended(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    run = make_run(fabrikam, RunStatus.QUEUED)
+    OperationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
+
+    services.delete_connection(actor=alice, connection=fabrikam)
+
+    assert fresh(fabrikam).deleted_at is not None
+
+
+def test_it_refuses_to_make_a_deleted_connection_the_default(
+    alice: Any, acme: Any, contoso: Any, fabrikam: Any
+) -> None:
+    services.delete_connection(actor=alice, connection=fabrikam)
+
+    with pytest.raises(Refused):
+        services.set_default_connection(actor=alice, connection=fabrikam)
+    assert defaults(acme) == ["Contoso"]
+
+
+# -- edit and rotate -----------------------------------------------------------------------------
+
+
+def test_it_keeps_the_current_credential_when_the_secret_is_left_empty(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    before = current(contoso)
+
+    response = client_for(alice).post(
+        url("edit", acme, contoso), secret_form(display_name="Contoso EU", client_secret="")
+    )
+
+    assert response.status_code == 302
+    after = current(contoso)
+    assert after.pk == before.pk
+    assert after.version == 1
+    assert after.ciphertext == before.ciphertext
+    assert after.key_id == before.key_id
+    assert fresh(contoso).display_name == "Contoso EU"
+    assert ProviderCredential.objects.filter(connection=contoso).count() == 1
+    [event] = AuditEvent.objects.filter(action="connection.updated")
+    assert event.metadata == {"changes": {"display_name": {"from": "Contoso", "to": "Contoso EU"}}}
+    assert not AuditEvent.objects.filter(action="credential.rotated").exists()
+
+
+def test_it_writes_no_event_for_an_edit_that_changes_nothing(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    before = counts()
+
+    client_for(alice).post(url("edit", acme, contoso), secret_form(client_secret=""))
+
+    assert counts() == before
+
+
+def test_it_rotates_the_credential_when_edit_gets_a_new_secret(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    old = current(contoso)
+
+    client_for(alice).post(
+        url("edit", acme, contoso), secret_form(client_secret="a-brand-new-secret-value")
+    )
+
+    old.refresh_from_db()
+    new = current(contoso)
+    assert old.retired_at is not None
+    assert new.version == old.version + 1 == 2
+    assert new.ciphertext != old.ciphertext
+    [event] = AuditEvent.objects.filter(action="credential.rotated")
+    assert event.metadata["previous"]["version"] == 1
+    assert event.metadata["current"]["version"] == 2
+
+
+def test_it_rotates_on_the_rotate_page_and_resets_health(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    ProviderConnection.objects.filter(pk=contoso.pk).update(
+        health=Health.UNHEALTHY, health_reason_code="auth.invalid_client_secret"
+    )
+    client = client_for(alice)
+
+    for n in range(2):
+        response = client.post(
+            url("rotate", acme, contoso),
+            {
+                "client_id": CLIENT_ID,
+                "credential_kind": "client_secret",
+                "client_secret": f"rotated-{n}-value",
+            },
+        )
+        assert response.status_code == 302
+
+    versions = list(
+        ProviderCredential.objects.filter(connection=contoso)
+        .order_by("version")
+        .values_list("version", "retired_at")
+    )
+    assert [v for v, _ in versions] == [1, 2, 3]
+    assert [retired is None for _, retired in versions] == [False, False, True]
+    assert fresh(contoso).health == Health.UNKNOWN
+    assert fresh(contoso).health_reason_code == ""
+    assert actions().count("credential.rotated") == 2
+
+
+def test_it_moves_the_client_id_without_touching_the_secret(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    before = current(contoso)
+    new_client = "bbbbbbbb-cccc-dddd-eeee-ffffffffffff"
+
+    client_for(alice).post(
+        url("edit", acme, contoso), secret_form(client_id=new_client, client_secret="")
+    )
+
+    after = current(contoso)
+    assert str(after.client_id) == new_client
+    assert after.ciphertext == before.ciphertext
+    [event] = AuditEvent.objects.filter(action="connection.updated")
+    assert event.metadata["changes"]["client_id"] == {"from": CLIENT_ID, "to": new_client}
+
+
+def test_it_writes_every_audit_event_of_a_connections_life(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    fabrikam = make_connection(acme, alice, name="Fabrikam", entra_tenant_id=TENANT_B)
+    services.update_connection(
+        actor=alice,
+        connection=fabrikam,
+        display_name="Fabrikam EU",
+        entra_tenant_id=TENANT_B,
+        cloud="global",
+    )
+    services.rotate_credential(
+        actor=alice,
+        connection=fabrikam,
+        credential=SecretInput(client_id=CLIENT_ID, client_secret=KNOWN_SECRET + "2"),
+    )
+    services.set_default_connection(actor=alice, connection=fabrikam)
+    services.set_connection_status(actor=alice, connection=contoso, enabled=False)
+    services.set_connection_status(actor=alice, connection=contoso, enabled=True)
+    services.delete_connection(actor=alice, connection=contoso)
+
+    assert actions() == [
+        "connection.created",
+        "connection.created",
+        "connection.updated",
+        "credential.rotated",
+        "connection.default_set",
+        "connection.disabled",
+        "connection.enabled",
+        "connection.deleted",
+    ]
+    assert set(AuditEvent.objects.values_list("actor_label", flat=True)) == {"alice"}
+    assert set(AuditEvent.objects.values_list("workspace", flat=True)) == {acme.pk}
