@@ -28,6 +28,9 @@ from tenantatlas.operations.registry import get_operation
 
 logger = logging.getLogger(__name__)
 
+# "Retry later" answers a run may follow before it ends as throttled: never an endless loop.
+MAX_RESCHEDULES = 5
+
 
 class RunStopped(Exception):
     """Raised at a page boundary when the run was cancelled or ran out of time."""
@@ -101,7 +104,7 @@ class Heartbeat:
                 OperationRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
                     heartbeat_at=timezone.now()
                 )
-        except Exception:  # noqa: BLE001 - a failed beat must not kill the run
+        except Exception:  # a failed beat must not kill the run
             logger.warning("Heartbeat for run %s failed", self.run_id, exc_info=True)
         finally:
             close_old_connections()
@@ -172,15 +175,22 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
             from tenantatlas.operations.services import reschedule_run
 
             assert exc.retry_at is not None
-            note = {"reason_code": exc.reason_code, "retry_at": exc.retry_at.isoformat()}
-            if reschedule_run(run, not_before=exc.retry_at, note=note):
-                return RunStatus.QUEUED
-            return None
+            if len(run.context.get("rescheduled", [])) >= MAX_RESCHEDULES:
+                outcome = _failure(
+                    exc.reason_code,
+                    f"Microsoft Graph asked to retry later {MAX_RESCHEDULES + 1} times; giving up.",
+                    {"failure_details": exc.details},
+                )
+            else:
+                note = {"reason_code": exc.reason_code, "retry_at": exc.retry_at.isoformat()}
+                if reschedule_run(run, not_before=exc.retry_at, note=note):
+                    return RunStatus.QUEUED
+                return None
         except RunStopped as exc:
             outcome = _failure(exc.reason_code, exc.message)
         except ProviderError as exc:
             outcome = _failure(exc.reason_code, exc.message, {"failure_details": exc.details})
-        except Exception as exc:  # noqa: BLE001 - the run must end with a reason, not hang
+        except Exception as exc:  # the run must end with a reason, not hang
             logger.exception("Run %s crashed in %s", run_id, op.key)
             outcome = _failure("internal.error", f"Unexpected error ({type(exc).__name__}).")
         finalize(run_id, outcome, redactor)
