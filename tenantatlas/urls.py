@@ -1,6 +1,10 @@
 from django.urls import include, path
 
+from tenantatlas.lib import health_views
+
 urlpatterns = [
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
     path("", include("tenantatlas.workspaces.urls")),
     path("accounts/", include("tenantatlas.accounts.urls")),
     path("w/<slug:slug>/connections/", include("tenantatlas.providers.urls")),
