@@ -206,6 +206,13 @@ class GraphClient:
                     # An expired or revoked token: renew it once, outside the retry budget.
                     refreshed = True
                     response = self._send_once(url, query, force_refresh=True)
+            except requests.exceptions.SSLError:
+                # Not transient: retrying cannot make an untrusted certificate trusted.
+                raise ProviderError(
+                    "graph.network_error",
+                    "The TLS certificate of Microsoft Graph was not trusted.",
+                    details={"contract": contract.key, "graph_host": self._base.netloc},
+                ) from None
             except requests.Timeout:
                 failure = "graph.timeout"
             except requests.RequestException:
@@ -217,7 +224,7 @@ class GraphClient:
                 record.status = response.status_code
             if record.attempts >= self.policy.max_attempts or not retries_active():
                 raise self._exhausted(contract, failure, response, record)
-            wait = self._next_wait(contract, response, record.attempts)
+            wait = self._next_wait(contract, failure, response, record.attempts)
             if self._now() - started + wait > self.policy.max_total_wait:
                 raise self._exhausted(contract, failure, response, record)
             cause = ProviderError(failure, details={"contract": contract.key})
@@ -232,7 +239,11 @@ class GraphClient:
                 self._sleep(wait)
 
     def _next_wait(
-        self, contract: Contract, response: requests.Response | None, attempt: int
+        self,
+        contract: Contract,
+        failure: str,
+        response: requests.Response | None,
+        attempt: int,
     ) -> float:
         header = response.headers.get("Retry-After") if response is not None else None
         retry_after = parse_retry_after(header, now=self._utcnow())
@@ -241,7 +252,7 @@ class GraphClient:
         if retry_after > self.policy.max_inline_retry_after:
             assert response is not None
             raise RetryLater(
-                "graph.throttled",
+                failure,
                 f"{contract.key}: Microsoft asked to wait {retry_after:.0f}s; rescheduling",
                 retry_at=self._utcnow() + timedelta(seconds=retry_after),
                 details={**response_details(response, contract), "retry_after": retry_after},

@@ -328,3 +328,18 @@ def test_intune_unknown_error_wrapping_forbidden_is_a_permission_problem() -> No
 def test_conditional_access_claims_challenge_is_blocked_by_policy() -> None:
     h = Harness([graph_error(403, "insufficient_claims", "Continuous access evaluation")])
     assert _error(h).reason_code == "auth.blocked_by_policy"
+
+
+def test_long_retry_after_on_503_reschedules_as_unavailable() -> None:
+    h = Harness([graph_error(503, "ServiceUnavailable", **{"Retry-After": "600"})])
+    with pytest.raises(RetryLater) as caught:
+        h.client.get("organization.get")
+    assert caught.value.reason_code == "graph.unavailable"
+
+
+def test_tls_failures_are_not_retried() -> None:
+    h = Harness([requests.exceptions.SSLError("certificate verify failed")] * 4)
+    error = _error(h)
+    assert error.reason_code == "graph.network_error"
+    assert h.count == 1
+    assert error.details["graph_host"] == "graph.test"
