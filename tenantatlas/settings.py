@@ -29,11 +29,12 @@ PRODUCTION = ENVIRONMENT == "production"
 DEBUG = envbool("DEBUG", False)
 
 
-def _local_secret_file(name: str, make: Callable[[], str]) -> str:
+def _local_secret_file(name: str, make: Callable[[], str], variable: str = "") -> str:
     """Read or create a secret file in the data directory (embedded mode only)."""
     if PRODUCTION:
+        variable = variable or name
         raise ImproperlyConfigured(
-            f"{name} is not configured. In production set it (or {name}_FILE) explicitly; "
+            f"{variable} is not configured. In production set it (or {variable}_FILE) explicitly; "
             "TenantAtlas never generates production secrets silently."
         )
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,9 @@ SECRET_KEY = envraw("SECRET_KEY") or _local_secret_file(
 ENCRYPTION_KEYS = envlist("TENANTATLAS_ENCRYPTION_KEYS")
 ENCRYPTION_KEYS_FILE: str | None = None
 if not ENCRYPTION_KEYS:
-    ENCRYPTION_KEYS = _local_secret_file("ENCRYPTION_KEYS", _new_fernet_key).split()
+    ENCRYPTION_KEYS = _local_secret_file(
+        "ENCRYPTION_KEYS", _new_fernet_key, variable="TENANTATLAS_ENCRYPTION_KEYS"
+    ).split()
     ENCRYPTION_KEYS_FILE = str(DATA_DIR / "encryption_keys")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
