@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenantatlas.graph.aadsts import AADSTS_REASONS
 from tenantatlas.lib.reasons import REASONS
 
 HEADER = """# Reason codes
@@ -39,7 +40,17 @@ def render() -> str:
         f"## {r.code}\n\n**{r.title}.** {r.message}\n\n*What to do:* {r.remediation}\n"
         for r in REASONS.values()
     ]
-    return HEADER + "\n".join(rows) + "\n\n" + "\n".join(sections)
+    aadsts = [
+        f"| AADSTS{code} | `{reason}` |"
+        for code, reason in sorted(AADSTS_REASONS.items(), key=lambda item: (item[1], item[0]))
+    ]
+    appendix = (
+        "## Microsoft Entra error codes\n\n"
+        "Token errors are mapped by their AADSTS code (never by message text); any code not "
+        "listed here becomes `auth.failed`, with the code kept in the run's details.\n\n"
+        "| Entra code | Reason code |\n|---|---|\n" + "\n".join(aadsts) + "\n"
+    )
+    return HEADER + "\n".join(rows) + "\n\n" + "\n".join(sections) + "\n" + appendix
 
 
 class Command(BaseCommand):
