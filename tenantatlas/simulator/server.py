@@ -357,17 +357,22 @@ def serve_forever(
     port: int = 8443,
     state_dir: Path | str = "var/simulator",
     scenarios_path: Path | str | None = None,
+    *,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Run the simulator in the foreground until interrupted (the ``simulator`` command)."""
+    """Run the simulator until interrupted (or ``stop`` is set); the ``simulator`` command.
+
+    Prints the base URL and the CA bundle path first, so scripts can read them.
+    """
     from tenantatlas.simulator.scenarios import DEMO_SCENARIOS
 
     server = SimulatorServer(state_dir, scenarios_path or DEMO_SCENARIOS, host=host, port=port)
     server.start()
     print(f"Simulator listening on {server.base_url}", flush=True)
     print(f"CA bundle: {server.ca_bundle}", flush=True)
-    print(json.dumps([t.tenant_id for t in server.tenants]), flush=True)
+    print(f"Tenants: {json.dumps([t.tenant_id for t in server.tenants])}", flush=True)
     try:
-        threading.Event().wait()
+        (stop or threading.Event()).wait()
     except KeyboardInterrupt:
         pass
     finally:
