@@ -138,7 +138,7 @@ class TokenProvider:
         redactor: Redactor,
         timeout: float | None = None,
         certificate_signing: CertificateSigning = DEFAULT_CERTIFICATE_SIGNING,
-        session: requests.Session | None = None,
+        session: MsalSession | None = None,
     ) -> None:
         self.cloud = cloud
         self.tenant_id = tenant_id
