@@ -279,3 +279,22 @@ def test_it_polls_the_run_detail_while_active_then_stops(alice: Any, contoso: An
     assert final.status_code == 286
     assert "Succeeded" in final.content.decode()
     assert "every 2s" not in final.content.decode()
+
+
+def test_it_keeps_runs_of_a_deleted_connection_readable(
+    alice: Any, contoso: Any, fabrikam: Any
+) -> None:
+    from tenantatlas.providers.services import delete_connection
+
+    run = make_run(fabrikam.workspace, fabrikam, status="failed", reason_code="auth.app_not_found")
+    delete_connection(actor=alice, connection=fabrikam)
+    client = client_for(alice)
+
+    listed = client.get(runs_url(), {"connection": fabrikam.pk})
+    detail = client.get(run_url(run))
+
+    assert shown_ids(listed) == [run.pk]
+    assert "Fabrikam (deleted)" in listed.content.decode()
+    assert detail.status_code == 200
+    assert "(deleted)" in detail.content.decode()
+    assert reverse("providers:detail", args=["acme", fabrikam.pk]) not in detail.content.decode()
