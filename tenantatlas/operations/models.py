@@ -93,3 +93,44 @@ class OperationRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+class ScheduleQuerySet(WorkspaceScopedQuerySet):
+    def due(self, now: object) -> ScheduleQuerySet:
+        return self.filter(enabled=True, next_run_at__lte=now, connection__deleted_at__isnull=True)
+
+
+class OperationSchedule(models.Model):
+    """A recurring operation on one connection; a start that meets a busy scope is skipped."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="schedules"
+    )
+    operation_type = models.CharField(max_length=40)
+    interval_minutes = models.PositiveIntegerField()
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField()
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=30, blank=True)
+    last_run = models.ForeignKey(
+        OperationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScheduleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["connection", "operation_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "operation_type"], name="schedule_one_per_operation"
+            )
+        ]
+        indexes = [models.Index(fields=["enabled", "next_run_at"], name="schedule_due")]
+
+    def __str__(self) -> str:
+        return f"{self.operation_type} every {self.interval_minutes} min"

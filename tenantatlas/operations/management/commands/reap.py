@@ -8,12 +8,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from tenantatlas.operations.reaper import reap
+from tenantatlas.operations.schedules import fire_due_schedules
 
 
 class Command(BaseCommand):
     help = (
-        "Mark running runs without a recent heartbeat as failed (run.worker_lost) and re-enqueue "
-        "queued runs that no worker took. Run it every minute (cron/systemd timer) or with --loop."
+        "Mark running runs without a recent heartbeat as failed (run.worker_lost), re-enqueue "
+        "queued runs that no worker took, and start due scheduled operations. Run it every "
+        "minute (cron/systemd timer) or with --loop."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,11 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         while True:
-            counts = reap()
-            self.stdout.write(
-                f"worker_lost={counts['worker_lost']} requeued={counts['requeued']} "
-                f"expired={counts['expired']}"
-            )
+            counts = {**reap(), **fire_due_schedules()}
+            self.stdout.write(" ".join(f"{key}={value}" for key, value in counts.items()))
             if not options["loop"]:
                 return
             time.sleep(options["every"])
