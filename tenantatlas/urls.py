@@ -1,15 +1,14 @@
 from django.urls import include, path
 
-from tenantatlas.lib import health_views
+from tenantatlas.api.api import api
 
 urlpatterns = [
-    path("healthz", health_views.healthz, name="healthz"),
-    path("readyz", health_views.readyz, name="readyz"),
     path("", include("tenantatlas.workspaces.urls")),
-    path("accounts/", include("tenantatlas.accounts.urls")),
+    path("", include("tenantatlas.accounts.urls")),
     path("w/<slug:slug>/connections/", include("tenantatlas.providers.urls")),
     path("w/<slug:slug>/audit/", include("tenantatlas.audit.urls")),
     path("w/<slug:slug>/runs/", include("tenantatlas.operations.urls")),
     path("w/<slug:slug>/notifications/", include("tenantatlas.notifications.urls")),
     path("w/<slug:slug>/", include("tenantatlas.inventory.urls")),
+    path("api/v1/", api.urls),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -32,3 +32,13 @@ def bind(context: RequestContext) -> Iterator[RequestContext]:
         yield context
     finally:
         _current.reset(token)
+
+
+def amend(**changes: object) -> RequestContext:
+    """Refine the current context once more is known (e.g. bearer auth found the API token).
+
+    The enclosing ``bind`` (the request middleware) restores the previous context on exit.
+    """
+    context = replace(_current.get(), **changes)  # type: ignore[arg-type]
+    _current.set(context)
+    return context

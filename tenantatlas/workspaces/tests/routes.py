@@ -115,6 +115,20 @@ def _inventory_item(workspace: Workspace, user: Any) -> int:
     ).pk
 
 
+def _api_token(workspace: Workspace, user: Any) -> int:
+    """The requester's own API token (someone else's is a 404 unless they hold workspace.manage)."""
+    from tenantatlas.accounts.models import ApiToken
+
+    return ApiToken.objects.create(
+        workspace=workspace,
+        user=user,
+        name="Matrix token",
+        prefix=uuid.uuid4().hex[:8],
+        token_hash=uuid.uuid4().hex * 2,
+        capabilities=[PROVIDER_VIEW],
+    ).pk
+
+
 # Object kinds addressed by <int:pk>: factory(workspace, requesting user) -> pk of a fresh object
 # of that workspace. The requesting user matters only for per-user objects (notifications).
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
@@ -123,6 +137,7 @@ OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "run": _run,
     "notification": _notification,
     "inventory_item": _inventory_item,
+    "api_token": _api_token,
 }
 
 _SECRET_FORM = {
@@ -215,6 +230,15 @@ WORKSPACE_ROUTES: list[Route] = [
     Route("inventory:list", PROVIDER_VIEW),
     Route("inventory:item", PROVIDER_VIEW, obj="inventory_item"),
     Route("inventory:compliance", PROVIDER_VIEW),
+    # accounts/urls.py (API tokens: every member manages their own)
+    Route("accounts:tokens", PROVIDER_VIEW),
+    Route(
+        "accounts:tokens",
+        PROVIDER_VIEW,
+        method="POST",
+        data={"name": "Matrix", "capabilities": [PROVIDER_VIEW]},
+    ),
+    Route("accounts:token_revoke", PROVIDER_VIEW, method="POST", obj="api_token", ok=302),
 ]
 
 

@@ -1,0 +1,63 @@
+"""The API token page: everyone manages their own tokens; workspace.manage sees everyone's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from tenantatlas.accounts import services
+from tenantatlas.accounts.forms import ApiTokenForm
+from tenantatlas.accounts.models import ApiToken
+from tenantatlas.lib.errors import Refused
+from tenantatlas.lib.typed_request import WorkspaceRequest
+from tenantatlas.workspaces.access import get_object_for_member, workspace_view
+from tenantatlas.workspaces.capabilities import PROVIDER_VIEW, WORKSPACE_MANAGE, can
+
+
+def _visible_tokens(request: WorkspaceRequest) -> Any:
+    tokens = ApiToken.objects.for_workspace(request.workspace).select_related("user")
+    if can(request.member, WORKSPACE_MANAGE):
+        return tokens
+    return tokens.filter(user=request.user)
+
+
+@workspace_view(PROVIDER_VIEW)
+def token_list(request: WorkspaceRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST if request.method == "POST" else None, member=request.member)
+    created = plaintext = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created, plaintext = services.create_api_token(
+                actor=request.user,
+                member=request.member,
+                name=form.cleaned_data["name"],
+                capabilities=form.cleaned_data["capabilities"],
+                expires_at=form.expires_at(),
+            )
+        except Refused as exc:
+            form.add_error(exc.details.get("field"), exc.message)
+        else:
+            form = ApiTokenForm(member=request.member)
+    context = {
+        "form": form,
+        "tokens": _visible_tokens(request),
+        "created": created,
+        "plaintext": plaintext,
+    }
+    response = render(request, "accounts/tokens.html", context)
+    if plaintext:
+        response["Cache-Control"] = "no-store"  # the one page that shows the token
+    return response
+
+
+@workspace_view(PROVIDER_VIEW)
+@require_POST
+def token_revoke(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    token = get_object_for_member(_visible_tokens(request), request.member, pk=pk)
+    services.revoke_api_token(actor=request.user, token=token)
+    messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect("accounts:tokens", slug=request.workspace.slug)

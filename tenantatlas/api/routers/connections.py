@@ -1,0 +1,254 @@
+"""Provider connections: list, read, create, update, delete, default, enable/disable, rotate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Path, Query, Router, Status
+
+from tenantatlas.api.auth import principal
+from tenantatlas.api.errors import CHANGE_ERRORS, COMMON_ERRORS
+from tenantatlas.api.schemas import (
+    MAX_ID,
+    CertificateCredentialIn,
+    ConnectionCreateIn,
+    ConnectionOut,
+    ConnectionUpdateIn,
+    CredentialIn,
+    RotateCredentialIn,
+    SecretCredentialIn,
+)
+from tenantatlas.graph.clouds import cloud_choices
+from tenantatlas.lib.errors import InvalidInput
+from tenantatlas.providers import services
+from tenantatlas.providers.certificates import parse_certificate_bundle
+from tenantatlas.providers.models import ProviderConnection, ProviderCredential
+from tenantatlas.workspaces.access import get_object_for_member
+from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW
+from tenantatlas.workspaces.models import Membership
+
+router = Router(tags=["connections"])
+
+ConnectionId = Path(..., ge=1, le=MAX_ID, description="A connection id of the token's workspace.")
+NewDefaultId = Query(
+    None, ge=1, le=MAX_ID, description="Required when the default goes away while others remain."
+)
+
+
+def _connections() -> Any:
+    return ProviderConnection.objects.prefetch_related(
+        Prefetch("credentials", queryset=ProviderCredential.objects.current())
+    )
+
+
+def _get(member: Membership, pk: int) -> ProviderConnection:
+    connection: ProviderConnection = get_object_for_member(_connections(), member, pk=pk)
+    return connection
+
+
+def _fresh(connection: ProviderConnection) -> ProviderConnection:
+    fresh: ProviderConnection = _connections().get(pk=connection.pk)
+    return fresh
+
+
+def _new_default(member: Membership, pk: int | None) -> ProviderConnection | None:
+    if pk is None:
+        return None
+    found = ProviderConnection.objects.for_workspace(member.workspace).filter(pk=pk).first()
+    if found is None:
+        raise InvalidInput(
+            "new_default_id is not a connection of this workspace.", field="new_default_id"
+        )
+    return found
+
+
+def _cloud(value: str) -> str:
+    if value not in dict(cloud_choices()):
+        names = ", ".join(name for name, _ in cloud_choices())
+        raise InvalidInput(f"Unknown cloud {value!r}: use one of {names}.", field="cloud")
+    return value
+
+
+def credential_input(
+    data: SecretCredentialIn | CertificateCredentialIn,
+) -> services.CredentialInput:
+    """The service's credential input; certificates are parsed and checked like uploads."""
+    client_id = str(data.client_id)
+    if isinstance(data, SecretCredentialIn):
+        if data.expires_at is not None and data.expires_at <= timezone.now():
+            raise InvalidInput(
+                "expires_at is in the past: the secret has expired.", field="credential.expires_at"
+            )
+        return services.SecretInput(
+            client_id=client_id,
+            client_secret=data.client_secret.get_secret_value(),
+            expires_at=data.expires_at,
+        )
+    key = data.private_key_pem.get_secret_value().encode() if data.private_key_pem else None
+    passphrase = data.key_passphrase.get_secret_value() if data.key_passphrase else ""
+    try:
+        parsed = parse_certificate_bundle(
+            data.certificate_pem.get_secret_value().encode(), key, passphrase
+        )
+    except DjangoValidationError as exc:
+        key_problem = exc.code in {"no_key", "bad_key", "key_passphrase"}
+        field = "credential.private_key_pem" if key_problem else "credential.certificate_pem"
+        raise InvalidInput(
+            " ".join(exc.messages), code="invalid_certificate", field=field
+        ) from None
+    if parsed.is_expired and not data.accept_expired:
+        raise InvalidInput(
+            f"This certificate expired on {parsed.not_after:%Y-%m-%d}; "
+            "set accept_expired to save it anyway.",
+            code="certificate_expired",
+            field="credential.certificate_pem",
+        )
+    return services.CertificateInput(client_id=client_id, certificate=parsed)
+
+
+@router.get(
+    "/connections",
+    response={200: list[ConnectionOut], **COMMON_ERRORS},
+    operation_id="list_connections",
+)
+def list_connections(request: HttpRequest) -> Any:
+    """Live connections of the workspace, default first."""
+    me = principal(request, PROVIDER_VIEW)
+    return _connections().for_workspace(me.workspace)
+
+
+@router.get(
+    "/connections/{connection_id}",
+    response={200: ConnectionOut, **COMMON_ERRORS},
+    operation_id="get_connection",
+)
+def get_connection(request: HttpRequest, connection_id: int = ConnectionId) -> Any:
+    me = principal(request, PROVIDER_VIEW)
+    return _get(me.member, connection_id)
+
+
+@router.post(
+    "/connections", response={201: ConnectionOut, **CHANGE_ERRORS}, operation_id="create_connection"
+)
+def create_connection(request: HttpRequest, payload: ConnectionCreateIn) -> Any:
+    """Connect an Entra tenant. The first connection becomes the default."""
+    me = principal(request, PROVIDER_MANAGE)
+    connection = services.create_connection(
+        actor=me.user,
+        workspace=me.workspace,
+        display_name=payload.display_name,
+        entra_tenant_id=str(payload.entra_tenant_id),
+        cloud=_cloud(payload.cloud),
+        credential=credential_input(payload.credential),
+    )
+    return Status(201, _fresh(connection))
+
+
+@router.patch(
+    "/connections/{connection_id}",
+    response={200: ConnectionOut, **CHANGE_ERRORS},
+    operation_id="update_connection",
+)
+def update_connection(
+    request: HttpRequest, payload: ConnectionUpdateIn, connection_id: int = ConnectionId
+) -> Any:
+    """Rename, re-point or re-key a connection; a `credential` rotates the current one."""
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    credential: CredentialIn | None = payload.credential
+    services.update_connection(
+        actor=me.user,
+        connection=connection,
+        display_name=payload.display_name or connection.display_name,
+        entra_tenant_id=str(payload.entra_tenant_id or connection.entra_tenant_id),
+        cloud=_cloud(payload.cloud) if payload.cloud is not None else connection.cloud,
+        client_id=str(payload.client_id) if payload.client_id else None,
+        credential=credential_input(credential) if credential is not None else None,
+    )
+    return _fresh(connection)
+
+
+@router.delete(
+    "/connections/{connection_id}",
+    response={204: None, **CHANGE_ERRORS},
+    operation_id="delete_connection",
+)
+def delete_connection(
+    request: HttpRequest,
+    connection_id: int = ConnectionId,
+    new_default_id: int | None = NewDefaultId,
+) -> Any:
+    """Delete (its runs, inventory and snapshots stay readable). Refused while a run is active."""
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    services.delete_connection(
+        actor=me.user, connection=connection, new_default=_new_default(me.member, new_default_id)
+    )
+    return Status(204, None)
+
+
+@router.post(
+    "/connections/{connection_id}/default",
+    response={200: ConnectionOut, **CHANGE_ERRORS},
+    operation_id="set_default_connection",
+)
+def set_default_connection(request: HttpRequest, connection_id: int = ConnectionId) -> Any:
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    services.set_default_connection(actor=me.user, connection=connection)
+    return _fresh(connection)
+
+
+@router.post(
+    "/connections/{connection_id}/enable",
+    response={200: ConnectionOut, **CHANGE_ERRORS},
+    operation_id="enable_connection",
+)
+def enable_connection(request: HttpRequest, connection_id: int = ConnectionId) -> Any:
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    services.set_connection_status(actor=me.user, connection=connection, enabled=True)
+    return _fresh(connection)
+
+
+@router.post(
+    "/connections/{connection_id}/disable",
+    response={200: ConnectionOut, **CHANGE_ERRORS},
+    operation_id="disable_connection",
+)
+def disable_connection(
+    request: HttpRequest,
+    connection_id: int = ConnectionId,
+    new_default_id: int | None = NewDefaultId,
+) -> Any:
+    """Operations cannot start on a disabled connection."""
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    services.set_connection_status(
+        actor=me.user,
+        connection=connection,
+        enabled=False,
+        new_default=_new_default(me.member, new_default_id),
+    )
+    return _fresh(connection)
+
+
+@router.post(
+    "/connections/{connection_id}/credential",
+    response={200: ConnectionOut, **CHANGE_ERRORS},
+    operation_id="rotate_credential",
+)
+def rotate_credential(
+    request: HttpRequest, payload: RotateCredentialIn, connection_id: int = ConnectionId
+) -> Any:
+    """Replace the current credential; the old one is kept as retired history."""
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    services.rotate_credential(
+        actor=me.user, connection=connection, credential=credential_input(payload.credential)
+    )
+    return _fresh(connection)
