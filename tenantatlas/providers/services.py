@@ -349,11 +349,12 @@ def rotate_encryption_keys(*, batch_size: int = 200) -> dict[str, int]:
             for row in rows:
                 try:
                     ciphertext, key_id = manager.reseal(row.ciphertext)
-                except Exception:  # noqa: BLE001 - counted and reported, never overwritten
+                except Exception:
                     counts["unreadable"] += 1
                     continue
                 if row.key_id == key_id:
                     counts["already_current"] += 1
+                    continue
                 ProviderCredential.objects.filter(pk=row.pk).update(
                     ciphertext=ciphertext, key_id=key_id
                 )
