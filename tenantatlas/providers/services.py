@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib.errors import InvalidInput, Refused
+from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.providers.certificates import ParsedCertificate
 from tenantatlas.providers.credentials import CredentialManager
@@ -349,7 +350,7 @@ def rotate_encryption_keys(*, batch_size: int = 200) -> dict[str, int]:
             for row in rows:
                 try:
                     ciphertext, key_id = manager.reseal(row.ciphertext)
-                except Exception:
+                except ProviderError:  # counted and reported, never overwritten
                     counts["unreadable"] += 1
                     continue
                 if row.key_id == key_id:
