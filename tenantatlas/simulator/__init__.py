@@ -1,0 +1,1 @@
+"""Local stand-in for the Microsoft identity platform and Microsoft Graph (see docs/simulator.md)."""

@@ -326,6 +326,10 @@ def verify_assertion(assertion: str, app: AppScenario, audiences: set[str]) -> N
     thumbprint = presented.hex().upper()
     if certificate is None:
         raise errors.certificate_invalid(app.client_id, thumbprint, "The key was not found.")
+    now = dt.datetime.now(dt.UTC)
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+        # A key credential is only usable between its start and end dates.
+        raise errors.certificate_invalid(app.client_id, thumbprint, "The key used is expired.")
     public_key = certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise errors.certificate_invalid(app.client_id, thumbprint, "The key is not an RSA key.")

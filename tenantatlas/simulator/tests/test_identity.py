@@ -268,6 +268,17 @@ def test_it_rejects_an_assertion_whose_issuer_is_not_the_client(simulator):
     assert _assertion_error(simulator, tenant, assertion)[2] == 700021
 
 
+def test_it_rejects_an_assertion_made_with_an_expired_certificate(simulator):
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    key, cert = make_test_certificate("expired", days_valid=10, not_before=started)
+    tenant = _cert_tenant(simulator, certificates=[cert])
+    aud = f"{simulator.base_url}/{tenant.tenant_id}/oauth2/v2.0/token"
+    assertion = _assertion(key, cert, aud=aud, client_id=tenant.apps[0].client_id)
+    response = _with_assertion(simulator, tenant.tenant_id, tenant.apps[0].client_id, assertion)
+    assert response.json()["error_codes"] == [700027]
+    assert "The key used is expired." in response.json()["error_description"]
+
+
 def test_it_rejects_an_expired_assertion(simulator):
     key, cert = make_test_certificate("exp")
     tenant = _cert_tenant(simulator, certificates=[cert])
