@@ -58,14 +58,15 @@ def summary_table(
 
 
 def context_items(context: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
-    """(key, shape, value) per top-level context entry; shape is "text", "list" or "json".
+    """(label, shape, value) per top-level context entry; shape is "text", "list" or "json".
 
     The context is non-secret by contract; it is sanitized again here as a second fence.
     """
     if not context:
         return []
     items: list[tuple[str, str, Any]] = []
-    for key, value in sanitize_data(dict(context)).items():
+    for raw_key, value in sanitize_data(dict(context)).items():
+        key = str(raw_key).replace("_", " ").capitalize()
         if isinstance(value, Mapping):
             items.append((key, "json", json.dumps(value, indent=2, sort_keys=True, default=str)))
         elif isinstance(value, list | tuple):

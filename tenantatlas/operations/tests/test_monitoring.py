@@ -258,6 +258,7 @@ def test_it_shows_a_run_timeline_summary_context_and_failure(alice: Any, contoso
     assert "<td>120</td>" in body
     assert "<th>Removed</th>" in body
     assert "req-2" in body
+    assert "Graph request ids" in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "<script>alert" not in body
     assert "Permission denied" in body or "permission" in body.lower()
