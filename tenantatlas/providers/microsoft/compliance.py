@@ -14,6 +14,7 @@ from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.worker import RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
+from tenantatlas.providers.microsoft.access import consented_graph_client
 from tenantatlas.providers.microsoft.mapping import _when
 
 STATES = set(ComplianceState.values)
@@ -21,7 +22,7 @@ STATES = set(ComplianceState.values)
 
 def compliance_snapshot(ctx: RunContext) -> RunOutcome:
     gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="compliance.snapshot")
-    client = gateway.graph_client()
+    client = consented_graph_client(gateway)
     stale_days = settings.COMPLIANCE_STALE_DAYS
     stale_before = timezone.now() - dt.timedelta(days=stale_days)
     counts = dict.fromkeys(ComplianceState.values, 0)

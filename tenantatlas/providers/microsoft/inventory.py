@@ -12,6 +12,7 @@ from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.worker import RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.microsoft import mapping
+from tenantatlas.providers.microsoft.access import consented_graph_client
 
 # (inventory kind, Graph contract, payload mapper); devices first: they are what people look for.
 KINDS: list[tuple[str, str, Callable[[dict[str, Any]], ObservedItem]]] = [
@@ -39,7 +40,7 @@ def _expected_devices(client: Any) -> int | None:
 
 def inventory_sync(ctx: RunContext) -> RunOutcome:
     gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="inventory.sync")
-    client = gateway.graph_client()
+    client = consented_graph_client(gateway)
     expected = _expected_devices(client)
     summary: dict[str, Any] = {}
     failures: dict[str, str] = {}
