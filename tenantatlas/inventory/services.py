@@ -75,18 +75,19 @@ def upsert_page(run: OperationRun, kind: str, items: Iterable[ObservedItem], cou
     if not by_id:
         return
     with transaction.atomic():
-        known = dict(
-            InventoryItem.objects.filter(
+        known = {
+            external_id: (content_hash, removed_at)
+            for external_id, content_hash, removed_at in InventoryItem.objects.filter(
                 connection_id=run.connection_id, kind=kind, external_id__in=list(by_id)
-            ).values_list("external_id", "content_hash")
-        )
+            ).values_list("external_id", "content_hash", "removed_at")
+        }
         rows = []
         for external_id, item in by_id.items():
             digest = _hash(item.raw)
             if external_id not in known:
                 counts.created += 1
-            elif known[external_id] != digest:
-                counts.updated += 1
+            elif known[external_id] != (digest, None):
+                counts.updated += 1  # changed, or back after having been marked removed
             rows.append(
                 InventoryItem(
                     workspace_id=run.workspace_id,
