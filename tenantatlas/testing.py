@@ -78,6 +78,15 @@ def _on_request_finished(sender: Any, **kwargs: Any) -> None:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """Real hashing costs ~0.3 s per user; tests create thousands of users."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _db_only_guard_installed() -> Iterator[None]:
     """Every request handled by Django (test client or live server) is DB-only."""
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tenantatlas.graph.clouds import cloud_choices
+from tenantatlas.operations.registry import OPERATION_ACTIONS
+from tenantatlas.operations.schedules import INTERVAL_CHOICES
 from tenantatlas.providers.certificates import ParsedCertificate, parse_certificate_bundle
 from tenantatlas.providers.models import CredentialKind, ProviderConnection
 from tenantatlas.providers.services import CertificateInput, CredentialInput, SecretInput
@@ -179,3 +181,14 @@ class ChooseDefaultForm(forms.Form):
         super().__init__(*args, **kwargs)
         others = ProviderConnection.objects.for_workspace(connection.workspace)
         self.fields["new_default"].queryset = others.exclude(pk=connection.pk)  # type: ignore[attr-defined]
+
+
+class ScheduleForm(forms.Form):
+    operation_type = forms.ChoiceField(choices=OPERATION_ACTIONS)
+    interval_minutes = forms.TypedChoiceField(
+        choices=[("", "Not scheduled"), *INTERVAL_CHOICES], coerce=int, empty_value=None, required=False
+    )
+
+    def interval(self) -> int | None:
+        value = self.cleaned_data.get("interval_minutes")
+        return int(value) if value else None

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/status/", views.connection_status, name="status"),
     path("<int:pk>/delete/", views.connection_delete, name="delete"),
     path("<int:pk>/run/<str:operation_type>/", views.connection_start_operation, name="start"),
+    path("<int:pk>/schedules/", views.connection_schedules, name="schedules"),
 ]

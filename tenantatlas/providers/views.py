@@ -14,10 +14,16 @@ from django.views.decorators.http import require_POST
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.operations.models import OperationRun, Trigger
-from tenantatlas.operations.registry import UnknownOperation
+from tenantatlas.operations.registry import OPERATION_ACTIONS, UnknownOperation
 from tenantatlas.operations.services import ScopeBusy, start_operation
 from tenantatlas.providers import services
-from tenantatlas.providers.forms import ChooseDefaultForm, ConnectionForm, RotateCredentialForm
+from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
+from tenantatlas.providers.forms import (
+    ChooseDefaultForm,
+    ConnectionForm,
+    RotateCredentialForm,
+    ScheduleForm,
+)
 from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection, ProviderCredential
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_RUN, PROVIDER_VIEW
@@ -57,6 +63,7 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     )
     runs = connection.runs.all()[:10]
     snapshots = list(connection.compliance_snapshots.all()[:30])
+    schedules = {s.operation_type: s for s in connection.schedules.all()}
     return render(
         request,
         "providers/detail.html",
@@ -66,6 +73,8 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
             "inventory_counts": inventory,
             "runs": runs,
             "snapshots": snapshots,
+            "schedule_rows": [(key, label, schedules.get(key)) for key, label in OPERATION_ACTIONS],
+            "interval_choices": INTERVAL_CHOICES,
         },
     )
 
@@ -237,3 +246,22 @@ def _safe_next(request: WorkspaceRequest) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return ""
+
+
+@workspace_view(PROVIDER_MANAGE)
+@require_POST
+def connection_schedules(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    """Set or clear the recurring schedule of each operation on this connection."""
+    connection = _get_connection(request, pk)
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the offered intervals.")
+    else:
+        set_schedule(
+            actor=request.user,
+            connection=connection,
+            operation_type=form.cleaned_data["operation_type"],
+            interval_minutes=form.interval(),
+        )
+        messages.success(request, "Schedule saved.")
+    return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)

@@ -68,3 +68,19 @@ def test_it_fires_schedules_from_the_reap_command(acme, alice, capsys):
     call_command("reap")
     assert "started=1" in capsys.readouterr().out
     assert OperationRun.objects.filter(trigger=Trigger.SCHEDULE).count() == 1
+
+
+def test_it_sets_a_schedule_from_the_connection_page(acme, alice, bob):
+    from django.urls import reverse
+
+    from tenantatlas.testing import client_for
+
+    conn = make_connection(acme, alice)
+    url = reverse("providers:schedules", args=["acme", conn.pk])
+    assert client_for(bob).post(url, {"operation_type": "inventory.sync", "interval_minutes": "60"}).status_code == 403
+    response = client_for(alice).post(url, {"operation_type": "inventory.sync", "interval_minutes": "1440"}, follow=True)
+    assert response.status_code == 200
+    assert OperationSchedule.objects.get().interval_minutes == 1440
+    assert "Every day" in response.text
+    client_for(alice).post(url, {"operation_type": "inventory.sync", "interval_minutes": ""})
+    assert not OperationSchedule.objects.exists()

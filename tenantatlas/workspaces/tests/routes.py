@@ -208,6 +208,14 @@ WORKSPACE_ROUTES: list[Route] = [
         kwargs={"operation_type": "provider.health_check"},
         ok=302,
     ),
+    Route(
+        "providers:schedules",
+        PROVIDER_MANAGE,
+        method="POST",
+        obj="connection",
+        data={"operation_type": "inventory.sync", "interval_minutes": "60"},
+        ok=302,
+    ),
     # audit/urls.py
     Route("audit:log", AUDIT_VIEW),
     Route("audit:export", AUDIT_VIEW),
