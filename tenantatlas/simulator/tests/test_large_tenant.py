@@ -11,7 +11,7 @@ from tenantatlas.simulator.tests.helpers import new_tenant, token_for
 
 DEVICE_COUNT = 250_000
 PAGE = 1000
-TRACED_EARLY, TRACED_LATE = 10, 20
+TRACED_EARLY, TRACED_LATE = 8, 12
 
 
 def test_it_pages_a_quarter_million_devices_with_flat_memory(simulator):
