@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from typing import Any
 
 from django import forms
@@ -15,7 +16,18 @@ from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.access import workspace_view
 from tenantatlas.workspaces.capabilities import AUDIT_VIEW
 
-CSV_COLUMNS = ["created_at", "actor", "action", "target_type", "target_id", "target", "ip", "request_id", "via", "metadata"]
+CSV_COLUMNS = [
+    "created_at",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "target",
+    "ip",
+    "request_id",
+    "via",
+    "metadata",
+]
 
 
 class AuditFilterForm(forms.Form):
@@ -50,7 +62,9 @@ def audit_log(request: WorkspaceRequest) -> HttpResponse:
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     actions = (
         AuditEvent.objects.for_workspace(request.workspace)
-        .order_by("action").values_list("action", flat=True).distinct()
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()
     )
     query = request.GET.copy()
     query.pop("page", None)
@@ -67,8 +81,11 @@ class _Echo:
 
 
 def _csv_cell(value: Any) -> str:
-    """Neutralise spreadsheet formulas (CSV injection)."""
-    text = "" if value is None else str(value)
+    """Neutralise spreadsheet formulas (CSV injection); metadata is written as JSON."""
+    if isinstance(value, dict | list):
+        text = json.dumps(value, sort_keys=True, default=str)
+    else:
+        text = "" if value is None else str(value)
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
 
@@ -84,8 +101,16 @@ def audit_export(request: WorkspaceRequest) -> StreamingHttpResponse:
                 [
                     _csv_cell(v)
                     for v in (
-                        e.created_at.isoformat(), e.actor_label, e.action, e.target_type, e.target_id,
-                        e.target_label, e.ip, e.request_id, e.via, e.metadata,
+                        e.created_at.isoformat(),
+                        e.actor_label,
+                        e.action,
+                        e.target_type,
+                        e.target_id,
+                        e.target_label,
+                        e.ip,
+                        e.request_id,
+                        e.via,
+                        e.metadata,
                     )
                 ]
             )
