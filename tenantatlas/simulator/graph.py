@@ -22,7 +22,12 @@ from typing import Any
 from tenantatlas.simulator import errors
 from tenantatlas.simulator.data import TenantData
 from tenantatlas.simulator.errors import Reply
-from tenantatlas.simulator.faults import FaultCounters, path_matches, retry_after_header
+from tenantatlas.simulator.faults import (
+    FaultCounters,
+    Injected,
+    path_matches,
+    retry_after_header,
+)
 from tenantatlas.simulator.identity import Authority, TokenRejected
 from tenantatlas.simulator.scenarios import TenantScenario
 
@@ -182,23 +187,19 @@ class GraphService:
                 status, code, message, client_request_id=client_request_id, **kw
             )
 
+        unauthenticated = {"WWW-Authenticate": WWW_AUTHENTICATE}
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         try:
             claims = self._authority.verify_access_token(token)
         except TokenRejected as exc:
-            reply = fail(
-                401,
-                "InvalidAuthenticationToken",
-                str(exc),
-                headers={"WWW-Authenticate": WWW_AUTHENTICATE},
-            )
+            reply = fail(401, "InvalidAuthenticationToken", str(exc), headers=unauthenticated)
             return reply, None, None
         tenant = self._resolve(str(claims["tid"]))
         client_id = str(claims.get("appid", ""))
         if tenant is None:
-            reply = fail(401, "InvalidAuthenticationToken", "Access token validation failure.",
-                         headers={"WWW-Authenticate": WWW_AUTHENTICATE})  # fmt: skip
+            message = "Access token validation failure."
+            reply = fail(401, "InvalidAuthenticationToken", message, headers=unauthenticated)
             return reply, str(claims["tid"]), client_id
         reply = self._handle_for_tenant(tenant, claims, method, origin, path, query, fail)
         reply.headers.setdefault("request-id", str(uuid.uuid4()))
@@ -222,44 +223,23 @@ class GraphService:
             time.sleep(faults.slow_seconds)
         injected = self._faults.take(tenant.tenant_id, faults, path)
         if injected is not None:
-            retry_after = retry_after_header(injected.retry_after)
-            extra = {"Retry-After": retry_after} if retry_after else {}
-            if injected.status == 429:
-                inner = {"code": "429", "message": "Please retry after", "status": "429"}
-                return fail(
-                    429, "TooManyRequests", "Please retry again later.", inner=inner, headers=extra
-                )
-            code = _SERVER_ERROR_CODES.get(injected.status, "generalException")
-            message = "The service is temporarily unavailable. Please retry later."
-            return fail(injected.status, code, message, headers=extra)
+            return _fault_reply(injected, fail)
         version, _, rest = path.lstrip("/").partition("/")
         endpoint = ENDPOINTS.get((version, "/" + rest.rstrip("/").lower()))
         if endpoint is None:
             segment = rest.rstrip("/").rsplit("/", 1)[-1] or version
             return fail(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
         if method != "GET":
-            return fail(
-                405, "BadRequest", f"The HTTP method '{method}' is not supported for this resource."
-            )
-        if endpoint.intune and not tenant.intune_licensed:
-            inner = {"code": "AppLifecycle_2210"}
-            return fail(400, "BadRequest", "Request not applicable to target tenant.", inner=inner)
-        roles = set(claims.get("roles") or [])
-        if not roles.intersection(endpoint.permissions):
-            if endpoint.intune:
-                return fail(
-                    403, "Forbidden", errors.intune_forbidden_message(list(endpoint.permissions))
-                )
-            return fail(
-                403,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            )
+            message = f"The HTTP method '{method}' is not supported for this resource."
+            return fail(405, "BadRequest", message)
+        refusal = _refusal(endpoint, tenant, set(claims.get("roles") or []), fail)
+        if refusal is not None:
+            return refusal
         try:
             reply = self._serve(endpoint, TenantData(tenant, self._anchor), origin, path, query)
         except BadQuery as exc:
             return fail(400, "BadRequest", str(exc))
-        if path_matches(path, faults.malformed_json_paths) and faults.malformed_json_paths:
+        if faults.malformed_json_paths and path_matches(path, faults.malformed_json_paths):
             reply.body = reply.body[: max(1, len(reply.body) // 2)]
         return reply
 
@@ -302,11 +282,7 @@ class GraphService:
         payload: dict[str, Any] = {"@odata.context": context}
         if query.get("$count", "").lower() == "true" and offset == 0:
             payload["@odata.count"] = total
-        if (
-            offset + limit < total
-            and endpoint.count is not None
-            and endpoint.path != "/organization"
-        ):
+        if offset + limit < total:
             next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
             next_query["$skiptoken"] = encode_skiptoken(offset + limit)
             payload["@odata.nextLink"] = (
@@ -314,6 +290,36 @@ class GraphService:
             )
         payload["value"] = page
         return Reply.json(200, payload)
+
+
+def _fault_reply(injected: Injected, fail: Callable[..., Reply]) -> Reply:
+    """The throttling or server error body Graph sends, with Retry-After when configured."""
+    retry_after = retry_after_header(injected.retry_after)
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    if injected.status == 429:
+        inner = {"code": "429", "message": "Please retry after", "status": "429"}
+        return fail(
+            429, "TooManyRequests", "Please retry again later.", inner=inner, headers=headers
+        )
+    code = _SERVER_ERROR_CODES.get(injected.status, "generalException")
+    message = "The service is temporarily unavailable. Please retry later."
+    return fail(injected.status, code, message, headers=headers)
+
+
+def _refusal(
+    endpoint: Endpoint, tenant: TenantScenario, roles: set[str], fail: Callable[..., Reply]
+) -> Reply | None:
+    """Licence (Intune) and permission checks, in the order Graph applies them."""
+    if endpoint.intune and not tenant.intune_licensed:
+        inner = {"code": "AppLifecycle_2210"}
+        return fail(400, "BadRequest", "Request not applicable to target tenant.", inner=inner)
+    if roles.intersection(endpoint.permissions):
+        return None
+    if endpoint.intune:
+        message = errors.intune_forbidden_message(list(endpoint.permissions))
+        return fail(403, "Forbidden", message)
+    message = "Insufficient privileges to complete the operation."
+    return fail(403, "Authorization_RequestDenied", message)
 
 
 def _page_size(raw: str | None, max_page: int) -> int:
