@@ -307,19 +307,27 @@ def build_mobile_app(data: TenantData, index: int) -> dict[str, Any]:
     }
 
 
+def _verified_domain(name: str, *, default: bool, initial: bool) -> dict[str, Any]:
+    return {
+        "capabilities": "Email, OfficeCommunicationsOnline",
+        "isDefault": default,
+        "isInitial": initial,
+        "name": name,
+        "type": "Managed",
+    }
+
+
 def build_organization(data: TenantData) -> dict[str, Any]:
     from tenantatlas.simulator.data import iso
 
     scenario = data.scenario
     domain = scenario.default_domain
-    initial = (
-        domain if domain.endswith(".onmicrosoft.com") else f"{domain.split('.')[0]}.onmicrosoft.com"
-    )
-    domains = [{"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": True,
-                "isInitial": domain == initial, "name": domain, "type": "Managed"}]  # fmt: skip
+    initial = domain
+    if not domain.endswith(".onmicrosoft.com"):
+        initial = f"{domain.split('.')[0]}.onmicrosoft.com"
+    domains = [_verified_domain(domain, default=True, initial=domain == initial)]
     if domain != initial:
-        domains.append({"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": False,
-                        "isInitial": True, "name": initial, "type": "Managed"})  # fmt: skip
+        domains.append(_verified_domain(initial, default=False, initial=True))
     return {
         "id": scenario.organization_id or scenario.tenant_id,
         "deletedDateTime": None,

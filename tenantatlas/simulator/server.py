@@ -53,10 +53,15 @@ class RequestRecord:
 def property_names(type_name: str) -> frozenset[str]:
     """Properties the simulator emits for a type (what ``$select`` may name)."""
     scenario = TenantScenario(
-        "00000000-0000-0000-0000-000000000001", "Template", "template.onmicrosoft.com",
-        device_count=1, compliance_policy_count=1, configuration_count=1,
-        configuration_policy_count=1, app_count=1,
-    )  # fmt: skip
+        tenant_id="00000000-0000-0000-0000-000000000001",
+        display_name="Template",
+        default_domain="template.onmicrosoft.com",
+        device_count=1,
+        compliance_policy_count=1,
+        configuration_count=1,
+        configuration_policy_count=1,
+        app_count=1,
+    )
     data = TenantData(scenario, dt.datetime.now(dt.UTC))
     samples: dict[str, dict[str, Any]] = {
         "organization": data.organization(),

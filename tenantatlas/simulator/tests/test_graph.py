@@ -134,10 +134,8 @@ def test_it_rejects_a_tampered_skiptoken(simulator, token):
 
 
 def test_it_trims_properties_with_select(simulator, token):
-    body = graph_get(
-        simulator, token, "/v1.0/deviceManagement/managedDevices",
-        **{"$select": "deviceName,complianceState", "$top": "3"},
-    ).json()  # fmt: skip
+    options = {"$select": "deviceName,complianceState", "$top": "3"}
+    body = graph_get(simulator, token, "/v1.0/deviceManagement/managedDevices", **options).json()
     assert body["@odata.context"].endswith("managedDevices(deviceName,complianceState)")
     for item in body["value"]:
         assert set(item) == {"@odata.type", "id", "deviceName", "complianceState"}

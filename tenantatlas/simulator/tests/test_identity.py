@@ -77,8 +77,14 @@ def _assertion(
     thumb += "=" * (-len(thumb) % 4) if padded else ""
     header["x5t" if alg == "RS256" else "x5t#S256"] = thumb
     now = int(time.time())
-    claims = {"aud": aud, "iss": iss or client_id, "sub": client_id, "jti": str(uuid.uuid4()),
-              "iat": now, "exp": now + exp_offset}  # fmt: skip
+    claims = {
+        "aud": aud,
+        "iss": iss or client_id,
+        "sub": client_id,
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + exp_offset,
+    }
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     return jwt.encode(claims, key, algorithm=alg, headers=header)  # type: ignore[arg-type]
 
