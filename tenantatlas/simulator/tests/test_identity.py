@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import json
@@ -12,7 +13,8 @@ import jwt
 import msal
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from tenantatlas.simulator.certs import (
     b64url,
@@ -437,3 +439,31 @@ def test_it_uses_b64url_without_padding_for_its_own_key_ids(simulator):
     ).json()["access_token"]
     assert "=" not in jwt.get_unverified_header(token)["x5t"]
     assert b64url(b"\xff") == "_w"
+
+
+def test_it_accepts_standard_base64_header_and_payload_as_cipp_sends_them(simulator):
+    key_pem, cert_pem = _certificate("cipp")
+    tenant = _cert_tenant(simulator, certificates=[cert_pem])
+    client_id = tenant.apps[0].client_id
+    now = int(time.time())
+    header = {"alg": "PS256", "typ": "JWT", "x5t#S256": x5t_s256(load_certificate(cert_pem)) + "="}
+    claims = {
+        "aud": f"{simulator.base_url}/{tenant.tenant_id}/oauth2/v2.0/token",
+        "iss": client_id,
+        "sub": client_id,
+        "jti": str(uuid.uuid4()),
+        "nbf": now,
+        "exp": now + 120,
+    }
+    signing_input = ".".join(
+        base64.b64encode(json.dumps(part).encode()).decode() for part in (header, claims)
+    )
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    signature = key.sign(  # type: ignore[union-attr, call-arg]
+        signing_input.encode(),
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+        hashes.SHA256(),
+    )
+    assertion = f"{signing_input}.{b64url(signature)}"
+    response = _with_assertion(simulator, tenant.tenant_id, client_id, assertion)
+    assert response.status_code == 200, response.text
