@@ -1,0 +1,160 @@
+"""The API endpoint table behind the isolation matrix (test_isolation.py).
+
+ADDING AN ENDPOINT? Append a row. ``test_it_has_a_row_for_every_operation`` compares the table
+with the OpenAPI document, so an endpoint without a row fails the suite.
+
+A row names the method, the path (``{id}`` marks the object the URL addresses), the capability
+the endpoint requires (None: any valid token), the kind of object it addresses (in the path or,
+for ``body_obj``, in the body) and the status for a token holding the capability. The expected
+answer for every visitor is derived: no/malformed/revoked/expired token → 401, a token of another
+workspace → 404 for my objects, a role without the capability → 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tenantatlas.api.tests.factories import make_run
+from tenantatlas.notifications.models import Notification
+from tenantatlas.operations.models import RunStatus
+from tenantatlas.testing import make_connection
+from tenantatlas.workspaces.capabilities import (
+    AUDIT_VIEW,
+    PROVIDER_MANAGE,
+    PROVIDER_RUN,
+    PROVIDER_VIEW,
+)
+from tenantatlas.workspaces.models import Membership, Role, Workspace
+
+CLIENT_ID = "5e5e5e5e-6666-4777-8888-999999999999"
+SECRET_CREDENTIAL = {
+    "kind": "client_secret",
+    "client_id": CLIENT_ID,
+    "client_secret": "matrix-secret-0001",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # relative to /api/v1, "{id}" = the addressed object
+    capability: str | None
+    obj: str | None = None  # kind of object in the path: a key of OBJECTS
+    body_obj: str | None = None  # kind of object whose id goes into the body's "{id}" values
+    body: dict[str, Any] | None = None
+    ok: int = 200
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def template(self) -> str:
+        """The OpenAPI path this row stands for."""
+        name = {"connection": "connection_id", "run": "run_id", "notification": "notification_id"}
+        path = self.path.replace("{id}", "{" + name.get(self.obj or "", "id") + "}")
+        return "/api/v1" + path.replace("/inventory/managed_device", "/inventory/{kind}")
+
+    def request(self, pk: int | None) -> tuple[str, str, dict[str, Any] | None]:
+        path = self.path.replace("{id}", str(pk)) if self.obj else self.path
+        body = self.body
+        if self.body_obj is not None and body is not None:
+            body = {k: (pk if v == "{id}" else v) for k, v in body.items()}
+        return self.method, path, body
+
+
+def _owner(workspace: Workspace) -> Any:
+    return Membership.objects.filter(workspace=workspace, role=Role.OWNER).first().user  # type: ignore[union-attr]
+
+
+def _connection(workspace: Workspace, user: Any) -> int:
+    """A fresh non-default connection without runs, so every allowed change succeeds."""
+    owner = _owner(workspace)
+    if not workspace.connections.exists():
+        make_connection(workspace, owner, name="Default", entra_tenant_id=str(uuid.uuid4()))
+    return int(
+        make_connection(workspace, owner, name="Branch", entra_tenant_id=str(uuid.uuid4())).pk
+    )
+
+
+def _queued_run(workspace: Workspace, user: Any) -> int:
+    from tenantatlas.providers.models import ProviderConnection
+
+    connection = ProviderConnection.objects.get(pk=_connection(workspace, user))
+    return int(make_run(connection, status=RunStatus.QUEUED).pk)
+
+
+def _notification(workspace: Workspace, user: Any) -> int:
+    """The requester's own notification (someone else's is a 404)."""
+    return int(
+        Notification.objects.create(
+            workspace=workspace, user=user, kind="run.finished", title="Done"
+        ).pk
+    )
+
+
+OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
+    "connection": _connection,
+    "run": _queued_run,
+    "notification": _notification,
+}
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/me", None),
+    # connections
+    Endpoint("GET", "/connections", PROVIDER_VIEW),
+    Endpoint("GET", "/connections/{id}", PROVIDER_VIEW, obj="connection"),
+    Endpoint(
+        "POST",
+        "/connections",
+        PROVIDER_MANAGE,
+        body={
+            "display_name": "Matrix",
+            "entra_tenant_id": "0f0f0f0f-1111-4222-8333-444444444444",
+            "credential": SECRET_CREDENTIAL,
+        },
+        ok=201,
+    ),
+    Endpoint(
+        "PATCH",
+        "/connections/{id}",
+        PROVIDER_MANAGE,
+        obj="connection",
+        body={"display_name": "Renamed"},
+    ),
+    Endpoint("DELETE", "/connections/{id}", PROVIDER_MANAGE, obj="connection", ok=204),
+    Endpoint("POST", "/connections/{id}/default", PROVIDER_MANAGE, obj="connection"),
+    Endpoint("POST", "/connections/{id}/enable", PROVIDER_MANAGE, obj="connection"),
+    Endpoint("POST", "/connections/{id}/disable", PROVIDER_MANAGE, obj="connection"),
+    Endpoint(
+        "POST",
+        "/connections/{id}/credential",
+        PROVIDER_MANAGE,
+        obj="connection",
+        body={"credential": SECRET_CREDENTIAL},
+    ),
+    # operations and runs
+    Endpoint(
+        "POST",
+        "/runs",
+        PROVIDER_RUN,
+        body_obj="connection",
+        body={"connection_id": "{id}", "operation_type": "inventory.sync"},
+        ok=202,
+    ),
+    Endpoint("GET", "/runs", PROVIDER_VIEW),
+    Endpoint("GET", "/runs/{id}", PROVIDER_VIEW, obj="run"),
+    Endpoint("POST", "/runs/{id}/cancel", PROVIDER_RUN, obj="run"),
+    # inventory and compliance
+    Endpoint("GET", "/inventory/managed_device", PROVIDER_VIEW),
+    Endpoint("GET", "/compliance-snapshots", PROVIDER_VIEW),
+    # notifications
+    Endpoint("GET", "/notifications", PROVIDER_VIEW),
+    Endpoint("POST", "/notifications/{id}/read", PROVIDER_VIEW, obj="notification"),
+    Endpoint("POST", "/notifications/read", PROVIDER_VIEW),
+    # audit
+    Endpoint("GET", "/audit-events", AUDIT_VIEW),
+]
