@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any
 
@@ -33,17 +34,24 @@ def make_run(connection: ProviderConnection, status: str = RunStatus.SUCCEEDED) 
     )
 
 
-def certificate(cn: str = "tenantatlas-test", **kwargs: Any) -> tuple[str, str]:
-    """(private key PEM, certificate PEM) of a fresh self-signed RSA certificate."""
-    return make_test_certificate(cn, **kwargs)
+@functools.cache
+def certificate(cn: str = "tenantatlas-test", days_valid: int = 365) -> tuple[str, str]:
+    """(private key PEM, certificate PEM) of a self-signed RSA certificate, one per name.
+
+    Cached: RSA key generation is the slowest part of these tests. Ask for another name when a
+    test needs a different key.
+    """
+    return make_test_certificate(cn, days_valid=days_valid)
 
 
+@functools.cache
 def expired_certificate(cn: str = "expired") -> tuple[str, str]:
     return make_test_certificate(
         cn, days_valid=30, not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
     )
 
 
+@functools.cache
 def encrypted_key(key_pem: str, passphrase: str) -> str:
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     return key.private_bytes(
@@ -53,6 +61,7 @@ def encrypted_key(key_pem: str, passphrase: str) -> str:
     ).decode()
 
 
+@functools.cache
 def ec_certificate(cn: str = "ec") -> tuple[str, str]:
     """An EC key and a certificate for it: Entra client credentials need RSA."""
     from cryptography import x509
