@@ -1,0 +1,123 @@
+"""Fixtures for the browser tests: Chromium, a live server, a worker thread, screenshots.
+
+Chromium is Debian's ``/usr/bin/chromium`` (CI installs it; ``playwright install`` is never
+used). Missing, it skips these tests on a developer machine and fails them in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connections
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium per module with a fresh profile; tests clear cookies between them."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must provide it")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between browser steps are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                tmp_path_factory.mktemp("chromium-profile"),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 860},
+            )
+            context.set_default_timeout(15_000)
+            try:
+                yield context
+            finally:
+                context.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser_context: Any) -> Iterator[Any]:
+    browser_context.clear_cookies()
+    page = browser_context.new_page()
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def fast_passwords(settings: Any) -> None:
+    """The cast signs in through the form; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def run_worker(transactional_db: Any) -> Iterator[None]:
+    """A worker in a thread: executes queued runs as a real worker would, until the test ends.
+
+    It claims through ``worker.execute`` like ``manage.py worker`` does, so the pages see the
+    real transitions queued → running → finished (and the completion listeners run).
+    """
+    from tenantatlas.operations.models import OperationRun, RunStatus
+    from tenantatlas.operations.worker import execute
+
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                queued = OperationRun.objects.filter(status=RunStatus.QUEUED).order_by("pk")
+                for pk in list(queued.values_list("pk", flat=True)):
+                    execute(pk)
+                stop.wait(0.2)
+        except BaseException as exc:  # reported when the fixture ends
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=loop, name="e2e-worker", daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the worker thread did not stop"
+    assert not errors, f"the worker thread failed: {errors!r}"
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot for people to look at (test-artifacts/ is not committed)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,241 @@
+"""What a person does in Chromium, end to end, against the simulator.
+
+Sign in → add a connection to the simulated Contoso tenant through the form → Actions → Check
+connection → the toast links to the run → the connection turns healthy → Inventory sync → a
+second start while it runs says "Scope busy" and links to the active run → Monitoring shows the
+run running, then succeeded, without a reload → the notification bell counts up → the inventory
+browser lists the devices. A read-only member sees no action buttons.
+
+Each page is saved to ``test-artifacts/screenshots/`` for people to look at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import Page, expect
+
+from tenantatlas.e2e.tests.conftest import screenshot
+from tenantatlas.inventory.models import InventoryItem
+from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.testing import PASSWORD, make_sim_connection
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
+
+CONTOSO_TENANT = "5a1c0e4b-7f2d-4c8e-9b6a-3d2f1e0c9b8a"
+CONTOSO_CLIENT = "0b5e2c4d-9a1f-4e3b-8c7d-6f5a4b3c2d1e"
+CONTOSO_SECRET = "contoso-demo-secret"
+CONTOSO_DEVICES = 5000  # simulator/scenarios/demo.toml
+DEVICES_PATH = "/v1.0/deviceManagement/managedDevices"
+OUTSIDE_WORKSPACES = {"accounts:login", "accounts:logout", "workspaces:home", "workspaces:switch"}
+
+
+@dataclass
+class App:
+    """The live server as one user's browser tab sees it."""
+
+    page: Page
+    base_url: str
+    slug: str = "acme"
+
+    def url(self, name: str, **kwargs: Any) -> str:
+        if name not in OUTSIDE_WORKSPACES:
+            kwargs.setdefault("slug", self.slug)
+        return self.base_url + reverse(name, kwargs=kwargs or None)
+
+    def open(self, name: str, **kwargs: Any) -> Page:
+        self.page.goto(self.url(name, **kwargs))
+        return self.page
+
+    def sign_in(self, username: str, *, screenshot_as: str = "") -> None:
+        page = self.open("accounts:login")
+        if screenshot_as:
+            screenshot(page, screenshot_as)
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(self.url("providers:list"))
+
+    def start_from_actions(self, connection_pk: int, operation_type: str) -> Any:
+        """Actions → <operation> on the connection's row; returns the toast it produced."""
+        page = self.page
+        toasts = page.locator("#toasts [data-toast]")
+        before = toasts.count()
+        row = page.locator(f"#connection-{connection_pk}")
+        menu = row.locator("details.actions-menu")
+        if menu.get_attribute("open") is None:  # it stays open after an htmx start
+            menu.locator("summary").click()
+        row.locator(f'button[data-operation="{operation_type}"]').click()
+        expect(toasts).to_have_count(before + 1)
+        return toasts.nth(before)
+
+
+def _run_pk(url: str) -> int:
+    match = re.search(r"/runs/(\d+)/$", url)
+    assert match, url
+    return int(match.group(1))
+
+
+def _slow_down_contoso_devices(sim: Any) -> None:
+    """Devices pages take a moment, so "running" is there to be seen on Monitoring."""
+    contoso = sim.get_tenant(CONTOSO_TENANT)
+    faults = dataclasses.replace(contoso.faults, slow_seconds=1.0, slow_paths=[DEVICES_PATH])
+    sim.add_tenant(dataclasses.replace(contoso, faults=faults))
+
+
+def _bell_count(page: Page) -> int:
+    count = page.locator("#notification-bell .bell-count")
+    return int(count.get_attribute("data-unread") or 0) if count.count() else 0
+
+
+def test_a_person_connects_a_tenant_checks_it_and_syncs_its_inventory(
+    page: Page, live_server: Any, run_worker: None, sim: Any, alice: Any, acme: Any
+) -> None:
+    _slow_down_contoso_devices(sim)
+    app = App(page, live_server.url)
+    app.sign_in("alice", screenshot_as="01-sign-in")
+    screenshot(page, "02-connections-empty")
+
+    # Add the connection through the form.
+    page.get_by_role("button", name="Add connection").click()
+    page.locator("#id_display_name").fill("Contoso")
+    page.locator("#id_entra_tenant_id").fill(CONTOSO_TENANT)
+    page.locator("#id_cloud").select_option("simulator")
+    page.locator("#id_client_id").fill(CONTOSO_CLIENT)
+    page.locator("#id_client_secret").fill(CONTOSO_SECRET)
+    screenshot(page, "03-connection-form")
+    page.get_by_role("button", name="Create connection").click()
+    expect(page.locator("h1")).to_contain_text("Contoso")
+    connection = ProviderConnection.objects.for_workspace(acme).get(entra_tenant_id=CONTOSO_TENANT)
+    expect(page.locator('[data-badge="health:unknown"]').first).to_be_visible()
+    screenshot(page, "04-connection-detail-new")
+
+    # Actions → Check connection: the toast links to the run, which succeeds.
+    app.open("providers:list")
+    toast = app.start_from_actions(connection.pk, "provider.health_check")
+    expect(toast).to_contain_text("Connection check queued")
+    screenshot(page, "05-toast-check-queued")
+    toast.get_by_role("link", name="View run").click()
+    check_pk = _run_pk(page.url)
+    assert OperationRun.objects.get(pk=check_pk).operation_type == "provider.health_check"
+    expect(page.locator('#run-body[data-active="false"]')).to_be_attached(timeout=30_000)
+    expect(page.locator('h1 [data-badge="run_status:succeeded"]')).to_be_visible()
+    screenshot(page, "06-run-check-succeeded")
+
+    # The connection shows healthy (a reload is fine here).
+    app.open("providers:list")
+    expect(
+        page.locator(f'#connection-{connection.pk} [data-badge="health:healthy"]')
+    ).to_be_visible()
+    expect(page.locator(f"#connection-{connection.pk}")).to_contain_text("Contoso Ltd")
+    screenshot(page, "07-connections-healthy")
+    bell_before = _bell_count(page)
+
+    # Inventory sync; while it runs, another operation on the same tenant is "scope busy".
+    toast = app.start_from_actions(connection.pk, "inventory.sync")
+    expect(toast).to_contain_text("Inventory sync queued")
+    sync_url = toast.get_by_role("link", name="View run").get_attribute("href")
+    assert sync_url
+    sync_pk = _run_pk(sync_url)
+    busy = app.start_from_actions(connection.pk, "compliance.snapshot")
+    expect(busy).to_contain_text("Scope busy")
+    expect(busy).to_contain_text("Inventory sync")
+    assert busy.get_by_role("link", name="View run").get_attribute("href") == sync_url
+    screenshot(page, "08-toast-scope-busy")
+
+    # Monitoring follows the run from running to succeeded by polling, with no reload.
+    app.open("operations:runs")
+    page.evaluate("window.__loadedOnce = true")
+    row = page.locator(f"#run-{sync_pk}")
+    expect(row.locator('[data-badge="run_status:running"]')).to_be_visible(timeout=30_000)
+    screenshot(page, "09-monitoring-running")
+    expect(row.locator('[data-badge="run_status:succeeded"]')).to_be_visible(timeout=90_000)
+    expect(page.locator('#runs-table[data-active="false"]')).to_be_attached()
+    assert page.evaluate("window.__loadedOnce === true"), "Monitoring reloaded the page"
+    screenshot(page, "10-monitoring-succeeded")
+
+    # The bell polls too: the sync's notification arrives without a reload.
+    expect(page.locator("#notification-bell .bell-count")).to_have_attribute(
+        "data-unread", str(bell_before + 1), timeout=20_000
+    )
+    assert page.evaluate("window.__loadedOnce === true")
+    screenshot(page, "11-bell-counted-up")
+    page.locator("#notification-bell a").click()
+    expect(page.locator("main")).to_contain_text("Inventory sync succeeded")
+    screenshot(page, "12-notifications")
+
+    # The inventory browser lists the devices, and search narrows them.
+    assert (
+        InventoryItem.objects.filter(connection=connection, kind="managed_device").count()
+        == CONTOSO_DEVICES
+    )
+    app.open("inventory:list")
+    rows = page.locator("#inventory-table tbody tr")
+    expect(rows).to_have_count(50)
+    expect(page.locator("#inventory-table")).not_to_contain_text("No devices match")
+    screenshot(page, "13-inventory-devices")
+    wanted = InventoryItem.objects.filter(connection=connection, kind="managed_device").last()
+    assert wanted is not None
+    page.get_by_label("Search").press_sequentially(wanted.display_name)  # searches on keyup
+    expect(page.locator(f"#item-{wanted.pk}")).to_be_visible()
+    expect(rows).not_to_have_count(50)
+    screenshot(page, "14-inventory-search")
+
+    # The remaining pages, for the screenshot set.
+    for number, name, kwargs in [
+        ("15", "operations:run", {"pk": sync_pk}),
+        ("16", "providers:detail", {"pk": connection.pk}),
+        ("17", "inventory:compliance", {}),
+        ("18", "audit:log", {}),
+        ("19", "workspaces:members", {}),
+    ]:
+        shown = app.open(name, **kwargs)
+        expect(shown.locator("main h1").first).to_be_visible()
+        screenshot(shown, f"{number}-{name.replace(':', '-')}")
+    assert OperationRun.objects.get(pk=sync_pk).status == RunStatus.SUCCEEDED
+
+
+def test_a_readonly_member_sees_no_action_buttons(
+    page: Page, live_server: Any, transactional_db: Any, sim: Any, alice: Any, vera: Any, acme: Any
+) -> None:
+    connection = make_sim_connection(acme, alice, CONTOSO_TENANT, CONTOSO_SECRET, name="Contoso")
+    app = App(page, live_server.url)
+
+    app.sign_in("vera")
+
+    expect(page.locator(f"#connection-{connection.pk}")).to_contain_text("Contoso")
+    expect(page.locator(".actions-menu")).to_have_count(0)
+    expect(page.locator("button[data-operation]")).to_have_count(0)
+    expect(page.locator("main a", has_text="Add connection")).to_have_count(0)
+    screenshot(page, "20-readonly-connections")
+    app.open("providers:detail", pk=connection.pk)
+    expect(page.locator("h1")).to_contain_text("Contoso")
+    expect(page.locator(".actions-menu")).to_have_count(0)
+    expect(page.locator("button[data-operation]")).to_have_count(0)
+    screenshot(page, "21-readonly-connection-detail")
+    app.open("operations:runs")
+    expect(page.locator("main h1")).to_have_text("Monitoring")
+
+
+def test_chromium_renders_without_console_errors(
+    page: Page, live_server: Any, transactional_db: Any, alice: Any
+) -> None:
+    """htmx loads from the shipped assets (no CDN) and no page script fails."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    app = App(page, live_server.url)
+
+    app.sign_in("alice")
+    app.open("operations:runs")
+    time.sleep(0.5)
+
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert errors == []
