@@ -10,9 +10,6 @@ from django.test import Client
 from tenantatlas.accounts.services import create_api_token
 from tenantatlas.workspaces.capabilities import capabilities_of
 from tenantatlas.workspaces.models import Membership
-from tenantatlas.workspaces.tests.conftest import fast_password_hashing
-
-__all__ = ["fast_password_hashing"]
 
 
 def token_for(user: Any, workspace: Any = None, capabilities: Any = None, **kwargs: Any) -> str:
