@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves the API docs page from its bundled static files, not a CDN
     "django_tasks_db",
     "tenantatlas.lib",
     "tenantatlas.workspaces",

@@ -404,3 +404,11 @@ def test_the_openapi_document_is_3_1_and_documents_every_operation(client: Any, 
             assert operation["security"] == [{"ApiTokenAuth": []}], label
     assert len(operation_ids) == len(set(operation_ids))
     assert "error" in document["components"]["schemas"]["ErrorOut"]["required"]
+
+
+def test_the_docs_page_uses_bundled_assets_only(client: Any, db: Any) -> None:
+    response = client.get("/api/v1/docs")
+
+    assert response.status_code == 200
+    assert b"/static/ninja/swagger-ui-bundle.js" in response.content
+    assert b"cdn." not in response.content
