@@ -73,9 +73,11 @@ def compliance_trend_svg(
         f'<title id="chart-title">{escape(title)}</title>',
     ]
     if not points:
+        # A short strip, not an empty plot area the size of a chart.
+        parts[0] = parts[0].replace(f"0 0 {width} {total_h}", f"0 0 {width} 40")
         parts.append('<desc id="chart-desc">No compliance snapshots yet.</desc>')
         parts.append(
-            f'<text x="{width / 2:.0f}" y="{total_h / 2:.0f}" text-anchor="middle" '
+            f'<text x="{width / 2:.0f}" y="24" text-anchor="middle" font-size="13" '
             f'class="chart-empty">No compliance snapshots yet</text></svg>'
         )
         return "".join(parts)

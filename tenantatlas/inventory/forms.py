@@ -59,6 +59,12 @@ class InventoryFilterForm(_WorkspaceConnectionForm):
 
 
 class ComplianceConnectionForm(_WorkspaceConnectionForm):
+    """History is per connection: there is no "all connections" choice."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["connection"].empty_label = None  # type: ignore[attr-defined]
+
     def chosen(self) -> ProviderConnection | None:
         """The chosen connection, else the workspace default, else the first one."""
         chosen = self.value("connection")
@@ -66,4 +72,7 @@ class ComplianceConnectionForm(_WorkspaceConnectionForm):
             return chosen
         connections = list(self.fields["connection"].queryset)  # type: ignore[attr-defined]
         live = [c for c in connections if c.deleted_at is None] or connections
-        return next((c for c in live if c.is_default), live[0] if live else None)
+        fallback = next((c for c in live if c.is_default), live[0] if live else None)
+        if fallback is not None and not self.is_bound:
+            self.initial["connection"] = fallback.pk
+        return fallback

@@ -285,3 +285,14 @@ def test_it_fills_the_connection_detail_operations_panel(alice: Any, contoso: An
     assert "Mobile apps" in body
     assert 'class="chart compliance-trend"' in body
     assert "3 of 4 compliant" in body
+
+
+def test_it_preselects_the_default_connection_for_compliance_history(
+    alice: Any, contoso: Any, fabrikam: Any
+) -> None:
+    make_snapshot(contoso.workspace, contoso, compliant=4)
+
+    body = client_for(alice).get(reverse("inventory:compliance", args=["acme"])).content.decode()
+
+    assert f'<option value="{contoso.pk}" selected>Contoso</option>' in body
+    assert "All connections" not in body

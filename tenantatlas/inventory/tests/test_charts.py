@@ -100,3 +100,7 @@ def test_it_rounds_axis_maxima_to_1_2_5() -> None:
         5000,
         500_000,
     ]
+
+
+def test_it_keeps_the_empty_chart_short() -> None:
+    assert 'viewBox="0 0 720 40"' in compliance_trend_svg([])
