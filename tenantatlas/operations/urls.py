@@ -7,4 +7,5 @@ app_name = "operations"
 urlpatterns = [
     path("", views.run_list, name="runs"),
     path("<int:pk>/", views.run_detail, name="run"),
+    path("<int:pk>/cancel/", views.run_cancel, name="cancel"),
 ]

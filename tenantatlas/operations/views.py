@@ -6,16 +6,21 @@ with the final fragment once nothing is.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.keyset import Keyset, decode_datetime, paginate
 from tenantatlas.operations.forms import RunFilterForm
+from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.operations.models import OperationRun
+from tenantatlas.operations.services import cancel_run
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
-from tenantatlas.workspaces.capabilities import PROVIDER_VIEW
+from tenantatlas.workspaces.capabilities import PROVIDER_RUN, PROVIDER_VIEW
 
 RUNS_PER_PAGE = 50
 # Matches the index run_ws_created (workspace, -created_at, -id).
@@ -23,10 +28,10 @@ RUN_ORDER = Keyset("created_at", descending=True, decode=decode_datetime)
 
 
 def _render_polling(
-    request: HttpRequest, template: str, context: dict, *, active: bool
+    request: WorkspaceRequest, template: str, context: dict, *, active: bool
 ) -> HttpResponse:
     """Full page for a normal request; for htmx just the fragment, with 286 once nothing is active."""
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         response = render(request, template, context)
     else:
         response = render(request, template + context["fragment"], context)
@@ -37,10 +42,10 @@ def _render_polling(
 
 
 @workspace_view(PROVIDER_VIEW)
-def run_list(request: HttpRequest) -> HttpResponse:
-    form = RunFilterForm(request.GET or None, workspace=request.workspace)  # type: ignore[attr-defined]
+def run_list(request: WorkspaceRequest) -> HttpResponse:
+    form = RunFilterForm(request.GET or None, workspace=request.workspace)
     runs = form.filter(
-        OperationRun.objects.for_workspace(request.workspace).select_related("connection")  # type: ignore[attr-defined]
+        OperationRun.objects.for_workspace(request.workspace).select_related("connection")
     )
     page = paginate(runs, RUN_ORDER, request.GET, per_page=RUNS_PER_PAGE)
     active = any(run.is_active for run in page.items)
@@ -49,8 +54,23 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_view(PROVIDER_VIEW)
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     runs = OperationRun.objects.select_related("connection", "requested_by")
-    run = get_object_for_member(runs, request.member, pk=pk)  # type: ignore[attr-defined]
+    run = get_object_for_member(runs, request.member, pk=pk)
     context = {"run": run, "active": run.is_active, "fragment": "#run-body"}
     return _render_polling(request, "operations/run.html", context, active=run.is_active)
+
+
+@workspace_view(PROVIDER_RUN)
+@require_POST
+def run_cancel(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    """Queued runs end now; running runs stop at their next page boundary."""
+    run = get_object_for_member(OperationRun.objects.all(), request.member, pk=pk)
+    try:
+        run = cancel_run(actor=request.user, member=request.member, run=run)
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        done = run.status == "cancelled"
+        messages.success(request, "Run cancelled." if done else "Stop requested: the run ends at its next page.")
+    return redirect("operations:run", slug=request.workspace.slug, pk=run.pk)

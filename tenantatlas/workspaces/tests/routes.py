@@ -222,6 +222,8 @@ WORKSPACE_ROUTES: list[Route] = [
     # operations/urls.py (Monitoring)
     Route("operations:runs", PROVIDER_VIEW),
     Route("operations:run", PROVIDER_VIEW, obj="run"),
+    # The matrix run has finished: cancel answers with a message and changes nothing.
+    Route("operations:cancel", PROVIDER_RUN, method="POST", obj="run", ok=302, audited=False),
     # notifications/urls.py
     Route("notifications:list", PROVIDER_VIEW),
     Route("notifications:bell", PROVIDER_VIEW),
