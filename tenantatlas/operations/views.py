@@ -15,8 +15,8 @@ from django_htmx.http import HttpResponseStopPolling
 
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.keyset import Keyset, decode_datetime, paginate
-from tenantatlas.operations.forms import RunFilterForm
 from tenantatlas.lib.typed_request import WorkspaceRequest
+from tenantatlas.operations.forms import RunFilterForm
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.operations.services import cancel_run
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
@@ -72,5 +72,7 @@ def run_cancel(request: WorkspaceRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         done = run.status == "cancelled"
-        messages.success(request, "Run cancelled." if done else "Stop requested: the run ends at its next page.")
+        messages.success(
+            request, "Run cancelled." if done else "Stop requested: the run ends at its next page."
+        )
     return redirect("operations:run", slug=request.workspace.slug, pk=run.pk)
