@@ -39,6 +39,14 @@ _CATALOG: tuple[Reason, ...] = (
         retryable=False,
     ),
     _r(
+        "credential.expiring",
+        "Credential expires soon",
+        "The client secret or certificate expires within the warning window.",
+        "Create a new secret or certificate in the app registration (Certificates & secrets), "
+        "then use Rotate credential on the connection before the old one expires.",
+        retryable=False,
+    ),
+    _r(
         "credential.decrypt_failed",
         "Credential cannot be decrypted",
         "The stored credential cannot be read with the configured encryption keys.",
