@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ UPSERT_FIELDS = [
     "last_seen_run",
     "removed_at",
 ]
+_UPSERT_COLUMNS = [f"{name}_id" if name == "last_seen_run" else name for name in UPSERT_FIELDS]
 
 
 @dataclass
@@ -89,33 +91,73 @@ def upsert_page(run: OperationRun, kind: str, items: Iterable[ObservedItem], cou
             elif known[external_id] != (digest, None):
                 counts.updated += 1  # changed, or back after having been marked removed
             rows.append(
-                InventoryItem(
-                    workspace_id=run.workspace_id,
-                    connection_id=run.connection_id,
-                    kind=kind,
-                    external_id=external_id,
-                    display_name=item.display_name[:300],
-                    platform=item.platform[:60],
-                    os_version=item.os_version[:60],
-                    compliance_state=item.compliance_state[:20],
-                    user_principal_name=item.user_principal_name[:300],
-                    last_sync_at=item.last_sync_at,
-                    odata_type=item.odata_type[:120],
-                    raw=item.raw,
-                    content_hash=digest,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                    last_seen_run_id=run.pk,
-                    removed_at=None,
-                )
+                {
+                    "external_id": external_id,
+                    "display_name": item.display_name[:300],
+                    "platform": item.platform[:60],
+                    "os_version": item.os_version[:60],
+                    "compliance_state": item.compliance_state[:20],
+                    "user_principal_name": item.user_principal_name[:300],
+                    "last_sync_at": item.last_sync_at,
+                    "odata_type": item.odata_type[:120],
+                    "raw": item.raw,
+                    "content_hash": digest,
+                }
             )
-        InventoryItem.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["connection", "kind", "external_id"],
-            update_fields=UPSERT_FIELDS,
-        )
+        if connection.vendor == "postgresql":
+            _upsert_postgresql(run, kind, rows, now)
+        else:
+            InventoryItem.objects.bulk_create(
+                [
+                    InventoryItem(
+                        workspace_id=run.workspace_id,
+                        connection_id=run.connection_id,
+                        kind=kind,
+                        first_seen_at=now,
+                        last_seen_at=now,
+                        last_seen_run_id=run.pk,
+                        removed_at=None,
+                        **row,
+                    )
+                    for row in rows
+                ],
+                update_conflicts=True,
+                unique_fields=["connection", "kind", "external_id"],
+                update_fields=UPSERT_FIELDS,
+            )
     counts.seen += len(rows)
+
+
+_PAGE_COLUMNS = (
+    "external_id text, display_name text, platform text, os_version text, compliance_state text, "
+    "user_principal_name text, last_sync_at timestamptz, odata_type text, raw jsonb, content_hash text"
+)
+
+
+def _upsert_postgresql(run: OperationRun, kind: str, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+    """One INSERT … ON CONFLICT for the page, sent as a single JSON document.
+
+    PostgreSQL unpacks the page in C (jsonb_to_recordset); bulk_create would build a model
+    instance and adapt every value of every row in Python, which made a 250,000-device sync
+    spend most of its time preparing parameters.
+    """
+    table = connection.ops.quote_name(InventoryItem._meta.db_table)
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPSERT_COLUMNS)
+    sql = f"""
+        INSERT INTO {table} (
+            workspace_id, connection_id, kind, first_seen_at, last_seen_at, last_seen_run_id,
+            removed_at, external_id, display_name, platform, os_version, compliance_state,
+            user_principal_name, last_sync_at, odata_type, raw, content_hash
+        )
+        SELECT %s, %s, %s, %s, %s, %s, NULL, p.external_id, p.display_name, p.platform,
+               p.os_version, p.compliance_state, p.user_principal_name, p.last_sync_at,
+               p.odata_type, p.raw, p.content_hash
+        FROM jsonb_to_recordset(%s::jsonb) AS p({_PAGE_COLUMNS})
+        ON CONFLICT (connection_id, kind, external_id) DO UPDATE SET {updates}
+    """  # noqa: S608 - identifiers come from the model, values are parameters
+    page = json.dumps(rows, cls=DjangoJSONEncoder)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run.workspace_id, run.connection_id, kind, now, now, run.pk, page])
 
 
 def mark_removed(run: OperationRun, kind: str) -> int:
