@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import URLPattern, URLResolver, re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 
 from tenantatlas.api.auth import ApiTokenAuth
-from tenantatlas.api.errors import install_error_handlers
+from tenantatlas.api.errors import error_body, install_error_handlers
 from tenantatlas.api.routers import audit, connections, inventory, me, notifications, runs
 
 DESCRIPTION = """\
@@ -18,7 +23,21 @@ accepted in requests, never returned. Lists are cursor-paginated: pass `next_cur
 `cursor` until it is null.
 """
 
-api = NinjaAPI(
+
+@csrf_exempt
+def unknown_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other path under /api/v1/: the error envelope, not the HTML 404 page."""
+    return JsonResponse(
+        error_body("not_found", "No such API endpoint: see /api/v1/docs."), status=404
+    )
+
+
+class TenantAtlasApi(NinjaAPI):
+    def _get_urls(self) -> list[URLPattern | URLResolver]:
+        return [*super()._get_urls(), re_path(r"^.*$", unknown_endpoint, name="unknown")]
+
+
+api = TenantAtlasApi(
     title="TenantAtlas API",
     version="1",
     description=DESCRIPTION,

@@ -412,3 +412,13 @@ def test_the_docs_page_uses_bundled_assets_only(client: Any, db: Any) -> None:
     assert response.status_code == 200
     assert b"/static/ninja/swagger-ui-bundle.js" in response.content
     assert b"cdn." not in response.content
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here", "/api/v1/connections/1/explode"]
+)
+def test_unknown_api_paths_answer_with_the_error_envelope(path: str, client: Any, db: Any) -> None:
+    response = client.post(path)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
