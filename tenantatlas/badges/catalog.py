@@ -26,12 +26,20 @@ CATALOG: dict[str, dict[str, Badge]] = {
     "health": {
         "unknown": Badge("Not checked", "neutral", "No health check has completed yet."),
         "healthy": Badge("Healthy", "success", "Authentication, permissions and tenant check out."),
-        "degraded": Badge("Degraded", "warning", "Works, but permissions are missing or the credential expires soon."),
-        "unhealthy": Badge("Unhealthy", "danger", "Cannot authenticate or the tenant does not match."),
+        "degraded": Badge(
+            "Degraded",
+            "warning",
+            "Works, but permissions are missing or the credential expires soon.",
+        ),
+        "unhealthy": Badge(
+            "Unhealthy", "danger", "Cannot authenticate or the tenant does not match."
+        ),
     },
     "credential_expiry": {
         "valid": Badge("Valid", "success", "The credential is not close to expiring."),
-        "expiring": Badge("Expires soon", "warning", "The credential expires within the warning window."),
+        "expiring": Badge(
+            "Expires soon", "warning", "The credential expires within the warning window."
+        ),
         "expired": Badge("Expired", "danger", "The credential has expired: rotate it."),
         "none": Badge("No expiry set", "neutral", "No expiry date is known for this credential."),
         "missing": Badge("No credential", "danger", "The connection has no current credential."),
@@ -40,7 +48,9 @@ CATALOG: dict[str, dict[str, Badge]] = {
         "queued": Badge("Queued", "info", "Waiting for a worker."),
         "running": Badge("Running", "info", "A worker is processing this run."),
         "succeeded": Badge("Succeeded", "success", "Finished without errors."),
-        "partially_succeeded": Badge("Partially succeeded", "warning", "Finished; some parts failed."),
+        "partially_succeeded": Badge(
+            "Partially succeeded", "warning", "Finished; some parts failed."
+        ),
         "failed": Badge("Failed", "danger", "Finished with an error."),
         "cancelled": Badge("Cancelled", "neutral", "Stopped before it finished."),
     },

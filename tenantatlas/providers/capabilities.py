@@ -3,8 +3,8 @@ placeholders that report "not supported" cleanly until a module implements them.
 
 from __future__ import annotations
 
-from importlib import import_module
 from collections.abc import Callable
+from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
 
 from tenantatlas.lib.reasons import ProviderError

@@ -11,9 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ValidationError
 
-_CERT_BLOCK = re.compile(
-    rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL
-)
+_CERT_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 _KEY_BLOCK = re.compile(
     rb"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----.+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----",
     re.DOTALL,
@@ -81,7 +79,8 @@ def parse_certificate_bundle(
         )
     except TypeError:
         raise ValidationError(
-            "The private key is encrypted: enter its passphrase." if not passphrase
+            "The private key is encrypted: enter its passphrase."
+            if not passphrase
             else "The private key is not encrypted: leave the passphrase empty.",
             code="key_passphrase",
         ) from None

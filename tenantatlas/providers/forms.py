@@ -56,7 +56,9 @@ class CredentialFields(forms.Form):
         help_text="The certificate uploaded to the app registration; may also contain the key.",
     )
     private_key_file = forms.FileField(
-        label="Private key (PEM)", required=False, help_text="Leave empty if it is in the file above."
+        label="Private key (PEM)",
+        required=False,
+        help_text="Leave empty if it is in the file above.",
     )
     key_passphrase = forms.CharField(
         label="Key passphrase",
@@ -103,9 +105,15 @@ class CredentialFields(forms.Form):
                 self.add_error("certificate_file", "Upload the certificate as a PEM file.")
             return
         try:
-            parsed = parse_certificate_bundle(cert_bytes, key_bytes, data.get("key_passphrase") or "")
+            parsed = parse_certificate_bundle(
+                cert_bytes, key_bytes, data.get("key_passphrase") or ""
+            )
         except ValidationError as exc:
-            field = "private_key_file" if exc.code in {"no_key", "bad_key", "key_passphrase"} else "certificate_file"
+            field = (
+                "private_key_file"
+                if exc.code in {"no_key", "bad_key", "key_passphrase"}
+                else "certificate_file"
+            )
             self.add_error(field, exc)
             return
         if parsed.is_expired and not data.get("accept_expired"):
@@ -159,7 +167,9 @@ class ConnectionForm(CredentialFields):
             self.fields["client_secret"].help_text = (
                 "Leave empty to keep the current secret. " + self.fields["client_secret"].help_text
             )
-            self.fields["certificate_file"].help_text = "Leave empty to keep the current certificate."
+            self.fields[
+                "certificate_file"
+            ].help_text = "Leave empty to keep the current certificate."
 
 
 class RotateCredentialForm(CredentialFields):
@@ -186,7 +196,10 @@ class ChooseDefaultForm(forms.Form):
 class ScheduleForm(forms.Form):
     operation_type = forms.ChoiceField(choices=OPERATION_ACTIONS)
     interval_minutes = forms.TypedChoiceField(
-        choices=[("", "Not scheduled"), *INTERVAL_CHOICES], coerce=int, empty_value=None, required=False
+        choices=[("", "Not scheduled"), *INTERVAL_CHOICES],
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
 
     def interval(self) -> int | None:

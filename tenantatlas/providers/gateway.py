@@ -39,9 +39,7 @@ class ProviderGateway:
     def current_credential(self) -> ProviderCredential:
         credential = self.connection.credentials.filter(retired_at__isnull=True).first()
         if credential is None:
-            raise ProviderError(
-                "credential.missing", "The connection has no current credential."
-            )
+            raise ProviderError("credential.missing", "The connection has no current credential.")
         return credential
 
     def token_provider(self, credential: ProviderCredential | None = None) -> TokenProvider:

@@ -170,7 +170,12 @@ def update_connection(
         _reset_health(connection)
     connection.save()
     current = connection.current_credential
-    if credential is None and current is not None and client_id and str(current.client_id) != client_id:
+    if (
+        credential is None
+        and current is not None
+        and client_id
+        and str(current.client_id) != client_id
+    ):
         # A new client id alone re-seals the current secret material under the new app id.
         changes["client_id"] = {"from": str(current.client_id), "to": client_id}
         ProviderCredential.objects.filter(pk=current.pk).update(client_id=client_id)
@@ -274,7 +279,10 @@ def _hand_over_default(
             f"This is the default connection: choose another default before you {verb} it.",
             code="default_required",
         )
-    if new_default.pk == connection.pk or not _others(connection).filter(pk=new_default.pk).exists():
+    if (
+        new_default.pk == connection.pk
+        or not _others(connection).filter(pk=new_default.pk).exists()
+    ):
         raise Refused("The new default must be another connection of this workspace.")
     ProviderConnection.objects.filter(pk=connection.pk).update(is_default=False)
     connection.is_default = False
@@ -364,7 +372,9 @@ def rotate_encryption_keys(*, batch_size: int = 200) -> dict[str, int]:
 
 
 @transaction.atomic
-def record_health(*, connection: ProviderConnection, result: dict[str, Any], run: Any = None) -> None:
+def record_health(
+    *, connection: ProviderConnection, result: dict[str, Any], run: Any = None
+) -> None:
     """Store a health check's outcome on the connection (called by the run-completed listener)."""
     connection = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
     previous = connection.health

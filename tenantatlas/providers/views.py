@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -15,9 +15,9 @@ from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.operations.models import OperationRun, Trigger
 from tenantatlas.operations.registry import OPERATION_ACTIONS, UnknownOperation
+from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
 from tenantatlas.operations.services import ScopeBusy, start_operation
 from tenantatlas.providers import services
-from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
 from tenantatlas.providers.forms import (
     ChooseDefaultForm,
     ConnectionForm,
@@ -210,7 +210,9 @@ def connection_delete(request: WorkspaceRequest, pk: int) -> HttpResponse:
 
 @workspace_view(PROVIDER_RUN)
 @require_POST
-def connection_start_operation(request: WorkspaceRequest, pk: int, operation_type: str) -> HttpResponse:
+def connection_start_operation(
+    request: WorkspaceRequest, pk: int, operation_type: str
+) -> HttpResponse:
     """Start surface: create or reuse the run, answer at once with a toast linking to it."""
     connection = _get_connection(request, pk)
     try:
@@ -232,12 +234,22 @@ def connection_start_operation(request: WorkspaceRequest, pk: int, operation_typ
         toast = _run_toast(request, level, result.message, result.run)
     level, text, url = toast
     if request.htmx:
-        return render(request, "providers/_toast.html", {"level": messages.DEFAULT_TAGS[level], "text": text, "url": url})
-    messages.add_message(request, level, format_html('{} · <a href="{}">View run</a>', text, url) if url else text)
-    return redirect(_safe_next(request) or reverse("providers:list", kwargs={"slug": connection.workspace.slug}))
+        return render(
+            request,
+            "providers/_toast.html",
+            {"level": messages.DEFAULT_TAGS[level], "text": text, "url": url},
+        )
+    messages.add_message(
+        request, level, format_html('{} · <a href="{}">View run</a>', text, url) if url else text
+    )
+    return redirect(
+        _safe_next(request) or reverse("providers:list", kwargs={"slug": connection.workspace.slug})
+    )
 
 
-def _run_toast(request: WorkspaceRequest, level: int, text: str, run: OperationRun) -> tuple[int, str, str]:
+def _run_toast(
+    request: WorkspaceRequest, level: int, text: str, run: OperationRun
+) -> tuple[int, str, str]:
     return level, text, reverse("operations:run", kwargs={"slug": run.workspace.slug, "pk": run.pk})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+
 class WorkspaceScopedQuerySet(models.QuerySet):
     """Every workspace-owned model's manager: `.for_workspace(ws)` is the only way in."""
 

@@ -42,7 +42,9 @@ def _lock_memberships(workspace: Workspace) -> None:
 
 
 @transaction.atomic
-def add_member(*, actor: Any, workspace: Workspace, username_or_email: str, role: str) -> Membership:
+def add_member(
+    *, actor: Any, workspace: Workspace, username_or_email: str, role: str
+) -> Membership:
     """Invite an existing user by username or e-mail address."""
     if role not in Role.values:
         raise InvalidInput("Choose a valid role.", field="role")

@@ -55,6 +55,11 @@ def compliance_snapshot(ctx: RunContext) -> RunOutcome:
     ctx.progress(done, done, force=True)
     return RunOutcome(
         status=RunStatus.SUCCEEDED,
-        summary_counts={**counts, "stale": stale, "total": snapshot.total, **({"unexpected_states": unexpected} if unexpected else {})},
+        summary_counts={
+            **counts,
+            "stale": stale,
+            "total": snapshot.total,
+            **({"unexpected_states": unexpected} if unexpected else {}),
+        },
         context={"snapshot_id": snapshot.pk, "graph": gateway.recorder.summary()},
     )

@@ -48,17 +48,26 @@ def _expiry_problem(expires_at: dt.datetime | None) -> tuple[str, str] | None:
 
 
 def health_check(ctx: RunContext) -> RunOutcome:
-    gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="provider.health_check")
+    gateway = ProviderGateway(
+        ctx.connection, redactor=ctx.redactor, purpose="provider.health_check"
+    )
     credential = gateway.current_credential()
     tokens = gateway.token_provider(credential)
     token = tokens.get_token()
     ctx.check_stop()
-    result: dict[str, Any] = {"granted": sorted(token.roles or []), "checked_at": timezone.now().isoformat()}
+    result: dict[str, Any] = {
+        "granted": sorted(token.roles or []),
+        "checked_at": timezone.now().isoformat(),
+    }
     if token.roles is None:
         missing, _ = permission_gaps([])
-        result.update(health=Health.UNHEALTHY, reason_code="auth.consent_missing", missing=missing, extra=[])
+        result.update(
+            health=Health.UNHEALTHY, reason_code="auth.consent_missing", missing=missing, extra=[]
+        )
         raise ProviderError(
-            "auth.consent_missing", get_reason("auth.consent_missing").message, details={"health": result}
+            "auth.consent_missing",
+            get_reason("auth.consent_missing").message,
+            details={"health": result},
         )
     missing, extra = permission_gaps(token.roles)
     result.update(missing=missing, extra=extra)
@@ -68,7 +77,10 @@ def health_check(ctx: RunContext) -> RunOutcome:
         orgs = client.get("organization.get").get("value") or []
     except ProviderError as exc:
         if exc.reason_code != "graph.permission_denied":
-            exc.details = {**exc.details, "health": {**result, "health": Health.UNHEALTHY, "reason_code": exc.reason_code}}
+            exc.details = {
+                **exc.details,
+                "health": {**result, "health": Health.UNHEALTHY, "reason_code": exc.reason_code},
+            }
             raise
         orgs = []
     org = orgs[0] if orgs else {}
@@ -89,7 +101,11 @@ def health_check(ctx: RunContext) -> RunOutcome:
     if expiry is not None:
         level, expiry_message = expiry
         if level == "unhealthy":
-            code = "auth.client_secret_expired" if credential.kind == "client_secret" else "auth.certificate_invalid"
+            code = (
+                "auth.client_secret_expired"
+                if credential.kind == "client_secret"
+                else "auth.certificate_invalid"
+            )
             result.update(health=Health.UNHEALTHY, reason_code=code, message=expiry_message)
             raise ProviderError(code, expiry_message, details={"health": result})
         if health == Health.HEALTHY:

@@ -67,7 +67,9 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
     context = {"graph": gateway.recorder.summary()}
     if len(failures) == len(KINDS):
         first = next(iter(failures.values()))
-        raise ProviderError(first, f"Every inventory kind failed ({first}).", details={"summary": summary})
+        raise ProviderError(
+            first, f"Every inventory kind failed ({first}).", details={"summary": summary}
+        )
     ctx.progress(done, done, force=True)
     if failures:
         kinds = ", ".join(f"{k} ({code})" for k, code in failures.items())

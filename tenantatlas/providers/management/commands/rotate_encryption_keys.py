@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--add-key", action="store_true", help="Embedded setup: prepend a new key to the key file."
+            "--add-key",
+            action="store_true",
+            help="Embedded setup: prepend a new key to the key file.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
