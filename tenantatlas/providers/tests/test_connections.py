@@ -478,3 +478,41 @@ def test_it_writes_every_audit_event_of_a_connections_life(
     ]
     assert set(AuditEvent.objects.values_list("actor_label", flat=True)) == {"alice"}
     assert set(AuditEvent.objects.values_list("workspace", flat=True)) == {acme.pk}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_it_keeps_exactly_one_default_through_any_sequence_of_changes(
+    seed: int, alice: Any, acme: Any
+) -> None:
+    """Random walks over create/delete/disable/enable/set-default, refused steps included."""
+    import random
+    import uuid
+
+    rng = random.Random(seed)
+    for step in range(40):
+        live = list(ProviderConnection.objects.for_workspace(acme))
+        action = rng.choice(
+            ["create", "delete", "disable", "enable", "default"] if live else ["create"]
+        )
+        target = rng.choice(live) if live else None
+        others = [c for c in live if target is not None and c.pk != target.pk]
+        new_default = rng.choice([None, *others]) if others else None
+        try:
+            if action == "create":
+                make_connection(acme, alice, name=f"C{step}", entra_tenant_id=str(uuid.uuid4()))
+            elif action == "delete":
+                services.delete_connection(actor=alice, connection=target, new_default=new_default)
+            elif action in ("disable", "enable"):
+                services.set_connection_status(
+                    actor=alice,
+                    connection=target,
+                    enabled=action == "enable",
+                    new_default=new_default,
+                )
+            else:
+                services.set_default_connection(actor=alice, connection=target)
+        except Refused:
+            pass
+        live_count = ProviderConnection.objects.for_workspace(acme).count()
+        assert len(defaults(acme)) == (1 if live_count else 0), f"step {step}: {action}"
+    assert not ProviderConnection.objects.filter(deleted_at__isnull=False, is_default=True).exists()

@@ -238,3 +238,18 @@ def test_it_rotates_the_readable_rows_and_keeps_the_unreadable_ones(
     after = snapshot()
     assert after[stranger_row.pk] == (stranger_row.ciphertext, key_id_of(STRANGER_KEY))
     assert {after[pk][1] for pk in sealed_with_old_key} == {key_id_of(NEW_KEY)}
+
+
+@pytest.mark.parametrize("key_file", ["/srv/tenantatlas/var/encryption_keys", None])
+def test_it_tells_on_the_form_where_the_local_key_file_is(
+    key_file: str | None, settings: Any, alice: Any, acme: Any
+) -> None:
+    from tenantatlas.testing import client_for
+
+    settings.ENCRYPTION_KEYS_FILE = key_file
+
+    html = client_for(alice).get(f"/w/{acme.slug}/connections/new/").content.decode()
+
+    assert "Secrets and private keys are encrypted at rest" in html
+    assert (f"with the key kept in <code>{key_file}</code>" in html) is (key_file is not None)
+    assert ("with the key kept in" in html) is (key_file is not None)
