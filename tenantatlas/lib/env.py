@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -58,8 +59,9 @@ def envfloat(name: str, default: float) -> float:
         raise EnvError(f"{name}={value!r} is not a number") from None
 
 
-def envlist(name: str, default: list[str] | None = None, sep: str = ",") -> list[str]:
+def envlist(name: str, default: list[str] | None = None) -> list[str]:
+    """Items separated by commas or whitespace (so a *_FILE may hold one item per line)."""
     value = envraw(name)
     if value is None or value.strip() == "":
         return list(default or [])
-    return [item.strip() for item in value.split(sep) if item.strip()]
+    return [item for item in re.split(r"[,\s]+", value) if item]

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -154,6 +155,7 @@ class ConnectionForm(CredentialFields):
     def __init__(self, *args: Any, connection: ProviderConnection | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["cloud"].choices = cloud_choices()  # type: ignore[attr-defined]
+        self.fields["cloud"].initial = settings.CLOUD_DEFAULT
         self.credential_optional = connection is not None
         if connection is not None:
             current = connection.current_credential

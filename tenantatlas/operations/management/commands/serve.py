@@ -68,16 +68,29 @@ class Command(BaseCommand):
         spawn(
             "web",
             [
-                sys.executable, "-m", "gunicorn", "tenantatlas.wsgi",
-                "--bind", f"{options['host']}:{options['port']}",
-                "--workers", str(options["web_workers"]), "--threads", "4",
-                "--access-logfile", "-",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "tenantatlas.wsgi",
+                "--bind",
+                f"{options['host']}:{options['port']}",
+                "--workers",
+                str(options["web_workers"]),
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--no-control-socket",
             ],
         )
         if not _wait_for_port(options["host"], options["port"], 30):
             self._stop(children)
             raise CommandError("The web server did not start (is the port in use?).")
-        self.stdout.write(self.style.SUCCESS(f"TenantAtlas is running on http://{options['host']}:{options['port']}/"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"TenantAtlas is running on http://{options['host']}:{options['port']}/"
+            )
+        )
         if settings.ENCRYPTION_KEYS_FILE:
             self.stdout.write(
                 f"Credential encryption key: {settings.ENCRYPTION_KEYS_FILE} (0600) — back it up "
@@ -94,7 +107,9 @@ class Command(BaseCommand):
             while not stop["flag"]:
                 for child in children:
                     if child.poll() is not None:
-                        self.stderr.write(f"a process exited (pid {child.pid}, code {child.returncode}); stopping")
+                        self.stderr.write(
+                            f"a process exited (pid {child.pid}, code {child.returncode}); stopping"
+                        )
                         stop["flag"] = True
                 time.sleep(0.5)
         finally:
