@@ -131,7 +131,8 @@ def test_it_answers_unknown_tenant_at_discovery_with_invalid_tenant(simulator):
 
 
 @pytest.mark.parametrize(
-    ("tenant", "code"), [(str(uuid.uuid4()), "AADSTS90002"), ("not_a_tenant", "AADSTS900023")]
+    ("tenant", "code"),
+    [("4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", "AADSTS90002"), ("not_a_tenant", "AADSTS900023")],
 )
 def test_it_makes_msal_constructor_fail_for_a_bad_tenant(simulator, tenant, code):
     with pytest.raises(ValueError) as excinfo:
