@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -107,7 +107,9 @@ class Heartbeat:
         except Exception:  # a failed beat must not kill the run
             logger.warning("Heartbeat for run %s failed", self.run_id, exc_info=True)
         finally:
-            close_old_connections()
+            # This thread's own connection dies with it. (close_old_connections() would open
+            # one just to check it when the run ended before the first beat.)
+            connections.close_all()
 
 
 def claim(run_id: int) -> bool:
