@@ -414,11 +414,42 @@ def test_the_docs_page_uses_bundled_assets_only(client: Any, db: Any) -> None:
     assert b"cdn." not in response.content
 
 
-@pytest.mark.parametrize(
-    "path", ["/api/v1/nothing-here", "/api/v1/connections/1/explode"]
-)
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/connections/1/explode"])
 def test_unknown_api_paths_answer_with_the_error_envelope(path: str, client: Any, db: Any) -> None:
     response = client.post(path)
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/connections",
+        "/runs",
+        "/inventory/managed_device",
+        "/compliance-snapshots",
+        "/notifications",
+        "/audit-events",
+    ],
+)
+def test_lists_cost_the_same_queries_for_one_row_or_many(path: str, alice: Any, acme: Any) -> None:
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from tenantatlas.api.tests.factories import seed_workspace
+
+    client = ApiClient(token_for(alice))
+    client.call("GET", "/me")  # records the token's last use, which the next minute skips
+    seed_workspace(acme, alice)
+    with CaptureQueriesContext(db) as few:
+        assert client.call("GET", path).status_code == 200
+    for _ in range(3):
+        seed_workspace(acme, alice)
+    with CaptureQueriesContext(db) as many:
+        assert client.call("GET", path).status_code == 200
+
+    assert len(many) == len(few), (
+        [q["sql"][:90] for q in few.captured_queries],
+        [q["sql"][:90] for q in many.captured_queries],
+    )
