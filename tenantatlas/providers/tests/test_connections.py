@@ -480,7 +480,7 @@ def test_it_writes_every_audit_event_of_a_connections_life(
     assert set(AuditEvent.objects.values_list("workspace", flat=True)) == {acme.pk}
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(2))
 def test_it_keeps_exactly_one_default_through_any_sequence_of_changes(
     seed: int, alice: Any, acme: Any
 ) -> None:
@@ -489,7 +489,7 @@ def test_it_keeps_exactly_one_default_through_any_sequence_of_changes(
     import uuid
 
     rng = random.Random(seed)
-    for step in range(40):
+    for step in range(30):
         live = list(ProviderConnection.objects.for_workspace(acme))
         action = rng.choice(
             ["create", "delete", "disable", "enable", "default"] if live else ["create"]
