@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from tenantatlas.lib.errors import Refused
 from tenantatlas.workspaces.capabilities import CAPABILITY_LABELS, PROVIDER_VIEW, can
 from tenantatlas.workspaces.models import Membership
 
@@ -42,6 +43,12 @@ class ApiTokenForm(forms.Form):
         if value is not None and value < timezone.now().date():
             raise forms.ValidationError("Choose today or a later date.")
         return value
+
+    def add_refusal(self, exc: Refused) -> None:
+        """Show a service refusal next to the field it names (the service's expires_at is ours)."""
+        name = str(exc.details.get("field") or "")
+        name = "expires_on" if name == "expires_at" else name
+        self.add_error(name if name in self.fields else None, exc.message)
 
     def expires_at(self) -> dt.datetime | None:
         value = self.cleaned_data.get("expires_on")

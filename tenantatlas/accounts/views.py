@@ -39,7 +39,7 @@ def token_list(request: WorkspaceRequest) -> HttpResponse:
                 expires_at=form.expires_at(),
             )
         except Refused as exc:
-            form.add_error(exc.details.get("field"), exc.message)
+            form.add_refusal(exc)
         else:
             form = ApiTokenForm(member=request.member)
     context = {
