@@ -61,14 +61,23 @@ class KindCounts:
     removed: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"seen": self.seen, "created": self.created, "updated": self.updated, "removed": self.removed}
+        return {
+            "seen": self.seen,
+            "created": self.created,
+            "updated": self.updated,
+            "removed": self.removed,
+        }
 
 
 def _hash(raw: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode(), usedforsecurity=False).hexdigest()
+    return hashlib.sha1(
+        json.dumps(raw, sort_keys=True, default=str).encode(), usedforsecurity=False
+    ).hexdigest()
 
 
-def upsert_page(run: OperationRun, kind: str, items: Iterable[ObservedItem], counts: KindCounts) -> None:
+def upsert_page(
+    run: OperationRun, kind: str, items: Iterable[ObservedItem], counts: KindCounts
+) -> None:
     """Insert new items, refresh known ones, and stamp all of them as seen by this run."""
     now = timezone.now()
     by_id: dict[str, ObservedItem] = {}
@@ -134,7 +143,9 @@ _PAGE_COLUMNS = (
 )
 
 
-def _upsert_postgresql(run: OperationRun, kind: str, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+def _upsert_postgresql(
+    run: OperationRun, kind: str, rows: list[dict[str, Any]], now: dt.datetime
+) -> None:
     """One INSERT … ON CONFLICT for the page, sent as a single JSON document.
 
     PostgreSQL unpacks the page in C (jsonb_to_recordset); bulk_create would build a model
@@ -163,7 +174,9 @@ def _upsert_postgresql(run: OperationRun, kind: str, rows: list[dict[str, Any]],
 def mark_removed(run: OperationRun, kind: str) -> int:
     """After a *complete* sync of a kind: items this run did not see are marked removed."""
     return (
-        InventoryItem.objects.filter(connection_id=run.connection_id, kind=kind, removed_at__isnull=True)
+        InventoryItem.objects.filter(
+            connection_id=run.connection_id, kind=kind, removed_at__isnull=True
+        )
         .filter(Q(last_seen_run__isnull=True) | ~Q(last_seen_run_id=run.pk))
         .update(removed_at=timezone.now())
     )

@@ -13,7 +13,12 @@ from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.registry import OPERATIONS
 from tenantatlas.providers.services import record_health
 
-HEALTH_AFFECTING_PREFIXES = ("auth.", "credential.", "graph.unauthorized", "provider.tenant_mismatch")
+HEALTH_AFFECTING_PREFIXES = (
+    "auth.",
+    "credential.",
+    "graph.unauthorized",
+    "provider.tenant_mismatch",
+)
 
 
 def _health_result(run: OperationRun) -> dict[str, Any] | None:
@@ -21,7 +26,11 @@ def _health_result(run: OperationRun) -> dict[str, Any] | None:
     if result:
         return dict(result)
     if run.status == RunStatus.FAILED and run.reason_code.startswith(HEALTH_AFFECTING_PREFIXES):
-        return {"health": "unhealthy", "reason_code": run.reason_code, "message": run.failure_message}
+        return {
+            "health": "unhealthy",
+            "reason_code": run.reason_code,
+            "message": run.failure_message,
+        }
     return None
 
 

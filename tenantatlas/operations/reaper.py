@@ -47,9 +47,9 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
                 emit_run_completed(run_id)
 
     queued_before = now - dt.timedelta(seconds=settings.RUN_QUEUED_STALE_AFTER_SECONDS)
-    waiting = OperationRun.objects.filter(status=RunStatus.QUEUED, enqueued_at__lt=queued_before).filter(
-        Q(not_before__isnull=True) | Q(not_before__lt=queued_before)
-    )
+    waiting = OperationRun.objects.filter(
+        status=RunStatus.QUEUED, enqueued_at__lt=queued_before
+    ).filter(Q(not_before__isnull=True) | Q(not_before__lt=queued_before))
     for run in waiting.only("pk", "context"):
         deliveries = int(run.context.get("redeliveries", 0))
         with transaction.atomic():
@@ -65,7 +65,9 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
                     emit_run_completed(run.pk)
                 continue
             bumped = OperationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-                context={**run.context, "redeliveries": deliveries + 1}, not_before=None, enqueued_at=now
+                context={**run.context, "redeliveries": deliveries + 1},
+                not_before=None,
+                enqueued_at=now,
             )
             if bumped:
                 counts["requeued"] += 1

@@ -53,7 +53,9 @@ OPERATIONS: dict[str, OperationType] = {
 }
 
 OPERATION_LABELS: dict[str, str] = {key: op.label for key, op in OPERATIONS.items()}
-OPERATION_ACTIONS: list[tuple[str, str]] = [(key, op.action_label) for key, op in OPERATIONS.items()]
+OPERATION_ACTIONS: list[tuple[str, str]] = [
+    (key, op.action_label) for key, op in OPERATIONS.items()
+]
 
 
 class UnknownOperation(InvalidInput):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection as db_connection, transaction
+from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from tenantatlas.audit.services import actor_label_for, record_event
@@ -78,10 +79,20 @@ def _lock_scope(scope_key: str) -> None:
     """
     if db_connection.vendor == "postgresql":
         with db_connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, zlib.crc32(scope_key.encode()) - 2**31])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [7301, zlib.crc32(scope_key.encode()) - 2**31],
+            )
 
 
-def _audit_start(run: OperationRun, actor: Any, outcome: str, connection: ProviderConnection, op_key: str, trigger: str) -> None:
+def _audit_start(
+    run: OperationRun,
+    actor: Any,
+    outcome: str,
+    connection: ProviderConnection,
+    op_key: str,
+    trigger: str,
+) -> None:
     action = {
         "created": "operation.started",
         "deduplicated": "operation.deduplicated",
@@ -210,7 +221,10 @@ def reschedule_run(run: OperationRun, *, not_before: dt.datetime, note: dict[str
     """Put a running run back in the queue until not_before (Graph said: retry later)."""
     with transaction.atomic():
         updated = OperationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-            status=RunStatus.QUEUED, not_before=not_before, heartbeat_at=None, enqueued_at=not_before,
+            status=RunStatus.QUEUED,
+            not_before=not_before,
+            heartbeat_at=None,
+            enqueued_at=not_before,
             context={**run.context, "rescheduled": [*run.context.get("rescheduled", []), note]},
         )
         if updated:

@@ -176,7 +176,7 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
         except RetryLater as exc:
             from tenantatlas.operations.services import reschedule_run
 
-            assert exc.retry_at is not None
+            retry_at = exc.retry_at or timezone.now()
             if len(run.context.get("rescheduled", [])) >= MAX_RESCHEDULES:
                 outcome = _failure(
                     exc.reason_code,
@@ -184,8 +184,8 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
                     {"failure_details": exc.details},
                 )
             else:
-                note = {"reason_code": exc.reason_code, "retry_at": exc.retry_at.isoformat()}
-                if reschedule_run(run, not_before=exc.retry_at, note=note):
+                note = {"reason_code": exc.reason_code, "retry_at": retry_at.isoformat()}
+                if reschedule_run(run, not_before=retry_at, note=note):
                     return RunStatus.QUEUED
                 return None
         except RunStopped as exc:

@@ -26,21 +26,31 @@ def _member(user, workspace):
 
 def test_it_creates_then_deduplicates_the_same_operation(acme, alice):
     conn = make_connection(acme, alice)
-    first = start_operation(actor=alice, member=_member(alice, acme), connection=conn, operation_type="inventory.sync")
-    again = start_operation(actor=alice, member=_member(alice, acme), connection=conn, operation_type="inventory.sync")
+    first = start_operation(
+        actor=alice, member=_member(alice, acme), connection=conn, operation_type="inventory.sync"
+    )
+    again = start_operation(
+        actor=alice, member=_member(alice, acme), connection=conn, operation_type="inventory.sync"
+    )
     assert first.outcome == "created"
     assert again.outcome == "deduplicated"
     assert again.run.pk == first.run.pk
     assert OperationRun.objects.filter(status=RunStatus.QUEUED).count() == 1
-    actions = list(AuditEvent.objects.filter(action__startswith="operation.").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="operation.").values_list("action", flat=True)
+    )
     assert sorted(actions) == ["operation.deduplicated", "operation.started"]
 
 
 def test_it_refuses_another_operation_on_a_busy_scope(acme, alice):
     conn = make_connection(acme, alice)
-    first = start_operation(actor=alice, member=None, connection=conn, operation_type="inventory.sync")
+    first = start_operation(
+        actor=alice, member=None, connection=conn, operation_type="inventory.sync"
+    )
     with pytest.raises(ScopeBusy) as busy:
-        start_operation(actor=alice, member=None, connection=conn, operation_type="compliance.snapshot")
+        start_operation(
+            actor=alice, member=None, connection=conn, operation_type="compliance.snapshot"
+        )
     assert busy.value.active_run.pk == first.run.pk
     assert "Inventory sync is running" in busy.value.message
     assert AuditEvent.objects.filter(action="operation.scope_busy").count() == 1
@@ -49,9 +59,13 @@ def test_it_refuses_another_operation_on_a_busy_scope(acme, alice):
 
 def test_it_frees_the_scope_when_the_run_ends(acme, alice):
     conn = make_connection(acme, alice)
-    first = start_operation(actor=alice, member=None, connection=conn, operation_type="inventory.sync")
+    first = start_operation(
+        actor=alice, member=None, connection=conn, operation_type="inventory.sync"
+    )
     cancel_run(actor=alice, member=None, run=first.run)
-    second = start_operation(actor=alice, member=None, connection=conn, operation_type="compliance.snapshot")
+    second = start_operation(
+        actor=alice, member=None, connection=conn, operation_type="compliance.snapshot"
+    )
     assert second.outcome == "created"
     assert OperationRun.objects.get(pk=first.run.pk).status == RunStatus.CANCELLED
 
@@ -70,15 +84,21 @@ def test_it_refuses_unknown_types_and_missing_capability(acme, alice, vera):
     with pytest.raises(UnknownOperation):
         start_operation(actor=alice, member=None, connection=conn, operation_type="tenant.delete")
     with pytest.raises(PermissionDenied):
-        start_operation(actor=vera, member=_member(vera, acme), connection=conn, operation_type="inventory.sync")
+        start_operation(
+            actor=vera, member=_member(vera, acme), connection=conn, operation_type="inventory.sync"
+        )
     assert OperationRun.objects.count() == 0
 
 
 def test_it_keeps_scopes_apart_per_tenant(acme, alice):
     one = make_connection(acme, alice)
-    two = make_connection(acme, alice, name="Fabrikam", entra_tenant_id="22222222-2222-3333-4444-555555555555")
+    two = make_connection(
+        acme, alice, name="Fabrikam", entra_tenant_id="22222222-2222-3333-4444-555555555555"
+    )
     start_operation(actor=alice, member=None, connection=one, operation_type="inventory.sync")
-    other = start_operation(actor=alice, member=None, connection=two, operation_type="compliance.snapshot")
+    other = start_operation(
+        actor=alice, member=None, connection=two, operation_type="compliance.snapshot"
+    )
     assert other.outcome == "created"
 
 
@@ -90,14 +110,22 @@ def test_it_shows_a_toast_with_a_link_for_each_outcome(acme, alice, bob):
     run = OperationRun.objects.get()
     run_url = reverse("operations:run", args=["acme", run.pk])
     assert queued.status_code == 200
-    assert "Inventory sync queued" in queued.text and run_url in queued.text
+    assert "Inventory sync queued" in queued.text
+    assert run_url in queued.text
     again = client.post(url, headers={"HX-Request": "true"})
-    assert "Already running" in again.text and run_url in again.text
-    busy = client.post(reverse("providers:start", args=["acme", conn.pk, "compliance.snapshot"]), headers={"HX-Request": "true"})
-    assert "Scope busy: Inventory sync is running" in busy.text and run_url in busy.text
+    assert "Already running" in again.text
+    assert run_url in again.text
+    busy = client.post(
+        reverse("providers:start", args=["acme", conn.pk, "compliance.snapshot"]),
+        headers={"HX-Request": "true"},
+    )
+    assert "Scope busy: Inventory sync is running" in busy.text
+    assert run_url in busy.text
     plain = client.post(url, follow=True)
     assert "Already running" in plain.text
-    assert client.post(reverse("providers:start", args=["acme", conn.pk, "nope"])).status_code == 404
+    assert (
+        client.post(reverse("providers:start", args=["acme", conn.pk, "nope"])).status_code == 404
+    )
 
 
 def test_it_hides_operation_actions_from_readonly_members(acme, alice, vera):
@@ -105,4 +133,7 @@ def test_it_hides_operation_actions_from_readonly_members(acme, alice, vera):
     page = client_for(vera).get(reverse("providers:list", args=["acme"]))
     assert page.status_code == 200
     assert "data-operation" not in page.text
-    assert "data-operation=\"inventory.sync\"" in client_for(alice).get(reverse("providers:list", args=["acme"])).text
+    assert (
+        'data-operation="inventory.sync"'
+        in client_for(alice).get(reverse("providers:list", args=["acme"])).text
+    )

@@ -58,7 +58,9 @@ class Command(BaseCommand):
                 user = users.objects.create_user(
                     username=username, email=f"{username}@demo.invalid", password=password
                 )
-            Membership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
+            Membership.objects.get_or_create(
+                workspace=workspace, user=user, defaults={"role": role}
+            )
             owner = owner or user
         created = 0
         for tenant in load_scenarios(options["scenarios"]):

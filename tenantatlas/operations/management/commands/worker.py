@@ -17,9 +17,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batch", action="store_true", help="Process what is queued, then exit.")
-        parser.add_argument("--max-tasks", type=int, default=None, help="Exit after this many runs.")
-        parser.add_argument("--interval", type=float, default=1.0, help="Idle polling interval (database).")
+        parser.add_argument(
+            "--batch", action="store_true", help="Process what is queued, then exit."
+        )
+        parser.add_argument(
+            "--max-tasks", type=int, default=None, help="Exit after this many runs."
+        )
+        parser.add_argument(
+            "--interval", type=float, default=1.0, help="Idle polling interval (database)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.TASK_TRANSPORT == "rq":
