@@ -19,7 +19,7 @@ from django.test import Client
 
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
+PASSWORD = "correct-horse-battery-staple"
 
 
 class OutboundConnectionDuringRender(AssertionError):
@@ -38,7 +38,11 @@ def _allowed_addresses() -> set[tuple[str, int]]:
     if db.get("HOST"):
         host = db["HOST"]
         port = int(db.get("PORT") or 5432)
-        allowed |= {(host, port), ("127.0.0.1", port), ("::1", port)} if host in {"localhost", "127.0.0.1"} else {(host, port)}
+        allowed |= (
+            {(host, port), ("127.0.0.1", port), ("::1", port)}
+            if host in {"localhost", "127.0.0.1"}
+            else {(host, port)}
+        )
     redis = urlparse(settings.REDIS_URL)
     if redis.hostname:
         allowed |= {(redis.hostname, redis.port or 6379), ("127.0.0.1", redis.port or 6379)}
@@ -172,7 +176,7 @@ def client_for(user: Any | None) -> Client:
     return client
 
 
-KNOWN_SECRET = "Kx8Q~canary-secret-value-7b1d0c2e9f"  # noqa: S105 - canary for leak tests
+KNOWN_SECRET = "Kx8Q~canary-secret-value-7b1d0c2e9f"
 
 
 def make_connection(
@@ -208,7 +212,9 @@ def sim(simulator: Any, settings: Any) -> Any:
 DEMO_CLIENT_ID = "0b5e2c4d-9a1f-4e3b-8c7d-6f5a4b3c2d1e"
 
 
-def make_sim_connection(workspace: Workspace, actor: Any, tenant_id: str, secret: str, name: str = "") -> Any:
+def make_sim_connection(
+    workspace: Workspace, actor: Any, tenant_id: str, secret: str, name: str = ""
+) -> Any:
     return make_connection(
         workspace,
         actor,

@@ -16,13 +16,14 @@ class RequestContext:
     api_token_id: int | None = None
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "request_context", default=RequestContext(via="system")
+SYSTEM = RequestContext(via="system")
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "request_context", default=None
 )
 
 
 def current() -> RequestContext:
-    return _current.get()
+    return _current.get() or SYSTEM
 
 
 @contextmanager
@@ -39,6 +40,6 @@ def amend(**changes: object) -> RequestContext:
 
     The enclosing ``bind`` (the request middleware) restores the previous context on exit.
     """
-    context = replace(_current.get(), **changes)  # type: ignore[arg-type]
+    context = replace(current(), **changes)  # type: ignore[arg-type]
     _current.set(context)
     return context
