@@ -21,9 +21,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("TENANTATLAS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 ENVIRONMENT = envstr("TENANTATLAS_ENV", "embedded")
 if ENVIRONMENT not in {"embedded", "production", "test"}:
-    raise ImproperlyConfigured(
-        f"TENANTATLAS_ENV={ENVIRONMENT!r}: use embedded, production or test"
-    )
+    raise ImproperlyConfigured(f"TENANTATLAS_ENV={ENVIRONMENT!r}: use embedded, production or test")
 PRODUCTION = ENVIRONMENT == "production"
 
 DEBUG = envbool("DEBUG", False)
@@ -130,7 +128,9 @@ TEMPLATES = [
 DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tenantatlas.sqlite3'}")
 if DATABASE_URL.startswith("sqlite"):
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock at BEGIN: the start gate's scope lock on SQLite.
     DATABASES["default"]["OPTIONS"] = {
@@ -194,7 +194,9 @@ else:
 # Microsoft clouds: presets plus optional extra endpoint pairs (e.g. the simulator).
 CLOUD_DEFAULT = envstr("TENANTATLAS_CLOUD", "global")
 SIMULATOR_URL = envstr("TENANTATLAS_SIMULATOR_URL", "")
-SIMULATOR_CA_BUNDLE = envstr("TENANTATLAS_SIMULATOR_CA_BUNDLE", str(DATA_DIR / "simulator" / "ca.pem"))
+SIMULATOR_CA_BUNDLE = envstr(
+    "TENANTATLAS_SIMULATOR_CA_BUNDLE", str(DATA_DIR / "simulator" / "ca.pem")
+)
 EXTRA_CA_BUNDLE = envstr("TENANTATLAS_CA_BUNDLE", "")
 
 GRAPH_TIMEOUT = envfloat("TENANTATLAS_GRAPH_TIMEOUT", 30.0)
