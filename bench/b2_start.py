@@ -195,7 +195,11 @@ def main() -> None:
                             statuses[response.status_code] += 1
                             if response.status_code in (200, 202, 409):
                                 body = response.json()
-                                run = body["error"]["active_run"] if response.status_code == 409 else body
+                                run = (
+                                    body["error"]["active_run"]
+                                    if response.status_code == 409
+                                    else body
+                                )
                                 answers[conn].add(int(run["id"]))
 
                     list(pool.map(start, range(args.clients)))
