@@ -45,16 +45,74 @@ def summary_table(
     """
     if not counts:
         return [], []
-    nested = {k: v for k, v in counts.items() if isinstance(v, Mapping)}
-    flat = {k: v for k, v in counts.items() if not isinstance(v, Mapping)}
+    # PostgreSQL's jsonb does not keep key order: order known keys as the product lists them.
+    ordered = sorted(counts.items(), key=lambda item: _rank(item[0]))
+    nested = {k: v for k, v in ordered if isinstance(v, Mapping)}
+    flat = {k: v for k, v in ordered if not isinstance(v, Mapping)}
     if nested:
-        columns: list[str] = []
+        keys: list[str] = []
         for inner in nested.values():
-            columns += [c for c in inner if c not in columns]
-        rows = [(key, [inner.get(c, "") for c in columns]) for key, inner in nested.items()]
-        rows += [(key, [value, *[""] * (len(columns) - 1)]) for key, value in flat.items()]
+            keys += [c for c in inner if c not in keys]
+        keys.sort(key=_rank)
+        columns = [_label(c) for c in keys]
+        rows = [(_label(key), [inner.get(c, "") for c in keys]) for key, inner in nested.items()]
+        rows += [(_label(key), [value, *[""] * (len(keys) - 1)]) for key, value in flat.items()]
         return columns, rows
-    return ["Count"], [(key, [value]) for key, value in flat.items()]
+    return ["Count"], [(_label(key), [value]) for key, value in flat.items()]
+
+
+def _known_labels() -> dict[str, str]:
+    from tenantatlas.inventory.models import ComplianceState, InventoryKind
+
+    labels = {**dict(InventoryKind.choices), **dict(ComplianceState.choices)}
+    labels.update(
+        seen="Seen",
+        created="Created",
+        updated="Updated",
+        removed="Removed",
+        error="Error",
+        message="Message",
+        stale="Stale",
+        total="Total",
+        granted="Granted",
+        missing="Missing",
+        extra="Extra",
+    )
+    return labels
+
+
+_ORDER = [
+    "managed_device",
+    "compliance_policy",
+    "device_configuration",
+    "configuration_policy",
+    "mobile_app",
+    "compliant",
+    "noncompliant",
+    "inGracePeriod",
+    "conflict",
+    "error",
+    "unknown",
+    "configManager",
+    "stale",
+    "total",
+    "seen",
+    "created",
+    "updated",
+    "removed",
+    "message",
+    "granted",
+    "missing",
+    "extra",
+]
+
+
+def _rank(key: str) -> tuple[int, str]:
+    return (_ORDER.index(key) if key in _ORDER else len(_ORDER), key)
+
+
+def _label(key: str) -> str:
+    return _known_labels().get(key, key)
 
 
 def context_items(context: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:

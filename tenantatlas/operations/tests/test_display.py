@@ -39,18 +39,19 @@ def test_it_labels_known_operations_and_passes_unknown_keys_through() -> None:
 
 
 def test_it_tables_nested_summary_counts_with_the_union_of_columns() -> None:
+    # Keys arrive in jsonb's order (PostgreSQL); the table uses the product's order and labels.
     columns, rows = summary_table(
         {
-            "managed_device": {"seen": 10, "created": 2, "updated": 1, "removed": 0},
-            "mobile_app": {"seen": 4, "failed": "graph.permission_denied"},
             "pages": 7,
+            "mobile_app": {"failed": "graph.permission_denied", "seen": 4},
+            "managed_device": {"removed": 0, "seen": 10, "created": 2, "updated": 1},
         }
     )
 
-    assert columns == ["seen", "created", "updated", "removed", "failed"]
+    assert columns == ["Seen", "Created", "Updated", "Removed", "failed"]
     assert rows == [
-        ("managed_device", [10, 2, 1, 0, ""]),
-        ("mobile_app", [4, "", "", "", "graph.permission_denied"]),
+        ("Managed devices", [10, 2, 1, 0, ""]),
+        ("Mobile apps", [4, "", "", "", "graph.permission_denied"]),
         ("pages", [7, "", "", "", ""]),
     ]
 
@@ -58,7 +59,7 @@ def test_it_tables_nested_summary_counts_with_the_union_of_columns() -> None:
 def test_it_tables_flat_and_empty_summary_counts() -> None:
     assert summary_table({"compliant": 3, "stale": 1}) == (
         ["Count"],
-        [("compliant", [3]), ("stale", [1])],
+        [("Compliant", [3]), ("Stale", [1])],
     )
     assert summary_table({}) == ([], [])
     assert summary_table(None) == ([], [])
