@@ -1,11 +1,12 @@
 """The RQ transport end to end: a start enqueues on Redis, an RQ worker process runs it.
 
 Both sides are real processes configured with TENANTATLAS_TASK_TRANSPORT=rq (settings are
-read at import), sharing this test's database and a dedicated Redis database number.
+read at import), sharing this test's database and a Redis database number claimed for this test.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -16,7 +17,7 @@ from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.tests.processes import manage, output_of, sim_tenant, subprocess_env
 from tenantatlas.testing import make_sim_connection
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_BASE = "redis://127.0.0.1:6379"
 TENANT = "4b6d8f0a-2c4e-4f6a-9b1d-3e5f7a9c1b2d"
 
 START = """
@@ -34,17 +35,30 @@ print("RUN", result.run.pk, result.outcome)
 """
 
 
+CLAIM = "tenantatlas-tests:claimed-by"
+
+
 @pytest.fixture
 def redis_db():
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    """A Redis database number nobody else is using (parallel suites must not share queues)."""
+    for number in range(9, 16):
+        client = redis.Redis.from_url(f"{REDIS_BASE}/{number}")
+        try:
+            claimed = client.set(CLAIM, os.getpid(), nx=True, ex=900)
+        except redis.ConnectionError:
+            pytest.fail(f"Redis is not reachable at {REDIS_BASE}")
+        if not claimed:
+            client.close()
+            continue
+        client.flushdb()
+        client.set(CLAIM, os.getpid(), ex=900)
+        try:
+            yield client, f"{REDIS_BASE}/{number}"
+        finally:
+            client.flushdb()
+            client.close()
+        return
+    pytest.fail("no free Redis database number between 9 and 15")
 
 
 def finish(process: subprocess.Popen[bytes], timeout: float) -> str:
@@ -61,9 +75,10 @@ def finish(process: subprocess.Popen[bytes], timeout: float) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_runs_an_operation_through_redis(sim, acme, alice, redis_db):
+    redis_db, redis_url = redis_db
     sim.add_tenant(sim_tenant(TENANT, "rq-secret", device_count=1500, seed=31))
     conn = make_sim_connection(acme, alice, TENANT, "rq-secret")
-    env = subprocess_env(sim, TENANTATLAS_TASK_TRANSPORT="rq", REDIS_URL=REDIS_URL)
+    env = subprocess_env(sim, TENANTATLAS_TASK_TRANSPORT="rq", REDIS_URL=redis_url)
 
     output = finish(manage("shell", "-c", START.format(pk=conn.pk), env=env), timeout=60)
     line = next((line for line in output.splitlines() if line.startswith("RUN ")), None)
