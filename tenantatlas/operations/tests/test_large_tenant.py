@@ -63,7 +63,7 @@ def test_it_syncs_a_very_large_tenant_with_bounded_memory(sim, acme, alice):
     run = start_operation(
         actor=alice, member=None, connection=conn, operation_type="inventory.sync"
     ).run
-    sync_mb, output = peak_rss_mb("worker", "--batch", env=env, timeout=600)
+    sync_mb, output = peak_rss_mb("worker", "--batch", env=env, timeout=900)
 
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, (run.reason_code, run.failure_message, output)
