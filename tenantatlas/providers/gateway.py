@@ -63,7 +63,9 @@ class ProviderGateway:
             self.cloud, str(self.connection.entra_tenant_id), material, redactor=self.redactor
         )
 
-    def graph_client(self, token_provider: TokenProvider | None = None) -> GraphClient:
+    def graph_client(
+        self, token_provider: TokenProvider | None = None, *, max_attempts: int | None = None
+    ) -> GraphClient:
         from tenantatlas.graph.client import GraphClient
 
         return GraphClient(
@@ -71,4 +73,5 @@ class ProviderGateway:
             token_provider or self.token_provider(),
             redactor=self.redactor,
             recorder=self.recorder,
+            max_attempts=max_attempts,
         )

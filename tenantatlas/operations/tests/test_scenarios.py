@@ -41,7 +41,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str | None]]] = {
         SNAPSHOT: ("failed", "auth.client_secret_expired", "unhealthy"),
     },
     "Woodgrove Bank": {
-        HEALTH: ("succeeded", "", "healthy"),
+        HEALTH: ("partially_succeeded", "graph.license_missing", "degraded"),
         SYNC: ("failed", "graph.license_missing", "unknown"),
         SNAPSHOT: ("failed", "graph.license_missing", "unknown"),
     },
@@ -175,7 +175,9 @@ def test_it_spends_the_throttled_tenants_retry_budget_then_recovers(
 
     health = run_once(conn, alice, HEALTH, django_capture_on_commit_callbacks)
     assert health.status == "succeeded"
-    assert sim.remaining_faults(tenant.tenant_id) == (20, 2)  # /organization is never throttled
+    # /organization is never throttled; the single Intune probe meets one 429 and does not retry.
+    assert health.context["health"]["intune"] == "not_checked"
+    assert sim.remaining_faults(tenant.tenant_id) == (19, 2)
 
     # Three attempts per request: two waits of exactly the fractional Retry-After (1.5 s).
     settings.GRAPH_MAX_ATTEMPTS = 3
@@ -183,14 +185,14 @@ def test_it_spends_the_throttled_tenants_retry_budget_then_recovers(
     assert (snapshot.status, snapshot.reason_code) == ("failed", "graph.throttled")
     details = snapshot.context["failure_details"]
     assert (details["attempts"], details["wait_seconds"]) == (3, 3.0)
-    assert sim.remaining_faults(tenant.tenant_id) == (17, 2)
+    assert sim.remaining_faults(tenant.tenant_id) == (16, 2)
 
     # A total budget smaller than one Retry-After: every request gives up at once, none waits.
     settings.GRAPH_MAX_ATTEMPTS = 6
     settings.GRAPH_MAX_TOTAL_WAIT = 1.0
     sync = run_once(conn, alice, SYNC, django_capture_on_commit_callbacks)
     assert (sync.status, sync.reason_code) == ("failed", "graph.throttled")
-    assert sim.remaining_faults(tenant.tenant_id) == (11, 2)  # overview + five kinds, one try each
+    assert sim.remaining_faults(tenant.tenant_id) == (10, 2)  # overview + five kinds, one try each
     assert not conn.inventory_items.exists()
 
     # Later, with the tenant's throttling nearly over, the default budget gets through.

@@ -47,6 +47,21 @@ def _expiry_problem(expires_at: dt.datetime | None) -> tuple[str, str] | None:
     return None
 
 
+def _probe_intune(client: Any, roles: list[str]) -> dict[str, Any]:
+    """One cheap Intune read tells whether Intune is licensed (and how many devices it manages)."""
+    acceptable = required_permissions(["device_overview.get"])["device_overview.get"]
+    if not set(roles).intersection(acceptable):
+        return {"intune": "not_checked"}
+    try:
+        overview = client.get("device_overview.get")
+    except ProviderError as exc:
+        if exc.reason_code == "graph.license_missing":
+            return {"intune": "unlicensed"}
+        # Throttling or an outage is not a property of the connection: say it was not checked.
+        return {"intune": "not_checked", "intune_error": exc.reason_code}
+    return {"intune": "licensed", "enrolled_devices": overview.get("enrolledDeviceCount")}
+
+
 def health_check(ctx: RunContext) -> RunOutcome:
     gateway = ProviderGateway(
         ctx.connection, redactor=ctx.redactor, purpose="provider.health_check"
@@ -97,6 +112,11 @@ def health_check(ctx: RunContext) -> RunOutcome:
     if missing:
         health, reason_code = Health.DEGRADED, "graph.permission_denied"
         message = "Missing application permissions: " + ", ".join(missing)
+    intune = _probe_intune(gateway.graph_client(tokens, max_attempts=1), token.roles)
+    result.update(intune)
+    if intune.get("intune") == "unlicensed" and health == Health.HEALTHY:
+        health, reason_code = Health.DEGRADED, "graph.license_missing"
+        message = "Microsoft Intune is not licensed in this tenant: device data cannot be read."
     expiry = _expiry_problem(credential.expires_at)
     if expiry is not None:
         level, expiry_message = expiry
