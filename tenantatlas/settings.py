@@ -171,6 +171,8 @@ SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Number of reverse proxies in front of the app that append to X-Forwarded-For (audit IPs).
+PROXY_HOPS = envint("TENANTATLAS_PROXY_HOPS", 0)
 if envbool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from tenantatlas.lib import request_context
@@ -15,6 +16,17 @@ _SAFE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 def current_request_id() -> str | None:
     return request_context.current().request_id
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address; behind N trusted proxies, the Nth address from the right of
+    X-Forwarded-For (never the left-most, which the client can forge)."""
+    hops = settings.PROXY_HOPS
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR")
 
 
 class RequestIdMiddleware:
@@ -27,7 +39,7 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         via = "api" if request.path.startswith("/api/") else "web"
         context = request_context.RequestContext(
-            request_id=request_id, ip=request.META.get("REMOTE_ADDR"), via=via
+            request_id=request_id, ip=client_ip(request), via=via
         )
         with request_context.bind(context):
             response = self.get_response(request)
