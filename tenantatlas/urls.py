@@ -1,8 +1,11 @@
 from django.urls import include, path
 
 from tenantatlas.api.api import api
+from tenantatlas.lib import health_views
 
 urlpatterns = [
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
     path("", include("tenantatlas.workspaces.urls")),
     path("", include("tenantatlas.accounts.urls")),
     path("w/<slug:slug>/connections/", include("tenantatlas.providers.urls")),
