@@ -17,7 +17,7 @@ from tenantatlas.lib.reasons import get_reason
 from tenantatlas.notifications.models import Notification
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.reaper import MAX_REDELIVERIES, reap
-from tenantatlas.operations.services import start_operation
+from tenantatlas.operations.services import ScopeBusy, start_operation
 from tenantatlas.operations.tests.processes import (
     manage,
     sim_tenant,
@@ -160,3 +160,97 @@ def test_it_ignores_a_second_delivery_of_the_same_run(
     run.refresh_from_db()
     assert (run.status, run.attempts) == (RunStatus.SUCCEEDED, 2)
     assert Notification.objects.filter(user=alice).count() == 1
+
+
+KILL_TENANTS = [
+    "4b1d0c2e-0001-4a5b-8c6d-0e1f2a3b4c5d",
+    "4b1d0c2e-0002-4a5b-8c6d-0e1f2a3b4c5d",
+    "4b1d0c2e-0003-4a5b-8c6d-0e1f2a3b4c5d",
+]
+TERMINAL = {
+    RunStatus.SUCCEEDED,
+    RunStatus.PARTIALLY_SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.CANCELLED,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_it_survives_sigkill_at_random_points_of_runs(sim, acme, alice, settings):
+    """R2: workers killed at random moments; every run ends terminal, nothing lost, scopes free."""
+    import random
+    import time
+
+    seed = int(os.environ.get("R2_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    slow = Faults(slow_seconds=0.3, slow_paths=["/v1.0/deviceManagement"])
+    conns = []
+    for i, tenant_id in enumerate(KILL_TENANTS):
+        sim.add_tenant(sim_tenant(tenant_id, f"kill-{i}", device_count=2500, faults=slow))
+        conns.append(make_sim_connection(acme, alice, tenant_id, f"kill-{i}"))
+    env = subprocess_env(sim, TENANTATLAS_RUN_HEARTBEAT_SECONDS="1")
+    settings.RUN_STALE_AFTER_SECONDS = 2
+    types = ["inventory.sync", "compliance.snapshot", "provider.health_check"]
+    started: set[int] = set()
+    kills = []
+
+    def start_everywhere() -> None:
+        for conn in conns:
+            try:
+                result = start_operation(
+                    actor=alice, member=None, connection=conn, operation_type=rng.choice(types)
+                )
+            except ScopeBusy:
+                continue  # still queued from the last round: the next worker takes it
+            started.add(result.run.pk)
+
+    for _ in range(4):
+        start_everywhere()
+        worker = manage("worker", "--interval", "0.2", env=env)
+        try:
+            wait_for(
+                lambda: OperationRun.objects.filter(status="running").exists(),
+                timeout=60,
+                what="a worker to claim a run",
+            )
+            delay = rng.uniform(0.0, 2.5)
+            time.sleep(delay)
+            running = OperationRun.objects.filter(status="running").values_list(
+                "pk", "progress_done"
+            )
+            kills.append((round(delay, 2), list(running)))
+            os.kill(worker.pid, signal.SIGKILL)
+            assert worker.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            stop(worker)
+        time.sleep(2.2)  # heartbeats are now older than RUN_STALE_AFTER_SECONDS
+        reap()
+
+    # A last worker drains whatever is still queued; the reaper ends what it cannot take.
+    worker = manage("worker", "--interval", "0.2", env=env)
+    try:
+        wait_for(
+            lambda: not OperationRun.objects.filter(status__in=["queued", "running"]).exists(),
+            timeout=240,
+            what="every run to end",
+        )
+    finally:
+        output = stop(worker)
+    runs = OperationRun.objects.filter(pk__in=started)
+    assert runs.count() == len(started)  # nothing lost
+    statuses = {run.pk: (run.status, run.reason_code) for run in runs}
+    assert all(status in TERMINAL for status, _ in statuses.values()), (statuses, output)
+    lost = [pk for pk, (status, reason) in statuses.items() if reason == "run.worker_lost"]
+    assert all(statuses[pk][0] == RunStatus.FAILED for pk in lost)
+    killed_mid_run = {pk for _, running in kills for pk, _ in running}
+    assert killed_mid_run <= set(lost), (kills, statuses)
+    for conn in conns:  # every scope is free again
+        assert start_operation(
+            actor=alice, member=None, connection=conn, operation_type="provider.health_check"
+        ).created
+    print(
+        f"\nR2 (seed {seed}): {len(kills)} SIGKILLs at {[d for d, _ in kills]} s after a claim, "
+        f"{len(started)} runs, {len(lost)} failed run.worker_lost, "
+        f"{sum(1 for s, _ in statuses.values() if s != RunStatus.FAILED)} completed; 0 stuck"
+    )
