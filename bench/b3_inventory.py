@@ -254,6 +254,24 @@ def fetch_only(sim: c.Simulator) -> float:
     return time.perf_counter() - started
 
 
+def msgraph_sdk(sim: c.Simulator, python: str) -> dict[str, Any]:
+    """Microsoft's SDK paging the same endpoint (bench/b3_msgraph_sdk.py in its own venv)."""
+    import subprocess
+
+    from tenantatlas.graph.contracts import get_contract
+
+    select = ",".join(get_contract("devices.list").select)
+    result = subprocess.run(
+        [
+            python, str(Path(__file__).with_name("b3_msgraph_sdk.py")), "--base-url", sim.base_url,
+            "--ca", str(sim.ca_bundle), "--tenant", TENANT, "--client-id", c.DEMO_CLIENT_ID,
+            "--secret", SECRET, "--select", select, "--max-devices", "5000",
+        ],
+        capture_output=True, text=True, timeout=1800, check=True,
+    )  # fmt: skip
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
 # -- orchestration ------------------------------------------------------------------------------
 
 
@@ -316,6 +334,7 @@ def main() -> None:
                 print(f"  {name}: done", flush=True)
             floors.append(floor(sim, pg, args.devices))
             fetch_seconds = fetch_only(sim)
+            sdk = msgraph_sdk(sim, args.msgraph_python) if args.msgraph_python else None
         floor_result = {
             "seconds": sum(f["seconds"] for f in floors) / len(floors),
             "items": floors[0]["items"],
@@ -341,6 +360,9 @@ def main() -> None:
                 "",
             ],
         ]
+        if sdk:
+            label = f"msgraph-sdk paging {sdk['devices']:,} devices, no storage"
+            rows.append([label, sdk["seconds"], sdk["devices"] / sdk["seconds"], "", "", "", ""])
         for name, result in results.items():
             for label in ("first", "resync", "traced"):
                 run = result[label]
