@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tenantatlas.graph.read_ahead import read_ahead
 from tenantatlas.inventory.models import InventoryKind
 from tenantatlas.inventory.services import KindCounts, ObservedItem, mark_removed, upsert_page
 from tenantatlas.lib.reasons import ProviderError, RetryLater
@@ -49,7 +50,7 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
     for kind, contract, to_item in KINDS:
         counts = KindCounts()
         try:
-            for page in client.iter_pages(contract):
+            for page in read_ahead(client.iter_pages(contract)):
                 ctx.check_stop()
                 upsert_page(ctx.run, kind, (to_item(raw) for raw in page), counts)
                 done += len(page)
