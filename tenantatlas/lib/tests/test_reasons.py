@@ -35,6 +35,7 @@ SPEC_CODES = {
     "provider.tenant_mismatch",
     "provider.connection_disabled",
     "operation.unsupported",
+    "credential.expiring",
     "run.worker_lost",
     "run.timed_out",
     "run.cancelled",
