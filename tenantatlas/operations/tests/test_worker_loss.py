@@ -205,7 +205,7 @@ def test_it_survives_sigkill_at_random_points_of_runs(sim, acme, alice, settings
                 continue  # still queued from the last round: the next worker takes it
             started.add(result.run.pk)
 
-    for _ in range(4):
+    for _ in range(3):
         start_everywhere()
         worker = manage("worker", "--interval", "0.2", env=env)
         try:

@@ -25,7 +25,7 @@ from tenantatlas.testing import make_connection
 from tenantatlas.workspaces.models import Membership
 
 BOUNDED = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
