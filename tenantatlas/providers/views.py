@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpResponse
@@ -155,57 +157,57 @@ def connection_set_default(request: WorkspaceRequest, pk: int) -> HttpResponse:
     return _to_list(request)
 
 
-@workspace_view(PROVIDER_MANAGE)
-def connection_status(request: WorkspaceRequest, pk: int) -> HttpResponse:
-    """Enable at once; disabling the default asks which connection takes over."""
-    connection = _get_connection(request, pk)
+def _confirm_handing_over_default(
+    request: WorkspaceRequest,
+    connection: ProviderConnection,
+    action: str,
+    perform: Callable[[ProviderConnection | None], str],
+) -> HttpResponse:
+    """Confirmation page for actions that may need another connection to become the default."""
     form = ChooseDefaultForm(
         request.POST if request.method == "POST" else None, connection=connection
     )
     if request.method == "POST" and form.is_valid():
-        enable = request.POST.get("enabled") == "1"
         try:
-            services.set_connection_status(
-                actor=request.user,
-                connection=connection,
-                enabled=enable,
-                new_default=form.cleaned_data["new_default"],
-            )
+            done = perform(form.cleaned_data["new_default"])
         except Refused as exc:
             form.add_error("new_default", exc.message)
         else:
-            messages.success(request, f"Connection {'enabled' if enable else 'disabled'}.")
+            messages.success(request, done)
             return _to_list(request)
     return render(
         request,
         "providers/confirm.html",
-        {"form": form, "connection": connection, "action": "disable"},
+        {"form": form, "connection": connection, "action": action},
     )
+
+
+@workspace_view(PROVIDER_MANAGE)
+def connection_status(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    """Enable at once; disabling the default asks which connection takes over."""
+    connection = _get_connection(request, pk)
+    enable = request.POST.get("enabled") == "1"
+
+    def perform(new_default: ProviderConnection | None) -> str:
+        services.set_connection_status(
+            actor=request.user, connection=connection, enabled=enable, new_default=new_default
+        )
+        return f"Connection {'enabled' if enable else 'disabled'}."
+
+    return _confirm_handing_over_default(request, connection, "disable", perform)
 
 
 @workspace_view(PROVIDER_MANAGE)
 def connection_delete(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
-    form = ChooseDefaultForm(
-        request.POST if request.method == "POST" else None, connection=connection
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.delete_connection(
-                actor=request.user,
-                connection=connection,
-                new_default=form.cleaned_data["new_default"],
-            )
-        except Refused as exc:
-            form.add_error("new_default", exc.message)
-        else:
-            messages.success(request, f"Connection “{connection.display_name}” deleted.")
-            return _to_list(request)
-    return render(
-        request,
-        "providers/confirm.html",
-        {"form": form, "connection": connection, "action": "delete"},
-    )
+
+    def perform(new_default: ProviderConnection | None) -> str:
+        services.delete_connection(
+            actor=request.user, connection=connection, new_default=new_default
+        )
+        return f"Connection “{connection.display_name}” deleted."
+
+    return _confirm_handing_over_default(request, connection, "delete", perform)
 
 
 @workspace_view(PROVIDER_RUN)
