@@ -284,6 +284,10 @@ def main() -> None:
     )
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument(
+        "--msgraph-python",
+        help="python of a throwaway venv with msgraph-sdk: also page the devices with Microsoft's SDK",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="cProfile the third sync instead of tracing memory"
     )
     parser.add_argument("--phase", choices=["database", "traced"], help=argparse.SUPPRESS)
