@@ -57,3 +57,38 @@ def test_it_lists_without_a_query_per_row(path: str, grow: Any, alice: Any, acme
     many = queries_for(client, url)
 
     assert many == few
+
+
+def test_it_lists_1000_connections_with_the_queries_of_10(alice: Any, acme: Any) -> None:
+    """Issue acceptance: the Connections page costs the same with 10 and with 1,000 rows."""
+    from tenantatlas.providers.models import CredentialKind, ProviderConnection, ProviderCredential
+
+    def bulk_add(n: int, start: int) -> None:
+        rows = ProviderConnection.objects.bulk_create(
+            ProviderConnection(
+                workspace=acme, display_name=f"Bulk {start + i}", entra_tenant_id=uuid.uuid4()
+            )
+            for i in range(n)
+        )
+        ProviderCredential.objects.bulk_create(
+            ProviderCredential(
+                connection=row,
+                kind=CredentialKind.CLIENT_SECRET,
+                client_id=uuid.uuid4(),
+                ciphertext="x",
+                key_id="k",
+            )
+            for row in rows
+        )
+
+    client = client_for(alice)
+    url = f"/w/{acme.slug}/connections/"
+    bulk_add(10, 0)
+    queries_for(client, url)
+    ten = queries_for(client, url)
+    bulk_add(990, 10)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert response.text.count('id="connection-') == 1000
+    assert len(captured.captured_queries) == ten
