@@ -284,6 +284,12 @@ def main() -> None:
     )
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the simulator waits before answering each Graph request (network stand-in)",
+    )
+    parser.add_argument(
         "--msgraph-python",
         help="python of a throwaway venv with msgraph-sdk: also page the devices with Microsoft's SDK",
     )
@@ -300,7 +306,13 @@ def main() -> None:
         return phase_traced(args)
 
     print(f"B3 inventory sync — {args.devices:,} devices + 31 other items; {c.machine()}")
-    tenant = c.sim_tenant(TENANT, SECRET, device_count=args.devices, seed=3)
+    tenant = c.sim_tenant(
+        TENANT,
+        SECRET,
+        device_count=args.devices,
+        seed=3,
+        faults={"slow_seconds": args.latency, "slow_paths": []},
+    )
     with (
         tempfile.TemporaryDirectory(prefix="bench-b3-") as tmp,
         c.Simulator(Path(tmp), [tenant]) as sim,
