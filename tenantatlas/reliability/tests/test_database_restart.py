@@ -177,6 +177,8 @@ def test_it_recovers_when_postgresql_restarts_mid_run(sim):
             )
             final = runs(url)[-1]
             assert final[2] == "succeeded", (final, output_of(worker))
+            # The worker reconnects in place: no supervisor had to restart it.
+            assert supervisor_restarts == 0, exits
         finally:
             stop(worker)
     outcomes = [(status, reason) for _, _, status, reason in after]

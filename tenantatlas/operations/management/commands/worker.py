@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+from django import db
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.db.utils import InterfaceError, OperationalError
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -41,4 +47,27 @@ class Command(BaseCommand):
             db_args.append("--batch")
         if options["max_tasks"]:
             db_args += ["--max-tasks", str(options["max_tasks"])]
-        call_command("db_worker", *db_args)
+        self._database_worker(db_args, retry=not options["batch"])
+
+    def _database_worker(self, db_args: list[str], *, retry: bool) -> None:
+        """Run the database-queue worker; when the database goes away, reconnect in place.
+
+        A run interrupted by the outage keeps its stale heartbeat and is ended by the reaper
+        (run.worker_lost); the worker itself waits with backoff and carries on.
+        """
+        delay = 1.0
+        while True:
+            try:
+                call_command("db_worker", *db_args)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if not retry:
+                    raise
+                logger.warning(
+                    "Database unavailable (%s); the worker reconnects in %.0f s",
+                    type(exc).__name__,
+                    delay,
+                )
+                db.connections.close_all()
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
