@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 _END = object()
 _POLL_SECONDS = 0.1
+_JOIN_SECONDS = 120.0
 
 
 def read_ahead[T](pages: Iterator[T]) -> Iterator[T]:
@@ -59,3 +60,6 @@ def read_ahead[T](pages: Iterator[T]) -> Iterator[T]:
             yield item  # type: ignore[misc]
     finally:
         stopped.set()
+        # Let a request already in flight finish here, so nothing of this run reaches Graph
+        # after the caller has moved on (bounded by the client's own request timeout).
+        thread.join(timeout=_JOIN_SECONDS)
