@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,6 +31,8 @@ from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection,
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_RUN, PROVIDER_VIEW
 
+CONNECTIONS_PER_PAGE = 50
+
 
 def _connections(request: WorkspaceRequest) -> ConnectionQuerySet:
     return ProviderConnection.objects.prefetch_related(
@@ -47,8 +50,29 @@ def _to_list(request: WorkspaceRequest) -> HttpResponse:
 
 @workspace_view(PROVIDER_VIEW)
 def connection_list(request: WorkspaceRequest) -> HttpResponse:
+    """Paged (50 a page) with a search over names, tenant ids and domains."""
+    search = request.GET.get("q", "").strip()[:100]
     connections = _connections(request).for_workspace(request.workspace)
-    return render(request, "providers/list.html", {"connections": connections})
+    if search:
+        connections = connections.filter(
+            Q(display_name__icontains=search)
+            | Q(entra_tenant_name__icontains=search)
+            | Q(default_domain__icontains=search)
+            | Q(entra_tenant_id__icontains=search)
+        )
+    page = Paginator(connections, CONNECTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "providers/list.html",
+        {
+            "connections": page.object_list,
+            "page": page,
+            "search": search,
+            "query": query.urlencode(),
+        },
+    )
 
 
 @workspace_view(PROVIDER_VIEW)
