@@ -40,7 +40,21 @@ class RunFilterForm(forms.Form):
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.workspace = workspace
         self.fields["connection"].queryset = history_connections(workspace)  # type: ignore[attr-defined]
+
+    def connection_options(self) -> list[tuple[int, str, bool]]:
+        """(id, label, selected) for the connection menu, read as plain values.
+
+        Rendering a thousand options through the widget layer costs more than the whole run
+        table; the template writes these options itself.
+        """
+        chosen = str(self.data.get("connection", "")) if self.is_bound else ""
+        rows = history_connections(self.workspace).values_list("pk", "display_name", "deleted_at")
+        return [
+            (pk, f"{name} (deleted)" if deleted_at else name, str(pk) == chosen)
+            for pk, name, deleted_at in rows
+        ]
 
     def filter(self, runs: Any) -> Any:
         """Apply the valid filters; an invalid value is ignored (the form shows its error)."""

@@ -299,3 +299,11 @@ def test_it_keeps_runs_of_a_deleted_connection_readable(
     assert detail.status_code == 200
     assert "(deleted)" in detail.content.decode()
     assert reverse("providers:detail", args=["acme", fabrikam.pk]) not in detail.content.decode()
+
+
+def test_it_offers_every_connection_and_keeps_the_chosen_one_selected(
+    alice: Any, contoso: Any, fabrikam: Any
+) -> None:
+    page = client_for(alice).get(runs_url(), {"connection": fabrikam.pk}).content.decode()
+    assert f'<option value="{fabrikam.pk}" selected>{fabrikam.display_name}</option>' in page
+    assert f'<option value="{contoso.pk}">{contoso.display_name}</option>' in page
