@@ -10,14 +10,13 @@ import jwt
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes
 
 from tenantatlas.graph.auth import ClientCredential, MsalSession, TokenProvider, decode_roles
 from tenantatlas.graph.tests.fakes import CLOUD, ScriptedAdapter, response
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
+from tenantatlas.simulator.certs import make_test_certificate
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -30,29 +29,7 @@ DISCOVERY = {
 }
 
 
-def make_certificate() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tenantatlas-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-KEY_PEM, CERT_PEM = make_certificate()
+KEY_PEM, CERT_PEM = make_test_certificate("tenantatlas-test", days_valid=30)
 
 
 def access_token(roles: list[str] | None) -> str:
