@@ -13,8 +13,7 @@ class OperationType:
     key: str
     label: str
     capability: str
-    interface: str  # the provider capability module that implements it
-    handler: str  # dotted path of `handler(ctx: RunContext) -> RunOutcome`
+    interface: str  # the provider capability (providers/capabilities.py) that carries it out
     timeout_seconds: int
     action_label: str
 
@@ -27,7 +26,6 @@ OPERATIONS: dict[str, OperationType] = {
             label="Connection check",
             capability=PROVIDER_RUN,
             interface="HealthCheck",
-            handler="tenantatlas.operations.handlers.run_health_check",
             timeout_seconds=300,
             action_label="Check connection",
         ),
@@ -36,7 +34,6 @@ OPERATIONS: dict[str, OperationType] = {
             label="Inventory sync",
             capability=PROVIDER_RUN,
             interface="InventoryCollector",
-            handler="tenantatlas.operations.handlers.run_inventory_sync",
             timeout_seconds=3 * 3600,
             action_label="Inventory sync",
         ),
@@ -45,7 +42,6 @@ OPERATIONS: dict[str, OperationType] = {
             label="Compliance snapshot",
             capability=PROVIDER_RUN,
             interface="ComplianceSnapshotter",
-            handler="tenantatlas.operations.handlers.run_compliance_snapshot",
             timeout_seconds=3600,
             action_label="Compliance snapshot",
         ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,6 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from tenantatlas.lib import request_context
 from tenantatlas.lib.reasons import ProviderError, RetryLater, get_reason
@@ -25,6 +23,7 @@ from tenantatlas.lib.sanitize import Redactor, redaction_scope
 from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.registry import get_operation
+from tenantatlas.providers.capabilities import capability_handler
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +162,6 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
         return None
     run = OperationRun.objects.select_related("connection", "workspace").get(pk=run_id)
     op = get_operation(run.operation_type)
-    handler: Callable[[RunContext], RunOutcome] = import_string(op.handler)
     interval = heartbeat_interval or settings.RUN_HEARTBEAT_SECONDS
     with (
         redaction_scope() as redactor,
@@ -172,7 +170,7 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
     ):
         ctx = RunContext(run, redactor, deadline=time.monotonic() + op.timeout_seconds)
         try:
-            outcome = handler(ctx)
+            outcome = capability_handler(run.connection.provider, op.interface)(ctx)
         except RetryLater as exc:
             from tenantatlas.operations.services import reschedule_run
 
