@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core import checks
 
 from tenantatlas.graph.contracts import (
@@ -22,8 +20,8 @@ from tenantatlas.graph.contracts import (
     required_permissions,
     validate_registry,
 )
+from tenantatlas.simulator.schema import SCHEMA_PATH as SCHEMA
 
-SCHEMA = Path(settings.BASE_DIR).parent / "shared" / "reference" / "graph-v1.0-schema-subset.json"
 EXPECTED_KEYS = {
     "organization.get",
     "devices.list",

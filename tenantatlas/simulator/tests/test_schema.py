@@ -1,8 +1,8 @@
 """Every v1.0 payload uses real properties, EDM types and enum values of Microsoft's schema.
 
-The schema extract lives in the shared reference folder next to the repository
-(``BASE_DIR.parent / "shared"``); a missing file fails the test rather than skipping it,
-so CI cannot silently lose this check.
+The schema extract is committed with the simulator (``tenantatlas/simulator/schema/``, source
+and licence in its README); a missing file fails the test rather than skipping it, so CI cannot
+silently lose this check.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
+from tenantatlas.simulator.schema import SCHEMA_PATH
 from tenantatlas.simulator.tests.helpers import graph_get, new_tenant, token_for
 
-SCHEMA_FILE = "graph-v1.0-schema-subset.json"
 V1_PATHS = [
     "/v1.0/organization",
     "/v1.0/deviceManagement/managedDevices",
@@ -32,7 +30,7 @@ V1_PATHS = [
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    path = Path(settings.BASE_DIR).parent / "shared" / "reference" / SCHEMA_FILE
+    path = SCHEMA_PATH
     assert path.is_file(), f"Graph schema extract missing: {path}"
     return json.loads(path.read_text())
 
