@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from tenantatlas.lib.private_files import restrict_umask
+
 COMMANDS = {
     "serve": "Start everything on this machine (embedded: migrate, simulator + demo, worker, reaper, web).",
     "worker": "Process operation runs (database or RQ transport).",
@@ -26,6 +28,7 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    restrict_umask()  # before settings create the data directory, its secrets or the database
     argv = list(sys.argv if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tenantatlas.settings")
     if len(argv) < 2 or argv[1] in {"-h", "--help", "help"}:

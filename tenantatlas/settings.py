@@ -16,9 +16,20 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from tenantatlas.lib.env import envbool, envfloat, envint, envlist, envraw, envstr
+from tenantatlas.lib.private_files import (
+    create_private_file,
+    make_private_dir,
+    restrict_umask,
+    tighten,
+)
 
+# Whatever imported these settings (the tenantatlas command, manage.py, gunicorn, a test
+# runner), the files it creates are private, and a data directory an older release left
+# readable is tightened: the embedded database holds session keys and sealed credentials.
+restrict_umask()
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("TENANTATLAS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+tighten(DATA_DIR)
 ENVIRONMENT = envstr("TENANTATLAS_ENV", "embedded")
 if ENVIRONMENT not in {"embedded", "production", "test"}:
     raise ImproperlyConfigured(f"TENANTATLAS_ENV={ENVIRONMENT!r}: use embedded, production or test")
@@ -35,12 +46,10 @@ def _local_secret_file(name: str, make: Callable[[], str], variable: str = "") -
             f"{variable} is not configured. In production set it (or {variable}_FILE) explicitly; "
             "TenantAtlas never generates production secrets silently."
         )
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    make_private_dir(DATA_DIR)
     path = DATA_DIR / name.lower()
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(make())
-    path.chmod(0o600)
+        create_private_file(path, make())  # loses to a concurrent first start: reads its value
     return path.read_text().strip()
 
 
@@ -127,7 +136,7 @@ TEMPLATES = [
 
 DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tenantatlas.sqlite3'}")
 if DATABASE_URL.startswith("sqlite"):
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    make_private_dir(DATA_DIR)
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))
 }
