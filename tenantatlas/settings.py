@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the API docs page from its bundled static files, not a CDN
     "django_tasks_db",
+    "axes",  # sign-in lockout: failed attempts per account and per client address
     "tenantatlas.lib",
     "tenantatlas.workspaces",
     "tenantatlas.accounts",
@@ -112,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a refused sign-in into the lockout page
 ]
 
 ROOT_URLCONF = "tenantatlas.urls"
@@ -163,6 +166,33 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "workspaces:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Sign-in lockout (django-axes, see tenantatlas/accounts/lockout.py). Failures are counted per
+# account and, separately, per client address (an address is shared by many people, so its limit
+# is higher); reaching either limit refuses every sign-in of that account or from that address,
+# before any password is hashed, for the cool-off. `tenantatlas axes_reset_username NAME` unlocks.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: a locked-out sign-in never reaches a hash
+    "django.contrib.auth.backends.ModelBackend",
+]
+SIGN_IN_FAILURE_LIMITS = {
+    "username": envint("TENANTATLAS_SIGN_IN_FAILURES_PER_ACCOUNT", 5),
+    "ip_address": envint("TENANTATLAS_SIGN_IN_FAILURES_PER_ADDRESS", 20),
+}
+_SIGN_IN_COOL_OFF_MINUTES = envint("TENANTATLAS_SIGN_IN_COOL_OFF_MINUTES", 15)
+if min(SIGN_IN_FAILURE_LIMITS.values()) < 1 or _SIGN_IN_COOL_OFF_MINUTES < 1:
+    raise ImproperlyConfigured(
+        "TENANTATLAS_SIGN_IN_FAILURES_PER_ACCOUNT, TENANTATLAS_SIGN_IN_FAILURES_PER_ADDRESS and "
+        "TENANTATLAS_SIGN_IN_COOL_OFF_MINUTES must be 1 or more"
+    )
+AXES_HANDLER = "tenantatlas.accounts.lockout.SignInLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_FAILURE_LIMIT = SIGN_IN_FAILURE_LIMITS["username"]
+AXES_COOLOFF_TIME = timedelta(minutes=_SIGN_IN_COOL_OFF_MINUTES)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refusals while locked are not counted
+AXES_CLIENT_IP_CALLABLE = "tenantatlas.lib.middleware.client_ip"  # the audit log's address
+AXES_LOCKOUT_CALLABLE = "tenantatlas.accounts.views.sign_in_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (axes would keep them forever)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
@@ -236,5 +266,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # accounts.lockout logs each failed sign-in and lockout; axes' own lines mask both.
+        "axes": {"level": "ERROR"},
+    },
 }

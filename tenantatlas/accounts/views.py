@@ -1,21 +1,42 @@
-"""The API token page: everyone manages their own tokens; workspace.manage sees everyone's."""
+"""The sign-in lockout answer and the API token page (everyone manages their own tokens;
+workspace.manage sees everyone's)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from tenantatlas.accounts import services
 from tenantatlas.accounts.forms import ApiTokenForm
+from tenantatlas.accounts.lockout import cool_off, cool_off_minutes
 from tenantatlas.accounts.models import ApiToken
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW, WORKSPACE_MANAGE, can
+
+
+def sign_in_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """The sign-in page again, saying why the sign-in was refused and for how long (429).
+
+    Axes answers with this (``AXES_LOCKOUT_CALLABLE``) whenever it locks or refuses a sign-in.
+    """
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    context = {
+        "form": form,
+        "next": request.POST.get("next", ""),
+        "locked_out_minutes": cool_off_minutes(request),
+    }
+    response = render(request, "accounts/login.html", context, status=429)
+    response["Retry-After"] = str(int(cool_off(request).total_seconds()))
+    return response
 
 
 def _visible_tokens(request: WorkspaceRequest) -> Any:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from django.conf import settings
@@ -84,6 +84,7 @@ class GraphClient:
             jitter=base.jitter,
         )
         self._base = urlsplit(cloud.graph_base_url)
+        self._base_path = unquote(self._base.path).rstrip("/")
 
     # -- public API -------------------------------------------------------------------------
 
@@ -135,14 +136,36 @@ class GraphClient:
         return f"{base}/{contract.version}{contract.render_path(params)}"
 
     def _checked_next_link(self, contract: Contract, link: object) -> str:
-        parts = urlsplit(str(link))
-        if (parts.scheme, parts.netloc) != (self._base.scheme, self._base.netloc):
-            raise ProviderError(
-                "graph.invalid_response",
-                f"{contract.key}: refused a nextLink to another host",
-                details={"contract": contract.key, "next_link_host": parts.netloc[:100]},
-            )
-        return str(link)
+        """The nextLink, if it stays on the Graph base URL under the contract's version.
+
+        The bearer token goes wherever the link points, so a link to another host, scheme or
+        port, outside the configured base path, or climbing out of it with ``..`` (raw or
+        percent-encoded: transports normalise dot segments) is refused before any request.
+        """
+        text = str(link)
+        parts = urlsplit(text)
+        path = unquote(parts.path)
+        segments = path.split("/")
+        if (parts.scheme.lower(), parts.netloc.lower()) != (
+            self._base.scheme.lower(),
+            self._base.netloc.lower(),
+        ):
+            problem = "to another host"
+        elif "\\" in path or "." in segments or ".." in segments:
+            problem = "with a relative path"
+        elif not path.startswith(f"{self._base_path}/{contract.version}/"):
+            problem = "outside the Graph base path"
+        else:
+            return text
+        raise ProviderError(
+            "graph.invalid_response",
+            f"{contract.key}: refused a nextLink {problem}",
+            details={
+                "contract": contract.key,
+                "next_link_host": parts.netloc[:100],
+                "next_link_path": parts.path[:200],
+            },
+        )
 
     def _request(
         self, contract: Contract, url: str, query: dict[str, str] | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -53,7 +54,7 @@ class Harness:
         self.recorder = RequestRecorder()
         self.redactor = Redactor()
         self.client = GraphClient(
-            CLOUD,
+            kwargs.pop("cloud", CLOUD),
             self.tokens,
             redactor=self.redactor,
             recorder=self.recorder,
@@ -259,6 +260,50 @@ def test_paging_refuses_a_next_link_to_another_host() -> None:
         next(pages)
     assert caught.value.reason_code == "graph.invalid_response"
     assert h.count == 1
+
+
+UNDER_A_PATH = dataclasses.replace(CLOUD, graph_base_url="https://graph.test/graph")
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://graph.test/other-path/v1.0/deviceManagement/managedDevices?$skiptoken=x",
+        "https://graph.test/graph/v1.0/../../admin/v1.0/deviceManagement/managedDevices",
+        "https://graph.test/graph/v1.0/%2e%2e/%2E%2E/admin?$skiptoken=x",
+        "https://graph.test/graph/v1.0%2F..%2F..%2Fadmin?$skiptoken=x",
+        "https://graph.test/graphother/v1.0/deviceManagement/managedDevices",
+        "https://graph.test/graph/beta/deviceManagement/managedDevices?$skiptoken=x",
+        "http://graph.test/graph/v1.0/deviceManagement/managedDevices?$skiptoken=x",
+        "https://graph.test:8443/graph/v1.0/deviceManagement/managedDevices?$skiptoken=x",
+        "https://user@graph.test/graph/v1.0/deviceManagement/managedDevices?$skiptoken=x",
+        "/graph/v1.0/deviceManagement/managedDevices?$skiptoken=x",
+    ],
+)
+def test_paging_refuses_a_next_link_outside_the_graph_base_path(link: str) -> None:
+    h = Harness(
+        [response(200, {"value": [{"id": "1"}], "@odata.nextLink": link})], cloud=UNDER_A_PATH
+    )
+    pages = h.client.iter_pages("devices.list")
+    assert next(pages) == [{"id": "1"}]
+    with pytest.raises(ProviderError) as caught:
+        next(pages)
+    assert caught.value.reason_code == "graph.invalid_response"
+    assert h.count == 1
+
+
+def test_paging_follows_a_next_link_under_the_graph_base_path() -> None:
+    link = "https://graph.test/graph/v1.0/deviceManagement/managedDevices?$skiptoken=x"
+    h = Harness(
+        [
+            response(200, {"value": [{"id": "1"}], "@odata.nextLink": link}),
+            response(200, {"value": [{"id": "2"}]}),
+        ],
+        cloud=UNDER_A_PATH,
+    )
+    assert list(h.client.iter_pages("devices.list")) == [[{"id": "1"}], [{"id": "2"}]]
+    assert urlsplit(h.adapter.requests[0].url).path == "/graph/v1.0/deviceManagement/managedDevices"
+    assert h.adapter.requests[1].url == link
 
 
 def test_unregistered_contract_is_refused_before_any_request() -> None:
