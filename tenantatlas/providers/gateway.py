@@ -2,11 +2,18 @@
 
 It alone calls the CredentialManager, and it only runs inside background jobs. Every decrypt is
 audited (`credential.decrypted`) and every secret it handles is registered with the run's redactor.
+
+It also guards the tenant identity: every token it hands out must name the connection's tenant in
+its ``tid`` claim, and :meth:`ProviderGateway.verify_tenant` compares ``/organization`` with it.
+Operations call that before they store anything, so another tenant's data never lands under a
+connection (``provider.tenant_mismatch``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import jwt
 
 from tenantatlas.audit.services import record_event
 from tenantatlas.graph.clouds import get_cloud
@@ -17,8 +24,38 @@ from tenantatlas.providers.credentials import CredentialManager
 from tenantatlas.providers.models import ProviderConnection, ProviderCredential
 
 if TYPE_CHECKING:
-    from tenantatlas.graph.auth import TokenProvider
     from tenantatlas.graph.client import GraphClient
+    from tenantatlas.graph.tokens import AccessToken, TokenSource
+
+MISMATCH_MESSAGE = "Microsoft answered for a different Entra tenant than this connection names."
+
+
+def _token_tenant_id(token: str) -> str:
+    """The ``tid`` claim, read without verification (only Graph validates its tokens)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return ""
+    return str(claims.get("tid") or "").lower()
+
+
+class TenantBoundTokens:
+    """A token source that refuses every token issued for another tenant than the connection's."""
+
+    def __init__(self, tokens: TokenSource, tenant_id: str) -> None:
+        self._tokens = tokens
+        self.tenant_id = tenant_id.lower()
+
+    def get_token(self, force_refresh: bool = False) -> AccessToken:
+        token = self._tokens.get_token(force_refresh)
+        claimed = _token_tenant_id(token.value)
+        if claimed != self.tenant_id:
+            raise ProviderError(
+                "provider.tenant_mismatch",
+                MISMATCH_MESSAGE + " (the access token names another tenant)",
+                details={"token_tenant_id": claimed},
+            )
+        return token
 
 
 class ProviderGateway:
@@ -42,8 +79,9 @@ class ProviderGateway:
             raise ProviderError("credential.missing", "The connection has no current credential.")
         return credential
 
-    def token_provider(self, credential: ProviderCredential | None = None) -> TokenProvider:
-        """A fresh token provider (fresh MSAL application: no cached failures from earlier runs)."""
+    def token_provider(self, credential: ProviderCredential | None = None) -> TokenSource:
+        """A fresh token provider (fresh MSAL application: no cached failures from earlier runs)
+        whose tokens must name the connection's tenant."""
         from tenantatlas.graph.auth import TokenProvider
 
         credential = credential or self.current_credential()
@@ -59,12 +97,34 @@ class ProviderGateway:
                 "purpose": self.purpose,
             },
         )
-        return TokenProvider(
-            self.cloud, str(self.connection.entra_tenant_id), material, redactor=self.redactor
-        )
+        tenant_id = str(self.connection.entra_tenant_id)
+        tokens = TokenProvider(self.cloud, tenant_id, material, redactor=self.redactor)
+        return TenantBoundTokens(tokens, tenant_id)
+
+    def verify_tenant(self, client: GraphClient) -> dict[str, Any]:
+        """``/organization`` of the tenant Graph answers for, after checking it is the connection's.
+
+        Returns ``{}`` when the app may not read ``/organization``: the token's ``tid`` (checked
+        on every acquisition) is then the only evidence, and it named the right tenant.
+        """
+        try:
+            organizations = client.get("organization.get").get("value") or []
+        except ProviderError as exc:
+            if exc.reason_code != "graph.permission_denied":
+                raise
+            return {}
+        organization: dict[str, Any] = organizations[0] if organizations else {}
+        found = str(organization.get("id", "")).lower()
+        if organization and found != str(self.connection.entra_tenant_id).lower():
+            raise ProviderError(
+                "provider.tenant_mismatch",
+                MISMATCH_MESSAGE + " (/organization names another tenant)",
+                details={"organization_id": found},
+            )
+        return organization
 
     def graph_client(
-        self, token_provider: TokenProvider | None = None, *, max_attempts: int | None = None
+        self, token_provider: TokenSource | None = None, *, max_attempts: int | None = None
     ) -> GraphClient:
         from tenantatlas.graph.client import GraphClient
 

@@ -240,7 +240,7 @@ class Authority:
         self, tenant: TenantScenario, app: AppScenario, resource: str, method: str
     ) -> str:
         now = int(time.time())
-        tid = tenant.tenant_id.lower()
+        tid = (tenant.token_tenant_id or tenant.tenant_id).lower()
         claims: dict[str, Any] = {
             "aud": resource,
             "iss": f"https://sts.windows.net/{tid}/",

@@ -84,7 +84,9 @@ class TenantScenario:
 
     Data is generated from ``(tenant_id, seed, index)``; ``generation`` mutates it so a
     later sync sees renamed items and removed devices (see ``data.py``).
-    ``organization_id`` overrides the id ``/organization`` reports (a tenant mismatch).
+    ``organization_id`` overrides the id ``/organization`` reports (a tenant mismatch);
+    ``token_tenant_id`` makes the tokens issued here name another tenant in ``tid`` (and ``iss``),
+    as when the authority answered for a different tenant: Graph then serves that tenant.
     """
 
     tenant_id: str
@@ -94,6 +96,7 @@ class TenantScenario:
     organization_id: str | None = None
     device_count: int = 50
     compliance_policy_count: int = 6
+    token_tenant_id: str | None = None
     configuration_count: int = 8
     configuration_policy_count: int = 5
     app_count: int = 12

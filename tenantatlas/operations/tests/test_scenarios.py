@@ -62,9 +62,9 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str | None]]] = {
     },
     "Alpine Ski House": {
         HEALTH: ("failed", "provider.tenant_mismatch", "unhealthy"),
-        # Only the health check compares /organization; the app lacks the Intune
-        # configuration and apps permissions, so those kinds are forbidden.
-        SYNC: ("partially_succeeded", "graph.permission_denied", None),
+        # Every operation compares /organization before it stores anything.
+        SYNC: ("failed", "provider.tenant_mismatch", "unhealthy"),
+        SNAPSHOT: ("failed", "provider.tenant_mismatch", "unhealthy"),
     },
     "Relecloud": {HEALTH: ("succeeded", "", "healthy")},  # its 120,000 devices: test_large_tenant
 }

@@ -1,4 +1,4 @@
-"""Graph access for the sync modules: a token without application permissions stops the run early."""
+"""Graph access for the sync modules: the right tenant, with consent, before anything is stored."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ if TYPE_CHECKING:
 
 
 def consented_graph_client(gateway: ProviderGateway) -> GraphClient:
-    """A Graph client whose token carries a ``roles`` claim.
+    """A Graph client for the connection's own tenant whose token carries a ``roles`` claim.
+
+    The token's ``tid`` and ``/organization`` must name the connection's tenant
+    (``provider.tenant_mismatch`` otherwise): every operation calls this first, so a run never
+    writes another tenant's data under the connection.
 
     Without admin consent the identity platform still issues a token, just without roles;
     every Graph call would then answer 403. Saying ``auth.consent_missing`` up front names the
@@ -21,4 +25,6 @@ def consented_graph_client(gateway: ProviderGateway) -> GraphClient:
     tokens = gateway.token_provider()
     if tokens.get_token().roles is None:
         raise ProviderError("auth.consent_missing", get_reason("auth.consent_missing").message)
-    return gateway.graph_client(tokens)
+    client = gateway.graph_client(tokens)
+    gateway.verify_tenant(client)
+    return client

@@ -89,24 +89,15 @@ def health_check(ctx: RunContext) -> RunOutcome:
 
     client = gateway.graph_client(tokens)
     try:
-        orgs = client.get("organization.get").get("value") or []
+        org = gateway.verify_tenant(client)
     except ProviderError as exc:
-        if exc.reason_code != "graph.permission_denied":
-            exc.details = {
-                **exc.details,
-                "health": {**result, "health": Health.UNHEALTHY, "reason_code": exc.reason_code},
-            }
-            raise
-        orgs = []
-    org = orgs[0] if orgs else {}
+        # Another tenant's name and domain are never recorded on this connection.
+        exc.details = {
+            **exc.details,
+            "health": {**result, "health": Health.UNHEALTHY, "reason_code": exc.reason_code},
+        }
+        raise
     result.update(tenant_name=str(org.get("displayName", "")), default_domain=_default_domain(org))
-    if org and str(org.get("id", "")).lower() != str(ctx.connection.entra_tenant_id).lower():
-        result.update(health=Health.UNHEALTHY, reason_code="provider.tenant_mismatch")
-        raise ProviderError(
-            "provider.tenant_mismatch",
-            "Graph answered for a different Entra tenant than this connection names.",
-            details={"health": result, "organization_id": str(org.get("id", ""))},
-        )
 
     health, reason_code, message = Health.HEALTHY, "", ""
     if missing:

@@ -173,6 +173,16 @@ def test_it_issues_a_token_for_a_secret_through_msal(simulator):
     assert header["x5t"] == header["kid"]
 
 
+def test_it_issues_tokens_naming_another_tenant_for_a_token_tenant_mismatch(simulator):
+    tenant = simulator.add_tenant(new_tenant(token_tenant_id=CONTOSO))
+    response = token_response(
+        simulator, tenant.tenant_id, tenant.apps[0].client_id, client_secret=SECRET
+    )
+    claims = _claims(response.json()["access_token"])
+    assert claims["tid"] == CONTOSO
+    assert claims["iss"] == f"https://sts.windows.net/{CONTOSO}/"
+
+
 def test_it_returns_raw_token_response_shape(simulator):
     response = token_response(
         simulator, CONTOSO, DEMO_CLIENT_ID, client_secret="contoso-demo-secret"
