@@ -8,7 +8,11 @@ code path differs between it and Microsoft.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
+import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +20,8 @@ from pathlib import Path
 import certifi
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from tenantatlas.lib.private_files import make_private_dir, write_private_file
 
 
 @dataclass(frozen=True)
@@ -111,17 +117,55 @@ def tls_verify(cloud: Cloud) -> str | bool:
 
     ``EXTRA_CA_BUNDLE`` (e.g. a TLS-inspecting proxy's CA) adds to the trust of every cloud;
     since requests takes a single file, the base trust and the extra one are concatenated into
-    a content-addressed file once.
+    a file of this process's user (:func:`_private_bundle`).
     """
     extra = getattr(settings, "EXTRA_CA_BUNDLE", "") or ""
     if not extra:
         return cloud.ca_bundle or True
     base = cloud.ca_bundle or certifi.where()
     pem = Path(base).read_text() + "\n" + Path(extra).read_text()
+    return str(_private_bundle(pem))
+
+
+_fallback_dir: Path | None = None
+
+
+def _is_private_dir(directory: Path) -> bool:
+    status = directory.lstat()
+    return (
+        stat.S_ISDIR(status.st_mode)
+        and status.st_uid == os.geteuid()
+        and not stat.S_IMODE(status.st_mode) & 0o077
+    )
+
+
+def _bundle_dir() -> Path:
+    """``DATA_DIR/tls`` (0700) or, where that cannot be written, a private temporary directory.
+
+    Never a shared, predictable path: whoever can write the trust file decides which servers
+    receive the client secret.
+    """
+    global _fallback_dir
+    try:
+        directory = make_private_dir(Path(settings.DATA_DIR) / "tls")
+        if _is_private_dir(directory) and os.access(directory, os.W_OK):
+            return directory
+    except OSError:
+        pass
+    if _fallback_dir is None or not _fallback_dir.is_dir():
+        _fallback_dir = Path(tempfile.mkdtemp(prefix="tenantatlas-tls-"))  # 0700, unguessable
+        atexit.register(shutil.rmtree, _fallback_dir, ignore_errors=True)
+    return _fallback_dir
+
+
+def _private_bundle(pem: str) -> Path:
+    """The combined bundle as a 0600 file with exactly ``pem``, rewritten whenever it differs."""
     digest = hashlib.sha256(pem.encode()).hexdigest()[:16]
-    combined = Path(tempfile.gettempdir()) / f"tenantatlas-ca-{digest}.pem"
-    if not combined.exists():
-        partial = combined.with_suffix(f".{digest}.tmp")
-        partial.write_text(pem)
-        partial.replace(combined)
-    return str(combined)
+    path = _bundle_dir() / f"ca-{digest}.pem"
+    try:
+        current = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current != pem:
+        write_private_file(path, pem)  # temp file + atomic rename: readers never see half
+    return path

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import stat
+import tempfile
 from pathlib import Path
 
 import certifi
@@ -73,3 +76,59 @@ def test_extra_ca_bundle_adds_to_every_cloud(settings, tmp_path: Path) -> None:
     combined = Path(str(tls_verify(get_cloud("simulator")))).read_text()
     assert combined.startswith("SIMCA")
     assert "PROXY" in combined
+
+
+def _old_shared_path(pem: str) -> Path:
+    """Where earlier releases kept the combined bundle: a name anyone could predict."""
+    digest = hashlib.sha256(pem.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"tenantatlas-ca-{digest}.pem"
+
+
+@pytest.fixture
+def proxy_ca(settings, tmp_path: Path) -> str:
+    """A TLS-inspecting proxy's CA as TENANTATLAS_CA_BUNDLE, and a private data directory."""
+    settings.DATA_DIR = tmp_path / "var"
+    extra = tmp_path / "proxy-ca.pem"
+    extra.write_text("-----BEGIN CERTIFICATE-----\nPROXY\n-----END CERTIFICATE-----\n")
+    settings.EXTRA_CA_BUNDLE = str(extra)
+    return Path(certifi.where()).read_text() + "\n" + extra.read_text()
+
+
+def test_it_never_uses_a_bundle_planted_at_a_shared_path(proxy_ca: str) -> None:
+    planted = _old_shared_path(proxy_ca)
+    planted.write_text("-----BEGIN CERTIFICATE-----\nPLANTED\n-----END CERTIFICATE-----\n")
+    try:
+        used = Path(str(tls_verify(get_cloud("global"))))
+    finally:
+        planted.unlink()
+
+    assert used != planted
+    assert used.read_text() == proxy_ca
+    assert stat.S_IMODE(used.stat().st_mode) == 0o600
+    assert stat.S_IMODE(used.parent.stat().st_mode) == 0o700
+
+
+def test_it_rewrites_a_bundle_whose_content_was_changed(proxy_ca: str) -> None:
+    first = Path(str(tls_verify(get_cloud("global"))))
+    first.write_text("-----BEGIN CERTIFICATE-----\nPLANTED\n-----END CERTIFICATE-----\n")
+
+    again = Path(str(tls_verify(get_cloud("global"))))
+
+    assert again.read_text() == proxy_ca
+    assert "PLANTED" not in again.read_text()
+
+
+def test_it_keeps_the_bundle_in_a_private_temporary_directory_without_a_data_directory(
+    settings, proxy_ca: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.DATA_DIR = blocker / "var"  # cannot be created
+
+    used = Path(str(tls_verify(get_cloud("global"))))
+
+    assert used.read_text() == proxy_ca
+    assert used != _old_shared_path(proxy_ca)
+    assert used.parent.name.startswith("tenantatlas-tls-")
+    assert stat.S_IMODE(used.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(used.stat().st_mode) == 0o600
