@@ -37,6 +37,7 @@ from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.lib.sanitize import Redactor
 
 _EXHAUSTED = {429: "graph.throttled"}
+_MALFORMED = "graph.invalid_response"  # a 2xx whose body is not a JSON object
 
 
 class GraphClient:
@@ -172,31 +173,18 @@ class GraphClient:
     ) -> dict[str, Any]:
         record = RequestRecord(contract=contract.key)
         try:
-            response = self._send_with_retries(contract, url, query, record)
+            response, body = self._send_with_retries(contract, url, query, record)
             record.status = response.status_code
             record.request_id = response.headers.get("request-id")
             record.client_request_id = response.headers.get("client-request-id")
-            if not 200 <= response.status_code < 300:
+            if body is None:
                 raise error_for_response(response, contract, self.redactor)
-            return self._parse(contract, response)
+            return body
         except ProviderError as error:
             record.outcome = error.reason_code
             raise
         finally:
             self.recorder.add(record)
-
-    def _parse(self, contract: Contract, response: requests.Response) -> dict[str, Any]:
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ProviderError(
-                "graph.invalid_response",
-                f"{contract.key}: response is not a JSON object",
-                details=response_details(response, contract),
-            )
-        return body
 
     def _send_once(
         self, url: str, query: dict[str, str] | None, force_refresh: bool
@@ -210,41 +198,56 @@ class GraphClient:
         }
         return self.session.get(url, params=query, headers=headers, timeout=self.timeout)
 
+    def _exchange(
+        self, contract: Contract, url: str, query: dict[str, str] | None, refreshed: bool
+    ) -> tuple[requests.Response | None, str, bool]:
+        """One attempt: (response or None, the failure it would be, whether the token was renewed)."""
+        try:
+            response = self._send_once(url, query, force_refresh=False)
+            if response.status_code == 401 and not refreshed:
+                # An expired or revoked token: renew it once, outside the retry budget.
+                refreshed = True
+                response = self._send_once(url, query, force_refresh=True)
+        except requests.exceptions.SSLError:
+            # Not transient: retrying cannot make an untrusted certificate trusted.
+            raise ProviderError(
+                "graph.network_error",
+                "The TLS certificate of Microsoft Graph was not trusted.",
+                details={"contract": contract.key, "graph_host": self._base.netloc},
+            ) from None
+        except requests.Timeout:
+            return None, "graph.timeout", refreshed
+        except requests.RequestException:
+            return None, "graph.network_error", refreshed
+        return response, _EXHAUSTED.get(response.status_code, "graph.unavailable"), refreshed
+
     def _send_with_retries(
         self,
         contract: Contract,
         url: str,
         query: dict[str, str] | None,
         record: RequestRecord,
-    ) -> requests.Response:
+    ) -> tuple[requests.Response, dict[str, Any] | None]:
+        """The final response and, for a success, its JSON object (None for an error status).
+
+        Transient failures are retried within one budget of attempts and waiting: network
+        errors, timeouts, 429/502/503/504 and a 2xx whose body is not a JSON object (a page
+        cut off in transit); the last failure's reason code ends the call.
+        """
         started = self._now()
         refreshed = False
         while True:
             record.attempts += 1
-            failure: str
-            response: requests.Response | None = None
-            try:
-                response = self._send_once(url, query, force_refresh=False)
-                if response.status_code == 401 and not refreshed:
-                    # An expired or revoked token: renew it once, outside the retry budget.
-                    refreshed = True
-                    response = self._send_once(url, query, force_refresh=True)
-            except requests.exceptions.SSLError:
-                # Not transient: retrying cannot make an untrusted certificate trusted.
-                raise ProviderError(
-                    "graph.network_error",
-                    "The TLS certificate of Microsoft Graph was not trusted.",
-                    details={"contract": contract.key, "graph_host": self._base.netloc},
-                ) from None
-            except requests.Timeout:
-                failure = "graph.timeout"
-            except requests.RequestException:
-                failure = "graph.network_error"
+            response, failure, refreshed = self._exchange(contract, url, query, refreshed)
             if response is not None:
-                if response.status_code not in RETRYABLE_STATUSES:
-                    return response
-                failure = _EXHAUSTED.get(response.status_code, "graph.unavailable")
                 record.status = response.status_code
+                if 200 <= response.status_code < 300:
+                    body = _json_object(response)
+                    if body is not None:
+                        return response, body
+                    failure = _MALFORMED
+                elif response.status_code not in RETRYABLE_STATUSES:
+                    return response, None
             if record.attempts >= self.policy.max_attempts or not retries_active():
                 raise self._exhausted(contract, failure, response, record)
             wait = self._next_wait(contract, failure, response, record.attempts)
@@ -268,12 +271,13 @@ class GraphClient:
         response: requests.Response | None,
         attempt: int,
     ) -> float:
-        header = response.headers.get("Retry-After") if response is not None else None
+        if response is None or failure == _MALFORMED:
+            return self.policy.backoff(attempt)
+        header = response.headers.get("Retry-After")
         retry_after = parse_retry_after(header, now=self._utcnow())
         if retry_after is None:
             return self.policy.backoff(attempt)
         if retry_after > self.policy.max_inline_retry_after:
-            assert response is not None
             raise RetryLater(
                 failure,
                 f"{contract.key}: Microsoft asked to wait {retry_after:.0f}s; rescheduling",
@@ -296,8 +300,18 @@ class GraphClient:
         )
         details["attempts"] = record.attempts
         details["wait_seconds"] = round(sum(record.waits), 3)
+        what = "response is not a JSON object; " if reason_code == _MALFORMED else ""
         return ProviderError(
             reason_code,
-            f"{contract.key}: gave up after {record.attempts} attempts",
+            f"{contract.key}: {what}gave up after {record.attempts} attempts",
             details=details,
         )
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when it is anything else (truncated, a list, …)."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

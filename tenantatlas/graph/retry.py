@@ -6,6 +6,9 @@ off exponentially with *full* jitter (uniform between 0 and the exponential cap)
 throttled together do not retry in lockstep. Attempts and the total wait are bounded: throttling
 ends as ``graph.throttled``, never as an endless loop. A Retry-After longer than a worker may
 block becomes :class:`~tenantatlas.lib.reasons.RetryLater` so the run is rescheduled instead.
+Network errors, timeouts and a 2xx whose body is not a JSON object (a page cut off in transit)
+are retried with the same backoff and budget; a page that stays malformed ends as
+``graph.invalid_response``.
 
 The loop is our own rather than ``stamina.retry`` because tests must drive the sleep and the
 clock exactly, and the wait depends on the response (Retry-After), which stamina's backoff hook

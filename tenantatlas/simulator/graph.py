@@ -239,7 +239,7 @@ class GraphService:
             reply = self._serve(endpoint, TenantData(tenant, self._anchor), origin, path, query)
         except BadQuery as exc:
             return fail(400, "BadRequest", str(exc))
-        if faults.malformed_json_paths and path_matches(path, faults.malformed_json_paths):
+        if self._faults.take_malformed(tenant.tenant_id, faults, path):
             reply.body = reply.body[: max(1, len(reply.body) // 2)]
         return reply
 

@@ -76,6 +76,8 @@ class Faults:
     slow_seconds: float = 0.0
     slow_paths: list[str] = field(default_factory=list)
     malformed_json_paths: list[str] = field(default_factory=list)
+    # 0: every matching answer is cut off; N: only the first N, then good ones (a transient fault).
+    malformed_json_count: int = 0
 
 
 @dataclass

@@ -273,6 +273,10 @@ class SimulatorServer:
         """(throttle, server error) failures the tenant still has in store."""
         return self._faults.remaining(tenant_id)
 
+    def remaining_malformed(self, tenant_id: str) -> int:
+        """Cut-off answers still to come (``malformed_json_count``; 0 when unlimited or spent)."""
+        return self._faults.remaining_malformed(tenant_id)
+
     def _resolve(self, segment: str) -> TenantScenario | None:
         key = segment.lower()
         with self._lock:

@@ -226,10 +226,55 @@ def test_unlicensed_intune_is_license_missing(resp) -> None:
 
 def test_404_and_malformed_json() -> None:
     assert _error(Harness([graph_error(404, "ResourceNotFound")])).reason_code == "graph.not_found"
-    bad = Harness([response(200, raw=b'{"value": [')])
+    bad = Harness([response(200, raw=b'{"value": [')] * 4)
     assert _error(bad).reason_code == "graph.invalid_response"
-    not_object = Harness([response(200, raw=b"[1, 2]")])
+    not_object = Harness([response(200, raw=b"[1, 2]")] * 4)
     assert _error(not_object).reason_code == "graph.invalid_response"
+
+
+TRUNCATED = b'{"value": [{"id": "1"}, {"id'
+
+
+def test_it_retries_a_truncated_page_like_a_server_error() -> None:
+    h = Harness([response(200, raw=TRUNCATED)] * 2 + [response(200, ORG)])
+    assert h.client.get("organization.get") == ORG
+    assert h.count == 3
+    policy = h.client.policy
+    assert len(h.clock.sleeps) == 2
+    for attempt, wait in enumerate(h.clock.sleeps, start=1):
+        assert 0 <= wait <= policy.backoff_ceiling(attempt)
+    assert h.recorder.summary()["retries"] == 2
+
+
+def test_it_retries_a_truncated_page_in_the_middle_of_paging() -> None:
+    link2 = "https://graph.test/v1.0/deviceManagement/managedDevices?$skiptoken=abc"
+    h = Harness(
+        [
+            response(200, {"value": [{"id": "1"}], "@odata.nextLink": link2}),
+            response(200, raw=TRUNCATED),
+            response(200, {"value": [{"id": "2"}]}),
+        ]
+    )
+    assert list(h.client.iter_pages("devices.list")) == [[{"id": "1"}], [{"id": "2"}]]
+    assert [r.url for r in h.adapter.requests[1:]] == [link2, link2]
+
+
+def test_a_page_that_stays_malformed_ends_as_invalid_response_after_bounded_attempts() -> None:
+    h = Harness([response(200, raw=TRUNCATED)] * 10)
+    error = _error(h)
+    assert error.reason_code == "graph.invalid_response"
+    assert h.count == 4
+    assert len(h.clock.sleeps) == 3
+    assert error.details["attempts"] == 4
+    assert "value" not in json.dumps(error.details)  # the body is never echoed
+
+
+def test_a_malformed_page_shares_the_total_wait_budget() -> None:
+    h = Harness([response(200, raw=TRUNCATED)] * 10, max_attempts=10, max_total_wait=1.0)
+    h.client.policy = dataclasses.replace(h.client.policy, jitter=lambda low, high: high)
+    assert _error(h).reason_code == "graph.invalid_response"
+    assert h.clock.sleeps == [0.5]
+    assert h.count == 2
 
 
 def test_paging_follows_next_links_page_by_page() -> None:

@@ -114,6 +114,23 @@ def test_it_can_answer_with_malformed_json(simulator):
         json.loads(response.text)
 
 
+def test_it_can_cut_off_only_the_first_n_answers(simulator):
+    faults = Faults(malformed_json_paths=[DEVICES], malformed_json_count=2)
+    tenant = simulator.add_tenant(new_tenant(faults=faults))
+    token = token_for(simulator, tenant)
+    assert simulator.remaining_malformed(tenant.tenant_id) == 2
+    organization = graph_get(simulator, token, "/v1.0/organization")
+    answers = [graph_get(simulator, token, DEVICES) for _ in range(3)]
+
+    assert organization.json()["value"]  # other paths are not affected nor counted
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    for cut_off in answers[:2]:
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(cut_off.text)
+    assert isinstance(answers[2].json()["value"], list)
+    assert simulator.remaining_malformed(tenant.tenant_id) == 0
+
+
 def test_it_rearms_fault_counters_on_reset(simulator):
     token = demo_token(simulator, FABRIKAM, "fabrikam-demo-secret")
     assert graph_get(simulator, token, DEVICES).status_code == 429
