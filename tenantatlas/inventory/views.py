@@ -14,7 +14,13 @@ from tenantatlas.inventory.forms import (
     InventoryFilterForm,
 )
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
-from tenantatlas.lib.keyset import Keyset, decode_str, paginate
+from tenantatlas.lib.keyset import (
+    InvalidCursor,
+    Keyset,
+    decode_str,
+    invalid_cursor_page,
+    paginate,
+)
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW
 
@@ -32,7 +38,10 @@ def item_list(request: HttpRequest) -> HttpResponse:
         .select_related("connection")
         .defer("raw")
     )
-    page = paginate(items, BY_NAME, request.GET, per_page=ITEMS_PER_PAGE)
+    try:
+        page = paginate(items, BY_NAME, request.GET, per_page=ITEMS_PER_PAGE)
+    except InvalidCursor:
+        return invalid_cursor_page(request)
     tab_query = request.GET.copy()
     for key in ("kind", "after", "before", "platform", "compliance_state"):
         tab_query.pop(key, None)

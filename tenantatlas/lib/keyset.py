@@ -2,7 +2,10 @@
 
 Offset pagination needs a COUNT(*) and gets slower the deeper you page; a keyset page is one
 indexed range scan wherever it is. The cursor is the (field, id) of the row at a page edge,
-opaque to the browser (base64 JSON) and ignored when it does not parse.
+opaque to the browser (base64 JSON). Anyone can send any string, so decoding checks the whole
+structure and refuses anything the product could not have written with one error,
+`InvalidCursor`: pages answer it with a 400 page linking to the first page, the API with its
+error envelope.
 """
 
 from __future__ import annotations
@@ -13,13 +16,49 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db.models import QuerySet
-from django.http import QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+
+from tenantatlas.lib import dates
+from tenantatlas.lib.errors import InvalidInput
 
 AFTER = "after"
 BEFORE = "before"
+MAX_CURSOR_CHARS = 1000  # a cursor the product writes is well under 500
+MAX_ID = 2**63 - 1  # a 64-bit signed id, what every database stores
+MAX_TEXT_CHARS = 500
+
+
+class InvalidCursor(InvalidInput):
+    """A page cursor the product did not write (garbled, crafted or from an older version)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This page link is invalid or out of date: start again from the first page "
+            "(pass a next_cursor exactly as returned).",
+            field="cursor",
+        )
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a cursor value")
+
+
+def _parse(token: str) -> tuple[Any, int]:
+    """The JSON ``[value, id]`` inside the base64; ValueError/TypeError on any other shape."""
+    if len(token) > MAX_CURSOR_CHARS:
+        raise ValueError("too long")
+    raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    decoded = json.loads(raw, parse_constant=_refuse_constant)
+    if not isinstance(decoded, list) or len(decoded) != 2:
+        raise ValueError("a cursor is a pair")
+    value, pk = decoded
+    if type(pk) is not int or not 1 <= pk <= MAX_ID:
+        raise ValueError("the id is not a row id")
+    return value, pk
 
 
 def _identity(value: Any) -> Any:
@@ -28,7 +67,11 @@ def _identity(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Keyset:
-    """An ordering on `field` then `id`, both ascending or both descending."""
+    """An ordering on `field` then `id`, both ascending or both descending.
+
+    `decode` turns the cursor's JSON value back into a value of `field`, raising ValueError or
+    TypeError for anything that is not one.
+    """
 
     field: str
     descending: bool = False
@@ -42,14 +85,14 @@ class Keyset:
         return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
     def decode_cursor(self, token: str | None) -> tuple[Any, int] | None:
+        """None for no cursor; `InvalidCursor` for one the product could not have written."""
         if not token:
             return None
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            value, pk = json.loads(raw)
-            return self.decode(value), int(pk)
-        except (binascii.Error, ValueError, TypeError):
-            return None
+            value, pk = _parse(token)
+            return self.decode(value), pk
+        except (binascii.Error, ValueError, TypeError, OverflowError, RecursionError):
+            raise InvalidCursor() from None
 
     def order(self, *, reverse: bool = False) -> list[str]:
         prefix = "-" if self.descending != reverse else ""
@@ -73,13 +116,31 @@ class Keyset:
 
 
 def decode_datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value))
+    """An aware datetime within the product's date range, in UTC."""
+    if not isinstance(value, str):
+        raise TypeError("cursor value must be a date-time string")
+    return dates.in_range(datetime.fromisoformat(value))
 
 
 def decode_str(value: Any) -> str:
+    """Text every database can compare: bounded, no NUL, no lone surrogates."""
     if not isinstance(value, str):
         raise TypeError("cursor value must be a string")
+    if len(value) > MAX_TEXT_CHARS or "\x00" in value:
+        raise ValueError("cursor value is not a stored name")
+    value.encode("utf-8")  # UnicodeEncodeError (a ValueError) for lone surrogates
     return value
+
+
+def invalid_cursor_page(request: HttpRequest) -> HttpResponse:
+    """The 400 page for `InvalidCursor`: what happened and a link to the list's first page."""
+    query = request.GET.copy()
+    query.pop(AFTER, None)
+    query.pop(BEFORE, None)
+    first_page = request.path + ("?" + query.urlencode() if query else "")
+    return render(
+        request, "invalid_cursor.html", {"first_page": first_page}, status=InvalidCursor.status
+    )
 
 
 @dataclass
@@ -114,7 +175,7 @@ class KeysetPage:
 def paginate(
     queryset: QuerySet[Any], keyset: Keyset, query: QueryDict, *, per_page: int
 ) -> KeysetPage:
-    """The page named by `after`/`before` in `query`; the first page without a valid cursor."""
+    """The page named by `after`/`before` in `query` (the first without); `InvalidCursor`."""
     after = keyset.decode_cursor(query.get(AFTER))
     before = None if after else keyset.decode_cursor(query.get(BEFORE))
     if before is not None:

@@ -10,7 +10,13 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from tenantatlas.lib.keyset import Keyset, decode_datetime, paginate
+from tenantatlas.lib.keyset import (
+    InvalidCursor,
+    Keyset,
+    decode_datetime,
+    invalid_cursor_page,
+    paginate,
+)
 from tenantatlas.notifications import services
 from tenantatlas.notifications.models import Notification
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
@@ -39,7 +45,10 @@ def _to_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     notifications = _mine(request).for_workspace(request.workspace)  # type: ignore[attr-defined]
-    page = paginate(notifications, NEWEST_FIRST, request.GET, per_page=PER_PAGE)
+    try:
+        page = paginate(notifications, NEWEST_FIRST, request.GET, per_page=PER_PAGE)
+    except InvalidCursor:
+        return invalid_cursor_page(request)
     unread = services.unread_count(user=request.user, workspace=request.workspace)  # type: ignore[attr-defined]
     return render(request, "notifications/list.html", {"page": page, "unread": unread})
 

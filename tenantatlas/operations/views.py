@@ -14,7 +14,13 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from tenantatlas.lib.errors import Refused
-from tenantatlas.lib.keyset import Keyset, decode_datetime, paginate
+from tenantatlas.lib.keyset import (
+    InvalidCursor,
+    Keyset,
+    decode_datetime,
+    invalid_cursor_page,
+    paginate,
+)
 from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.operations.forms import RunFilterForm
 from tenantatlas.operations.models import OperationRun
@@ -47,7 +53,10 @@ def run_list(request: WorkspaceRequest) -> HttpResponse:
     runs = form.filter(
         OperationRun.objects.for_workspace(request.workspace).select_related("connection")
     )
-    page = paginate(runs, RUN_ORDER, request.GET, per_page=RUNS_PER_PAGE)
+    try:
+        page = paginate(runs, RUN_ORDER, request.GET, per_page=RUNS_PER_PAGE)
+    except InvalidCursor:
+        return invalid_cursor_page(request)
     active = any(run.is_active for run in page.items)
     context = {"form": form, "page": page, "active": active, "fragment": "#runs-table"}
     return _render_polling(request, "operations/runs.html", context, active=active)

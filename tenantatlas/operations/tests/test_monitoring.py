@@ -190,13 +190,16 @@ def test_it_keeps_filters_in_page_links(alice: Any, contoso: Any) -> None:
     )
 
 
-def test_it_shows_the_first_page_for_a_garbled_cursor(alice: Any, contoso: Any) -> None:
-    run = make_run(contoso.workspace, contoso)
+def test_it_answers_a_garbled_cursor_with_a_link_to_the_first_page(
+    alice: Any, contoso: Any
+) -> None:
+    make_run(contoso.workspace, contoso)
 
-    response = client_for(alice).get(runs_url(), {"after": "not-a-cursor!!"})
+    response = client_for(alice).get(runs_url(), {"after": "not-a-cursor!!", "status": "failed"})
 
-    assert response.status_code == 200
-    assert shown_ids(response) == [run.pk]
+    assert response.status_code == 400
+    assert "This page link is invalid or out of date" in response.content.decode()
+    assert f'href="{runs_url()}?status=failed"' in response.content.decode()
 
 
 def _queries(client: Any, url: str) -> int:
