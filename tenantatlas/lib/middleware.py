@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable
@@ -20,13 +21,19 @@ def current_request_id() -> str | None:
 
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address; behind N trusted proxies, the Nth address from the right of
-    X-Forwarded-For (never the left-most, which the client can forge)."""
+    X-Forwarded-For (never the left-most, which the client can forge). None when that is not an
+    IP address (the audit log and the sign-in lockout store it in an address column)."""
     hops = settings.PROXY_HOPS
     forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
     forwarded = [part for part in forwarded if part]
     if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR")
+        address = forwarded[-hops]
+    else:
+        address = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 class RequestIdMiddleware:

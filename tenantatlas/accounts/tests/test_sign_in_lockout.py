@@ -11,10 +11,11 @@ from unittest import mock
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from tenantatlas.audit.models import AuditEvent
+from tenantatlas.lib.middleware import client_ip
 from tenantatlas.testing import PASSWORD
 from tenantatlas.workspaces.models import Membership, Role
 
@@ -276,3 +277,22 @@ def test_it_keeps_successful_sign_ins_and_forced_logins_working(alice: Any, acme
     forced = Client()
     forced.force_login(alice)
     assert forced.get(HOME).status_code == 302
+
+
+@pytest.mark.parametrize("forwarded", ["not-an-ip", "203.0.113.7:5555", ""])
+def test_it_counts_an_unusable_forwarded_address_without_error(
+    alice: Any, settings: Any, forwarded: str
+) -> None:
+    settings.PROXY_HOPS = 1
+    assert client_ip(RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded)) in {
+        None,
+        "127.0.0.1",  # an empty header falls back to the socket address
+    }
+
+    statuses = [
+        sign_in("alice", WRONG, address="10.9.9.9", x_forwarded_for=forwarded).status_code
+        for _ in range(6)
+    ]
+
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert AuditEvent.objects.filter(action="account.sign_in_locked").count() == 1
