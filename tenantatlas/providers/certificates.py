@@ -11,6 +11,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ValidationError
 
+# Entra refuses app credentials with shorter RSA keys (and so does NIST SP 800-131A since 2014).
+MIN_RSA_KEY_BITS = 2048
+
 _CERT_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 _KEY_BLOCK = re.compile(
     rb"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----.+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----",
@@ -36,7 +39,8 @@ class ParsedCertificate:
 def parse_certificate_bundle(
     certificate_data: bytes, key_data: bytes | None = None, passphrase: str = ""
 ) -> ParsedCertificate:
-    """Validate a PEM certificate and its RSA private key; raise ValidationError naming the problem.
+    """Validate a PEM certificate and its RSA private key (≥ 2048 bits); raise ValidationError
+    naming the problem.
 
     The key may be in the certificate file (a combined PEM) or in its own file.
     """
@@ -100,6 +104,13 @@ def parse_certificate_bundle(
     ):
         raise ValidationError(
             "The private key does not belong to this certificate.", code="key_mismatch"
+        )
+    if private_key.key_size < MIN_RSA_KEY_BITS:
+        raise ValidationError(
+            f"The certificate's RSA key has {private_key.key_size} bits; Entra app credentials "
+            f"need at least {MIN_RSA_KEY_BITS}. Create a new certificate with a 2048-bit or "
+            "longer key.",
+            code="key_too_short",
         )
 
     key_pem = private_key.private_bytes(

@@ -21,13 +21,15 @@ def make_test_certificate(
     *,
     days_valid: int = 365,
     not_before: dt.datetime | None = None,
+    key_size: int = 2048,
 ) -> tuple[str, str]:
     """Create a self-signed RSA certificate as an app registration would hold.
 
     Returns ``(private_key_pem, certificate_pem)``. ``not_before`` defaults to one hour
-    ago so a freshly made certificate is valid despite small clock differences.
+    ago so a freshly made certificate is valid despite small clock differences. ``key_size``
+    below 2048 makes a certificate Entra (and TenantAtlas) refuses.
     """
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     start = not_before or (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (

@@ -160,6 +160,27 @@ def test_it_names_the_field_of_a_validation_error(alice: Any) -> None:
     assert error["message"].startswith("entra_tenant_id:")
 
 
+def test_it_refuses_a_certificate_with_a_short_rsa_key(alice: Any, acme: Any) -> None:
+    connection = make_connection(acme, alice)
+    key_pem, cert_pem = make_test_certificate("short-key", key_size=1024)
+    credential = {
+        "kind": "certificate",
+        "client_id": CLIENT_ID,
+        "certificate_pem": cert_pem,
+        "private_key_pem": key_pem,
+    }
+
+    response = ApiClient(token_for(alice)).call(
+        "POST", f"/connections/{connection.pk}/credential", {"credential": credential}
+    )
+
+    error = _error(response, 400, "invalid_certificate")
+    assert error["field"] == "credential.certificate_pem"
+    assert "1024 bits" in error["message"]
+    assert "at least 2048" in error["message"]
+    assert connection.credentials.count() == 1
+
+
 def test_an_unexpected_error_is_a_sanitized_500(
     alice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

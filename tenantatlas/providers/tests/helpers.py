@@ -35,13 +35,15 @@ def make_run(connection: ProviderConnection, status: str = RunStatus.SUCCEEDED) 
 
 
 @functools.cache
-def certificate(cn: str = "tenantatlas-test", days_valid: int = 365) -> tuple[str, str]:
+def certificate(
+    cn: str = "tenantatlas-test", days_valid: int = 365, key_size: int = 2048
+) -> tuple[str, str]:
     """(private key PEM, certificate PEM) of a self-signed RSA certificate, one per name.
 
     Cached: RSA key generation is the slowest part of these tests. Ask for another name when a
     test needs a different key.
     """
-    return make_test_certificate(cn, days_valid=days_valid)
+    return make_test_certificate(cn, days_valid=days_valid, key_size=key_size)
 
 
 @functools.cache

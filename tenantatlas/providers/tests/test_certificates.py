@@ -1,4 +1,4 @@
-"""Certificate credentials: parsed thumbprints and expiry, the accepted PEM layouts, RSA only."""
+"""Certificate credentials: parsed thumbprints and expiry, the accepted PEM layouts, RSA ≥ 2048 only."""
 
 from __future__ import annotations
 
@@ -194,6 +194,43 @@ def test_it_refuses_an_ec_key(client: Any, acme: Any) -> None:
         "Entra app certificates for client credentials must use an RSA key."
         in response.content.decode()
     )
+    assert counts() == before
+
+
+def test_it_refuses_an_rsa_key_shorter_than_2048_bits(client: Any, acme: Any) -> None:
+    key_pem, cert_pem = certificate("short-key", key_size=1024)
+    before = counts()
+
+    response = client.post(url("create", acme), certificate_form(cert_pem, key_pem))
+
+    assert response.status_code == 200
+    assert (
+        "RSA key has 1024 bits; Entra app credentials need at least 2048."
+        in response.content.decode()
+    )
+    assert counts() == before
+
+
+def test_it_refuses_a_short_key_in_a_combined_pem_on_rotation(
+    alice: Any, client: Any, acme: Any
+) -> None:
+    from tenantatlas.testing import make_connection
+
+    connection = make_connection(acme, alice)
+    key_pem, cert_pem = certificate("short-key", key_size=1024)
+    before = counts()
+
+    response = client.post(
+        url("rotate", acme, connection),
+        {
+            "client_id": CLIENT_ID,
+            "credential_kind": "certificate",
+            "certificate_file": upload(cert_pem + key_pem),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "at least 2048" in response.content.decode()
     assert counts() == before
 
 
