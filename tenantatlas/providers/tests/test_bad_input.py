@@ -173,6 +173,21 @@ def test_it_refuses_a_secret_expiry_in_the_past(client: Any, acme: Any) -> None:
     assert_refused(response, "This date is in the past: the secret has expired.", before)
 
 
+@pytest.mark.parametrize("kind", ["", "password", "certificate "])
+def test_it_shows_why_a_credential_type_is_refused(
+    client: Any, acme: Any, alice: Any, kind: str
+) -> None:
+    connection = make_connection(acme, alice, entra_tenant_id=TENANT_B)
+    before = counts()
+
+    create = client.post(url("create", acme), secret_form(credential_kind=kind))
+    rotate = client.post(url("rotate", acme, connection), secret_form(credential_kind=kind))
+
+    expected = "This field is required." if kind == "" else "Select a valid choice."
+    assert_refused(create, expected, before)
+    assert_refused(rotate, expected, before)
+
+
 def test_it_refuses_an_unknown_cloud(client: Any, acme: Any) -> None:
     before = counts()
 
