@@ -16,6 +16,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from tenantatlas.graph.clouds import GLOBAL_GRAPH_RESOURCE, custom_cloud, simulator_cloud
 from tenantatlas.lib.env import envbool, envfloat, envint, envlist, envraw, envstr
 from tenantatlas.lib.private_files import (
     create_private_file,
@@ -232,12 +233,21 @@ else:
         f"TENANTATLAS_TASK_TRANSPORT={TASK_TRANSPORT!r}: use database, rq or immediate"
     )
 
-# Microsoft clouds: presets plus optional extra endpoint pairs (e.g. the simulator).
+# Microsoft clouds (tenantatlas/graph/clouds.py): the named presets, plus endpoint pairs from
+# configuration: `custom` (national or private deployments, TLS-inspecting proxies, test
+# doubles; both URLs or neither) and `simulator`. An unusable endpoint stops every process here.
+# TENANTATLAS_CLOUD only preselects the cloud on the connection form.
 CLOUD_DEFAULT = envstr("TENANTATLAS_CLOUD", "global")
+CUSTOM_AUTHORITY_HOST = envstr("TENANTATLAS_AUTHORITY_HOST", "")
+CUSTOM_GRAPH_BASE_URL = envstr("TENANTATLAS_GRAPH_BASE_URL", "")
+CUSTOM_GRAPH_RESOURCE = envstr("TENANTATLAS_GRAPH_RESOURCE", GLOBAL_GRAPH_RESOURCE)
 SIMULATOR_URL = envstr("TENANTATLAS_SIMULATOR_URL", "")
 SIMULATOR_CA_BUNDLE = envstr(
     "TENANTATLAS_SIMULATOR_CA_BUNDLE", str(DATA_DIR / "simulator" / "ca.pem")
 )
+custom_cloud(CUSTOM_AUTHORITY_HOST, CUSTOM_GRAPH_BASE_URL, CUSTOM_GRAPH_RESOURCE)
+simulator_cloud(SIMULATOR_URL, SIMULATOR_CA_BUNDLE)
+# Extra CA (PEM) trusted for every cloud besides the public CAs, e.g. a TLS-inspecting proxy's.
 EXTRA_CA_BUNDLE = envstr("TENANTATLAS_CA_BUNDLE", "")
 
 GRAPH_TIMEOUT = envfloat("TENANTATLAS_GRAPH_TIMEOUT", 30.0)

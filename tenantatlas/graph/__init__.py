@@ -3,7 +3,8 @@
 Only this package imports ``requests`` or ``msal`` (an import contract enforces it), and only
 the ProviderGateway builds its objects, inside background jobs:
 
-* :mod:`~tenantatlas.graph.clouds` — endpoint presets (global, US Gov, China, the simulator);
+* :mod:`~tenantatlas.graph.clouds` — endpoint presets (global, US Gov, China) and configured
+  endpoint pairs (``custom``, the simulator);
 * :mod:`~tenantatlas.graph.contracts` — the registry of permitted GET calls and the application
   permissions they need (the health check's "required" list);
 * :mod:`~tenantatlas.graph.auth` — :class:`TokenProvider`: app-only tokens via MSAL, every failure

@@ -24,4 +24,7 @@ class GraphConfig(AppConfig):
     verbose_name = "Microsoft Graph access"
 
     def ready(self) -> None:
+        from tenantatlas.graph.clouds import check_cloud_configuration
+
         checks.register(check_contract_registry, "graph")
+        checks.register(check_cloud_configuration, "graph")
