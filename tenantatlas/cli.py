@@ -17,6 +17,8 @@ COMMANDS = {
     "reason_codes_doc": "Write docs/reason-codes.md from the reason-code catalog (--check to verify).",
     "createsuperuser": "Create a user account (then add it to a workspace from the Members page).",
     "migrate": "Apply database migrations.",
+    "axes_reset_username": "Unlock accounts locked by failed sign-ins (axes_list_attempts lists them).",
+    "axes_reset_ip": "Unlock client addresses locked by failed sign-ins.",
 }
 
 
