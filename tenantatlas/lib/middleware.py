@@ -1,4 +1,12 @@
-"""Request id and client address: one per request, echoed in the response, kept for audit."""
+"""Request id and client address: one per request, echoed in the response, kept for audit.
+
+The audit trail records who acted and from where, so neither may be chosen by the client. An
+incoming ``X-Request-Id`` is used only when it comes through the trusted proxies
+(``TENANTATLAS_PROXY_HOPS`` > 0; the proxy sets it, see docs/deploy.md) and only in a safe
+format (8–64 of ``A-Z a-z 0-9 . _ -``). Otherwise the request gets an id of our own; a
+well-formed id a client sent directly is echoed back as ``X-Client-Request-Id`` for its logs
+and written nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from tenantatlas.lib import request_context
 
-_SAFE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_SAFE = re.compile(r"[A-Za-z0-9._-]{8,64}", re.ASCII)  # fits AuditEvent.request_id (64)
 
 
 def current_request_id() -> str | None:
@@ -42,7 +50,9 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-Id", "")
-        request_id = incoming if _SAFE.match(incoming) else uuid.uuid4().hex
+        well_formed = _SAFE.fullmatch(incoming) is not None
+        trusted = well_formed and settings.PROXY_HOPS > 0
+        request_id = incoming if trusted else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         via = "api" if request.path.startswith("/api/") else "web"
         context = request_context.RequestContext(
@@ -51,4 +61,6 @@ class RequestIdMiddleware:
         with request_context.bind(context):
             response = self.get_response(request)
         response["X-Request-Id"] = request_id
+        if well_formed and not trusted:
+            response["X-Client-Request-Id"] = incoming
         return response
