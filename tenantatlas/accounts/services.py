@@ -151,6 +151,37 @@ def revoke_api_token(*, actor: Any, token: ApiToken) -> ApiToken:
     return token
 
 
+def revoke_api_tokens_of(*, actor: Any, membership: Membership, reason: str) -> int:
+    """Revoke every live token of the member in the workspace (they are leaving it).
+
+    Runs inside the caller's transaction, so the tokens go with the membership or not at all; a
+    member who comes back later starts without tokens.
+    """
+    tokens = list(
+        ApiToken.objects.for_workspace(membership.workspace)
+        .filter(user_id=membership.user_id, revoked_at__isnull=True)
+        .select_for_update()
+    )
+    revoked_by = actor if getattr(actor, "is_authenticated", False) else None
+    ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(
+        revoked_at=timezone.now(), revoked_by=revoked_by
+    )
+    for token in tokens:
+        record_event(
+            workspace=membership.workspace,
+            actor=actor,
+            action="api_token.revoked",
+            target=token,
+            metadata={
+                "name": token.name,
+                "prefix": token.prefix,
+                "owner": membership.user.username,
+                "reason": reason,
+            },
+        )
+    return len(tokens)
+
+
 def authenticate_token(raw: str) -> tuple[ApiToken, Membership] | None:
     """The usable token and its owner's membership, narrowed to the token's capabilities.
 

@@ -15,7 +15,11 @@ from django.http import Http404, HttpRequest
 
 from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.capabilities import TemplateCapabilities, can
-from tenantatlas.workspaces.models import Membership, Workspace
+from tenantatlas.workspaces.models import Invitation, Membership, Workspace
+from tenantatlas.workspaces.services import touch_membership
+
+# The session remembers the workspace the user is in, so a change of workspace is noticed.
+CURRENT_WORKSPACE = "workspace_slug"
 
 V = TypeVar("V", bound=Callable[..., Any])
 
@@ -47,6 +51,24 @@ def get_object_for_member(queryset: Any, member: Membership, **lookup: Any) -> A
     return obj
 
 
+def get_invitation_for_invitee(user: Any, pk: int) -> Invitation:
+    """An invitation addressed to the user (any state), or 404: others' invitations stay hidden."""
+    invitation = (
+        Invitation.objects.addressed_to(user).select_related("workspace").filter(pk=pk).first()
+    )
+    if invitation is None:
+        raise Http404("Not found")
+    return invitation
+
+
+def note_workspace_use(request: HttpRequest, member: Membership) -> None:
+    """Remember the workspace as the one used last: at once on a change, else once a minute."""
+    changed = request.session.get(CURRENT_WORKSPACE) != member.workspace.slug
+    if changed:
+        request.session[CURRENT_WORKSPACE] = member.workspace.slug
+    touch_membership(member, force=changed)
+
+
 def workspace_view(capability: str) -> Callable[[V], V]:
     """Resolve `slug` to the member's workspace, enforce the capability, expose both on request."""
 
@@ -60,6 +82,8 @@ def workspace_view(capability: str) -> Callable[[V], V]:
             typed.member = member
             typed.workspace = member.workspace
             typed.can = TemplateCapabilities(member)
+            if request.method == "GET" and not getattr(request, "htmx", False):
+                note_workspace_use(request, member)  # pages, not polls or partials
             return view(request, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

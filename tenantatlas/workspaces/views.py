@@ -1,36 +1,49 @@
-"""Home, workspace switcher and the members page."""
+"""Home, workspace switcher, the members page and invitations (the inviter's and the invitee's)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.typed_request import AuthenticatedRequest, WorkspaceRequest
 from tenantatlas.workspaces import services
-from tenantatlas.workspaces.access import get_object_for_member, workspace_view
+from tenantatlas.workspaces.access import (
+    get_invitation_for_invitee,
+    get_object_for_member,
+    note_workspace_use,
+    workspace_view,
+)
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW, WORKSPACE_MANAGE, capabilities_of
-from tenantatlas.workspaces.forms import InviteForm, RoleForm, WorkspaceForm
-from tenantatlas.workspaces.models import Membership, Role
+from tenantatlas.workspaces.forms import InvitationAnswerForm, InviteForm, RoleForm, WorkspaceForm
+from tenantatlas.workspaces.models import Invitation, InvitationStatus, Membership, Role
+
+
+def _my_invitations(user: Any) -> Any:
+    return Invitation.objects.pending().addressed_to(user).select_related("workspace", "invited_by")
 
 
 @login_required
 def home(request: AuthenticatedRequest) -> HttpResponse:
-    """Go to the last used workspace, else the first; with none, offer to create one."""
-    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
-    preferred = request.session.get("workspace_slug")
-    chosen = next((m for m in memberships if m.workspace.slug == preferred), None)
-    chosen = chosen or memberships.first()
+    """Go to the workspace used last; with none, offer the user's invitations or a new workspace."""
+    chosen = services.last_used_membership(request.user)
     if chosen is not None:
+        waiting = Invitation.objects.pending().addressed_to(request.user).count()
+        if waiting:
+            messages.info(request, f"You have {waiting} pending invitation(s): see Invitations.")
         return redirect("providers:list", slug=chosen.workspace.slug)
     form = WorkspaceForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         workspace = services.create_workspace(actor=request.user, name=form.cleaned_data["name"])
         return redirect("providers:list", slug=workspace.slug)
-    return render(request, "workspaces/no_workspace.html", {"form": form})
+    context = {"form": form, "invitations": _my_invitations(request.user)}
+    return render(request, "workspaces/no_workspace.html", context)
 
 
 @workspace_view(PROVIDER_VIEW)
@@ -40,27 +53,37 @@ def workspace_home(request: WorkspaceRequest) -> HttpResponse:
 
 @workspace_view(WORKSPACE_MANAGE)
 def member_list(request: WorkspaceRequest) -> HttpResponse:
+    """Members and pending invitations; inviting shows the single-use accept link once."""
     form = InviteForm(request.POST if request.method == "POST" else None)
+    created = link = None
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.add_member(
+            created, secret = services.invite_member(
                 actor=request.user,
                 workspace=request.workspace,
-                username_or_email=form.cleaned_data["user"],
+                identifier=form.cleaned_data["user"],
                 role=form.cleaned_data["role"],
             )
         except Refused as exc:
-            form.add_error("user", exc.message)
+            form.add_error("role" if exc.details.get("field") == "role" else "user", exc.message)
         else:
-            messages.success(
-                request, f"{membership.user.username} added as {membership.get_role_display()}."
-            )
-            return redirect("workspaces:members", slug=request.workspace.slug)
-    members = Membership.objects.select_related("user").filter(workspace=request.workspace)
-    roles = [(role, label, sorted(capabilities_of(role))) for role, label in Role.choices]
-    return render(
-        request, "workspaces/members.html", {"members": members, "form": form, "roles": roles}
-    )
+            path = reverse("workspaces:invitation_link", kwargs={"token": secret})
+            link = request.build_absolute_uri(path)
+            form = InviteForm()
+    context = {
+        "members": Membership.objects.select_related("user").filter(workspace=request.workspace),
+        "invitations": Invitation.objects.pending()
+        .for_workspace(request.workspace)
+        .select_related("invited_by"),
+        "form": form,
+        "roles": [(role, label, sorted(capabilities_of(role))) for role, label in Role.choices],
+        "created": created,
+        "link": link,
+    }
+    response = render(request, "workspaces/members.html", context)
+    if link:
+        response["Cache-Control"] = "no-store"  # the one page that shows the link
+    return response
 
 
 @workspace_view(WORKSPACE_MANAGE)
@@ -101,11 +124,108 @@ def member_remove(request: WorkspaceRequest, pk: int) -> HttpResponse:
     return redirect("workspaces:members", slug=request.workspace.slug)
 
 
+@workspace_view(WORKSPACE_MANAGE)
+@require_POST
+def invitation_revoke(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    invitation = get_object_for_member(Invitation.objects, request.member, pk=pk)
+    try:
+        services.revoke_invitation(actor=request.user, invitation=invitation)
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invitation for {invitation.identifier} revoked.")
+    return redirect("workspaces:members", slug=request.workspace.slug)
+
+
 @login_required
 @require_POST
 def switch_workspace(request: AuthenticatedRequest) -> HttpResponse:
     slug = request.POST.get("slug", "")
-    if Membership.objects.filter(user=request.user, workspace__slug=slug).exists():
-        request.session["workspace_slug"] = slug
-        return redirect("providers:list", slug=slug)
-    return redirect("workspaces:home")
+    membership = (
+        Membership.objects.select_related("workspace")
+        .filter(user=request.user, workspace__slug=slug)
+        .first()
+    )
+    if membership is None:
+        return redirect("workspaces:home")
+    note_workspace_use(request, membership)
+    return redirect("providers:list", slug=slug)
+
+
+# -- the invitee's side: their own invitations, and the single-use link --------------------------
+
+
+@login_required
+def my_invitations(request: AuthenticatedRequest) -> HttpResponse:
+    invitations = _my_invitations(request.user)
+    return render(request, "workspaces/invitations.html", {"invitations": invitations})
+
+
+def _answer(request: AuthenticatedRequest, invitation: Invitation, accept: bool) -> HttpResponse:
+    """Accept or decline as the signed-in invitee; a refusal is raised to the caller."""
+    if accept:
+        membership = services.accept_invitation(actor=request.user, invitation=invitation)
+        workspace = membership.workspace
+        messages.success(
+            request, f"You joined {workspace.name} as {membership.get_role_display()}."
+        )
+        return redirect("providers:list", slug=workspace.slug)
+    services.decline_invitation(actor=request.user, invitation=invitation)
+    messages.success(request, f"Invitation to {invitation.workspace.name} declined.")
+    return redirect("workspaces:invitations")
+
+
+def _answer_from_list(request: AuthenticatedRequest, pk: int, accept: bool) -> HttpResponse:
+    invitation = get_invitation_for_invitee(request.user, pk)
+    try:
+        return _answer(request, invitation, accept)
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return redirect("workspaces:invitations")
+
+
+@login_required
+@require_POST
+def invitation_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _answer_from_list(request, pk, accept=True)
+
+
+@login_required
+@require_POST
+def invitation_decline(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _answer_from_list(request, pk, accept=False)
+
+
+def _link_page(
+    request: AuthenticatedRequest,
+    invitation: Invitation | None,
+    problem: str = "",
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"invitation": invitation, "problem": problem, "status": status}
+    return render(request, "workspaces/invitation_link.html", context, status=status)
+
+
+@login_required
+def invitation_link(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    """The accept link: only the invited account may use it; anyone else leaves it unused."""
+    invitation = services.find_invitation_by_token(token)
+    if invitation is None:
+        return _link_page(request, None, "This invitation link is not valid.", status=404)
+    if not services.is_addressed_to(invitation, request.user):
+        return _link_page(request, None, "This invitation is for another account.", status=403)
+    problem = ""
+    if request.method == "POST":
+        form = InvitationAnswerForm(request.POST)
+        if not form.is_valid():
+            return _link_page(request, invitation, "Choose Accept or Decline.", status=400)
+        try:
+            return _answer(request, invitation, accept=form.cleaned_data["action"] == "accept")
+        except Refused as exc:
+            invitation.refresh_from_db()
+            problem = exc.message
+    if invitation.state != InvitationStatus.PENDING:
+        message = services.CLOSED_MESSAGES[InvitationStatus(invitation.state)]
+        return _link_page(request, None, message, status=410)
+    return _link_page(request, invitation, problem, status=409 if problem else 200)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,7 +23,7 @@ from tenantatlas.accounts.services import (
     revoke_api_token,
 )
 from tenantatlas.audit.models import AuditEvent
-from tenantatlas.lib.errors import InvalidInput
+from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.testing import client_for
 from tenantatlas.workspaces.capabilities import (
     AUDIT_VIEW,
@@ -31,7 +33,7 @@ from tenantatlas.workspaces.capabilities import (
     can,
 )
 from tenantatlas.workspaces.models import Membership, Role
-from tenantatlas.workspaces.services import change_role
+from tenantatlas.workspaces.services import change_role, remove_member
 
 
 def _member(user: Any) -> Membership:
@@ -286,3 +288,61 @@ def test_the_page_sets_an_expiry_at_the_end_of_the_chosen_day(bob: Any) -> None:
     expires_at = ApiToken.objects.get().expires_at
     assert expires_at is not None
     assert expires_at.date() == day
+
+
+# -- leaving the workspace ------------------------------------------------------------------------
+
+
+def _me(plaintext: str) -> int:
+    return Client(headers={"Authorization": f"Bearer {plaintext}"}).get("/api/v1/me").status_code
+
+
+def test_it_revokes_a_members_tokens_when_they_are_removed(alice: Any, bob: Any) -> None:
+    first, _ = _create(bob)
+    second, _ = _create(bob, capabilities=[PROVIDER_RUN])
+    alices, alices_plaintext = _create(alice)
+
+    remove_member(actor=alice, membership=_member(bob))
+
+    for token in (first, second):
+        token.refresh_from_db()
+        assert token.state == "revoked"
+        assert token.revoked_by == alice
+    assert ApiToken.objects.get(pk=alices.pk).state == "active"
+    assert _me(alices_plaintext) == 200
+    revoked = AuditEvent.objects.filter(action="api_token.revoked").order_by("target_id")
+    assert [e.target_id for e in revoked] == sorted([str(first.pk), str(second.pk)])
+    assert {e.metadata["reason"] for e in revoked} == {"member_removed"}
+    assert {e.metadata["owner"] for e in revoked} == {"bob"}
+
+
+def test_it_keeps_the_tokens_when_the_removal_is_refused(alice: Any) -> None:
+    token, plaintext = _create(alice)
+
+    with pytest.raises(Refused):
+        remove_member(actor=alice, membership=_member(alice))  # the last owner stays
+
+    assert ApiToken.objects.get(pk=token.pk).state == "active"
+    assert _me(plaintext) == 200
+    assert not AuditEvent.objects.filter(action="api_token.revoked").exists()
+
+
+def test_it_does_not_revive_old_tokens_when_a_removed_member_rejoins(
+    alice: Any, bob: Any, acme: Any
+) -> None:
+    _, plaintext = _create(bob)
+    assert _me(plaintext) == 200
+    members = reverse("workspaces:members", kwargs={"slug": acme.slug})
+    as_alice = client_for(alice)
+
+    as_alice.post(
+        reverse("workspaces:member_remove", kwargs={"slug": acme.slug, "pk": _member(bob).pk})
+    )
+    invited = as_alice.post(members, {"user": "bob", "role": Role.OPERATOR})
+    link = re.search(r'id="invitation-link"[^>]*>([^<]+)<', invited.content.decode())
+    assert link is not None, "the inviter is shown the accept link"
+    accepted = client_for(bob).post(link.group(1), {"action": "accept"})
+
+    assert accepted.status_code == 302
+    assert _member(bob).role == Role.OPERATOR
+    assert _me(plaintext) == 401

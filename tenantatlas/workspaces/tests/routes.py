@@ -129,6 +129,17 @@ def _api_token(workspace: Workspace, user: Any) -> int:
     ).pk
 
 
+def _invitation(workspace: Workspace, user: Any) -> int:
+    """A pending invitation of the workspace for someone who has no account."""
+    from tenantatlas.workspaces.services import invite_member
+
+    identifier = f"invitee-{uuid.uuid4().hex[:8]}@example.test"
+    invitation, _ = invite_member(
+        actor=None, workspace=workspace, identifier=identifier, role=Role.READONLY
+    )
+    return invitation.pk
+
+
 # Object kinds addressed by <int:pk>: factory(workspace, requesting user) -> pk of a fresh object
 # of that workspace. The requesting user matters only for per-user objects (notifications).
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
@@ -138,6 +149,7 @@ OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "notification": _notification,
     "inventory_item": _inventory_item,
     "api_token": _api_token,
+    "invitation": _invitation,
 }
 
 _SECRET_FORM = {
@@ -156,12 +168,12 @@ WORKSPACE_ROUTES: list[Route] = [
     # workspaces/urls.py
     Route("workspaces:workspace", PROVIDER_VIEW, ok=302),
     Route("workspaces:members", WORKSPACE_MANAGE),
+    # Inviting answers with the page (and the link shown once), whether or not the account exists.
     Route(
         "workspaces:members",
         WORKSPACE_MANAGE,
         method="POST",
-        data={"user": "mallory", "role": Role.READONLY},
-        ok=302,
+        data={"user": "newcomer@example.test", "role": Role.READONLY},
     ),
     Route(
         "workspaces:member_role",
@@ -172,6 +184,9 @@ WORKSPACE_ROUTES: list[Route] = [
         ok=302,
     ),
     Route("workspaces:member_remove", WORKSPACE_MANAGE, method="POST", obj="membership", ok=302),
+    Route(
+        "workspaces:invitation_revoke", WORKSPACE_MANAGE, method="POST", obj="invitation", ok=302
+    ),
     # providers/urls.py
     Route("providers:list", PROVIDER_VIEW),
     Route("providers:create", PROVIDER_MANAGE),
@@ -252,24 +267,77 @@ WORKSPACE_ROUTES: list[Route] = [
 ]
 
 
+def _own_invitation(user: Any) -> dict[str, Any]:
+    """A pending invitation for the user to a workspace they are not in: {"pk": …}."""
+    return {"pk": _invitation_for(user)[0]}
+
+
+def _own_invitation_link(user: Any) -> dict[str, Any]:
+    """The single-use link of a pending invitation for the user: {"token": …}."""
+    return {"token": _invitation_for(user)[1]}
+
+
+def _invitation_for(user: Any) -> tuple[int, str]:
+    from tenantatlas.workspaces.services import invite_member
+
+    slug = f"inviting-{uuid.uuid4().hex[:8]}"
+    workspace = Workspace.objects.create(name=f"Inviting {slug}", slug=slug)
+    invitation, token = invite_member(
+        actor=None, workspace=workspace, identifier=user.username, role=Role.READONLY
+    )
+    return invitation.pk, token
+
+
+# Per-user objects addressed by routes outside workspaces: factory(addressee) -> URL kwargs.
+USER_OBJECTS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "invitation": _own_invitation,
+    "invitation_link": _own_invitation_link,
+}
+
+
 @dataclass(frozen=True)
 class GlobalRoute:
-    """A route outside any workspace: public, or for any signed-in user."""
+    """A route outside any workspace: public, or for any signed-in user.
+
+    With ``obj`` (a key of ``USER_OBJECTS``) it addresses one of the visitor's own objects; any
+    other signed-in user gets ``foreign`` and changes nothing.
+    """
 
     name: str
     method: str = "GET"
     public: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    obj: str | None = None
+    foreign: int = 404
 
     @property
     def id(self) -> str:
         return f"{self.method}-{self.name}"
+
+    def url(self, addressee: Any | None = None) -> str:
+        """The URL; for an object route, of a fresh object addressed to `addressee`."""
+        if self.obj is None:
+            return reverse(self.name)
+        owner = addressee or make_user(f"addressee-{uuid.uuid4().hex[:8]}")
+        return reverse(self.name, kwargs=USER_OBJECTS[self.obj](owner))
 
 
 GLOBAL_ROUTES: list[GlobalRoute] = [
     GlobalRoute("workspaces:home"),
     GlobalRoute("workspaces:home", method="POST", data={"name": "Another"}),
     GlobalRoute("workspaces:switch", method="POST", data={"slug": "acme"}),
+    # Invitations are the invitee's own: someone else's is a 404, its link a clear 403.
+    GlobalRoute("workspaces:invitations"),
+    GlobalRoute("workspaces:invitation_accept", method="POST", obj="invitation"),
+    GlobalRoute("workspaces:invitation_decline", method="POST", obj="invitation"),
+    GlobalRoute("workspaces:invitation_link", obj="invitation_link", foreign=403),
+    GlobalRoute(
+        "workspaces:invitation_link",
+        method="POST",
+        obj="invitation_link",
+        data={"action": "accept"},
+        foreign=403,
+    ),
     GlobalRoute("accounts:login", public=True),
     GlobalRoute("accounts:logout", method="POST", public=True),
     GlobalRoute("healthz", public=True),

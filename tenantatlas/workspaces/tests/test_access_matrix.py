@@ -18,7 +18,7 @@ from tenantatlas.audit.models import AuditEvent
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import client_for
 from tenantatlas.workspaces.capabilities import capabilities_of
-from tenantatlas.workspaces.models import Membership, Role
+from tenantatlas.workspaces.models import Invitation, Membership, Role
 from tenantatlas.workspaces.tests.routes import (
     GLOBAL_PREFIXES_TESTED_ELSEWHERE,
     GLOBAL_ROUTES,
@@ -185,7 +185,7 @@ def test_it_refuses_get_on_post_only_routes(name: str, alice: Any, acme: Any) ->
 def test_it_sends_anonymous_visitors_to_sign_in_outside_workspaces(
     route: GlobalRoute, db: Any
 ) -> None:
-    url = reverse(route.name)
+    url = route.url()
 
     response = _request(client_for(None), route.method, url, route.data)
 
@@ -202,10 +202,28 @@ def test_it_sends_anonymous_visitors_to_sign_in_outside_workspaces(
 def test_it_serves_global_routes_to_any_signed_in_user(
     route: GlobalRoute, vera: Any, mallory: Any
 ) -> None:
-    response = _request(client_for(vera), route.method, reverse(route.name), route.data)
+    response = _request(client_for(vera), route.method, route.url(vera), route.data)
 
     assert response.status_code in (200, 302)
     assert "/w/globex/" not in response.get("Location", "")
+
+
+USER_OBJECT_ROUTES = [r for r in GLOBAL_ROUTES if r.obj is not None]
+
+
+@pytest.mark.parametrize("route", [pytest.param(r, id=r.id) for r in USER_OBJECT_ROUTES])
+def test_it_keeps_one_users_objects_from_another_outside_workspaces(
+    route: GlobalRoute, vera: Any, mallory: Any
+) -> None:
+    """An invitation addressed to mallory: vera can neither see nor use it (nor its link)."""
+    url = route.url(mallory)
+    before = (_state(), Invitation.objects.pending().count())
+
+    response = _request(client_for(vera), route.method, url, route.data)
+
+    assert response.status_code == route.foreign
+    assert (_state(), Invitation.objects.pending().count()) == before
+    assert b"Inviting" not in response.content, "nothing about the other workspace shows"
 
 
 # -- the table covers the resolver ---------------------------------------------------------------

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import re
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib.errors import Refused
 from tenantatlas.testing import client_for, make_user
 from tenantatlas.workspaces import services
-from tenantatlas.workspaces.models import Membership, Role
+from tenantatlas.workspaces.models import Invitation, InvitationStatus, Membership, Role
 
 
 def members_url(workspace: Any) -> str:
@@ -52,39 +57,78 @@ def test_it_lists_members_with_their_roles(alice: Any, bob: Any, vera: Any, acme
     assert "bob@example.test" in html
 
 
-def test_it_invites_an_existing_user_by_username(alice: Any, carol: Any, acme: Any) -> None:
-    response = client_for(alice).post(members_url(acme), {"user": "carol", "role": Role.OPERATOR})
-
-    assert response.status_code == 302
-    assert membership_of(carol, acme).role == Role.OPERATOR
-    [event] = events("member.added")
-    assert event.actor == alice
-    assert event.workspace == acme
-    assert event.metadata == {"user": "carol", "role": "operator"}
-
-
-def test_it_invites_an_existing_user_by_email_ignoring_case(
+def test_it_invites_instead_of_adding_without_the_invitees_consent(
     alice: Any, carol: Any, acme: Any
 ) -> None:
+    response = client_for(alice).post(members_url(acme), {"user": "carol", "role": Role.OPERATOR})
+
+    assert response.status_code == 200
+    assert not Membership.objects.filter(user=carol).exists()
+    [invitation] = Invitation.objects.all()
+    assert (invitation.workspace, invitation.identifier) == (acme, "carol")
+    assert (invitation.role, invitation.status) == (Role.OPERATOR, InvitationStatus.PENDING)
+    assert events("member.added") == []
+    [event] = events("invitation.created")
+    assert (event.actor, event.workspace) == (alice, acme)
+    assert event.metadata["identifier"] == "carol"
+    assert event.metadata["role"] == "operator"
+
+
+def test_it_invites_by_email_ignoring_case_and_spaces(alice: Any, carol: Any, acme: Any) -> None:
     response = client_for(alice).post(
         members_url(acme), {"user": "  Carol@Example.TEST ", "role": Role.MANAGER}
     )
 
-    assert response.status_code == 302
-    assert membership_of(carol, acme).role == Role.MANAGER
-    assert len(events("member.added")) == 1
+    assert response.status_code == 200
+    assert Invitation.objects.get().identifier == "carol@example.test"
+    assert not Membership.objects.filter(user=carol).exists()
+    assert len(events("invitation.created")) == 1
+
+
+def _page_shape(html: str, identifier: str) -> str:
+    """The page with what legitimately differs between two invitations blanked out."""
+    html = html.replace(identifier, "IDENTIFIER")
+    html = re.sub(r"/invitations/join/[A-Za-z0-9_-]+/", "/invitations/join/TOKEN/", html)
+    html = re.sub(r'(id="invitation-|/invitations/)\d+', r"\1N", html)
+    html = re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "WHEN", html)
+    return re.sub(r'(X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]+', r"\1", html)
+
+
+def test_it_answers_the_same_whether_or_not_the_account_exists(
+    alice: Any, carol: Any, acme: Any
+) -> None:
+    """No account enumeration: an invitation for carol and for nobody look exactly alike."""
+    client = client_for(alice)
+    answers = {}
+    for identifier in ("carol@example.test", "nobody@example.test"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(members_url(acme), {"user": identifier, "role": Role.READONLY})
+        answers[identifier] = (
+            response.status_code,
+            len(queries.captured_queries),
+            _page_shape(response.content.decode(), identifier),
+        )
+        # revoke it so both requests see the same list of pending invitations
+        services.revoke_invitation(actor=alice, invitation=Invitation.objects.pending().get())
+
+    known, unknown = answers["carol@example.test"], answers["nobody@example.test"]
+    assert known[0] == unknown[0] == 200
+    assert known[1] == unknown[1]
+    assert known[2] == unknown[2]
+    assert "Invitation created for IDENTIFIER" in known[2]
+    assert Invitation.objects.count() == 2
+    assert not Membership.objects.filter(user=carol).exists()
 
 
 @pytest.mark.parametrize(
     ("user", "message"),
     [
-        ("nobody-here", "No user with this username or e-mail address exists."),
-        ("nobody@example.test", "No user with this username or e-mail address exists."),
-        ("bob", "bob is already a member."),
+        ("bob", "Already a member of this workspace."),
+        ("BOB@example.test", "Already a member of this workspace."),
         ("", "This field is required."),
     ],
 )
-def test_it_refuses_unknown_and_duplicate_invitations_with_a_form_error(
+def test_it_refuses_to_invite_an_existing_member_with_a_form_error(
     user: str, message: str, alice: Any, bob: Any, acme: Any
 ) -> None:
     before = (Membership.objects.count(), AuditEvent.objects.count())
@@ -95,6 +139,7 @@ def test_it_refuses_unknown_and_duplicate_invitations_with_a_form_error(
     assert message in response.content.decode()
     assert 'role="alert"' in response.content.decode()
     assert (Membership.objects.count(), AuditEvent.objects.count()) == before
+    assert not Invitation.objects.exists()
     assert membership_of(bob, acme).role == Role.OPERATOR
 
 
@@ -102,25 +147,41 @@ def test_it_refuses_an_invalid_role(alice: Any, carol: Any, acme: Any) -> None:
     response = client_for(alice).post(members_url(acme), {"user": "carol", "role": "superuser"})
 
     assert response.status_code == 200
+    assert not Invitation.objects.exists()
     assert not Membership.objects.filter(user=carol).exists()
 
 
-def test_it_asks_for_the_exact_username_when_an_email_matches_several_users(
-    alice: Any, acme: Any
-) -> None:
-    make_user(
-        "dave",
-    )
-    other = make_user("dave2")
-    other.email = "DAVE@example.test"
-    other.save()
-
-    response = client_for(alice).post(
-        members_url(acme), {"user": "dave@example.test", "role": "readonly"}
+def test_it_lists_pending_invitations_and_revokes_one(alice: Any, acme: Any) -> None:
+    client = client_for(alice)
+    client.post(members_url(acme), {"user": "carol@example.test", "role": Role.OPERATOR})
+    invitation = Invitation.objects.get()
+    revoke = reverse(
+        "workspaces:invitation_revoke", kwargs={"slug": acme.slug, "pk": invitation.pk}
     )
 
-    assert "Several users match" in response.content.decode()
-    assert not Membership.objects.filter(user__username__startswith="dave").exists()
+    listed = client.get(members_url(acme)).content.decode()
+    response = client.post(revoke, follow=True)
+
+    assert f'id="invitation-{invitation.pk}"' in listed
+    assert "carol@example.test" in listed
+    assert 'id="invitation-link"' not in listed, "the link is shown only once"
+    invitation.refresh_from_db()
+    assert (invitation.status, invitation.closed_by) == (InvitationStatus.REVOKED, alice)
+    assert "Invitation for carol@example.test revoked." in response.content.decode()
+    assert f'id="invitation-{invitation.pk}"' not in response.content.decode()
+    [event] = events("invitation.revoked")
+    assert event.target_id == str(invitation.pk)
+
+
+def test_it_replaces_a_pending_invitation_for_the_same_address(alice: Any, acme: Any) -> None:
+    client = client_for(alice)
+    client.post(members_url(acme), {"user": "carol", "role": Role.READONLY})
+    client.post(members_url(acme), {"user": "Carol", "role": Role.MANAGER})
+
+    first, second = Invitation.objects.order_by("pk")
+    assert first.status == InvitationStatus.REVOKED
+    assert (second.status, second.role) == (InvitationStatus.PENDING, Role.MANAGER)
+    assert events("invitation.revoked")[0].metadata["reason"] == "replaced"
 
 
 def test_it_changes_a_role_and_audits_it(alice: Any, bob: Any, acme: Any) -> None:
@@ -233,3 +294,21 @@ def test_it_creates_a_workspace_with_its_creator_as_owner_and_a_unique_slug(
     assert second.slug == "acme-it-2"
     assert membership_of(alice, second).role == Role.OWNER
     assert [e.workspace for e in events("workspace.created")] == [second, first]
+
+
+def test_it_seeds_the_demo_members_through_the_service_once(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeding adds members directly (no one to ask), audited as the system, and only once."""
+    monkeypatch.setenv("TENANTATLAS_DEMO_PASSWORD", "demo-password-for-tests")
+
+    call_command("demo", stdout=io.StringIO())
+    call_command("demo", stdout=io.StringIO())
+
+    roles = dict(
+        Membership.objects.filter(workspace__slug="demo").values_list("user__username", "role")
+    )
+    assert roles == {"admin": Role.OWNER, "operator": Role.OPERATOR, "viewer": Role.READONLY}
+    added = events("member.added")
+    assert sorted(e.metadata["user"] for e in added) == ["admin", "operator", "viewer"]
+    assert {e.actor_label for e in added} == {"system"}

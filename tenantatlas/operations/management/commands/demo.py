@@ -16,6 +16,7 @@ from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.providers.services import SecretInput, create_connection
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, load_scenarios
 from tenantatlas.workspaces.models import Membership, Role, Workspace
+from tenantatlas.workspaces.services import add_member
 
 DEMO_USERS = [("admin", Role.OWNER), ("operator", Role.OPERATOR), ("viewer", Role.READONLY)]
 
@@ -58,9 +59,8 @@ class Command(BaseCommand):
                 user = users.objects.create_user(
                     username=username, email=f"{username}@demo.invalid", password=password
                 )
-            Membership.objects.get_or_create(
-                workspace=workspace, user=user, defaults={"role": role}
-            )
+            if not Membership.objects.filter(workspace=workspace, user=user).exists():
+                add_member(actor=None, workspace=workspace, user=user, role=role)
             owner = owner or user
         created = 0
         for tenant in load_scenarios(options["scenarios"]):
