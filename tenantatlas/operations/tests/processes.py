@@ -7,12 +7,16 @@ and the session simulator as its ``simulator`` cloud.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -77,15 +81,23 @@ def output_of(process: subprocess.Popen[bytes]) -> str:
     return output.read().decode(errors="replace")[-20_000:]
 
 
-def wait_for[T](probe: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll until probe() is truthy; fail with `what` after `timeout` seconds."""
+def wait_for[T](
+    probe: Callable[[], T],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    diagnose: Callable[[], str] | None = None,
+) -> T:
+    """Poll until probe() is truthy; fail with `what` (and `diagnose()`) after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            details = f"\n{diagnose()}" if diagnose else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{details}")
         time.sleep(interval)
 
 
@@ -99,6 +111,100 @@ def stop(process: subprocess.Popen[bytes]) -> str:
             process.kill()
             process.wait(timeout=10)
     return output_of(process)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server of this test alone, on a free port, that the test may stop and start."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = Path(tempfile.mkdtemp(prefix="tenantatlas-redis-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=15, what=f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=15)
+        self.process = None
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)
+
+
+def use_rq(settings: Any, server: PrivateRedis) -> None:
+    """Make this test process enqueue on `server` through django-tasks-rq (pytest `settings`)."""
+    settings.REDIS_URL = server.url
+    settings.RQ_QUEUES = {
+        "default": {"URL": server.url, "DEFAULT_TIMEOUT": settings.RQ_JOB_TIMEOUT}
+    }
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (Linux /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children += [int(child) for child in task.read_text().split()]
+    return children
+
+
+def rq_work_horse(worker_pid: int) -> int | None:
+    """The RQ work horse of a worker: the child that leads its own process group."""
+    for child in child_pids(worker_pid):
+        with contextlib.suppress(OSError):
+            if os.getpgid(child) == child:
+                return child
+    return None
 
 
 ALL_ROLES = [

@@ -4,9 +4,10 @@ The machine's shared PostgreSQL is never touched: the test creates its own clust
 into a temporary directory, as the ``postgres`` user when run as root), migrates it, queues
 inventory syncs on three slow simulated tenants, starts a worker and restarts the cluster
 (``pg_ctl restart -m fast``: every connection is cut) while a run is mid-sync. Then the reaper
-runs as it would from cron. Every run must end terminal — finished, or failed with a reason
-code — nothing stuck, and a run started after the restart must succeed (the worker, or the
-one a supervisor restarts, works against the restarted database).
+runs as one long-running ``reap --loop`` process started before the restart. Every run must
+end terminal — finished, or failed with a reason code — nothing stuck; the worker and the
+reaper loop both survive the restart (no supervisor restart), the reaper fails the interrupted
+run, and a run started after the restart must succeed.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def test_it_recovers_when_postgresql_restarts_mid_run(sim):
         assert [status for _, _, status, _ in runs(url)] == ["queued"] * 3
 
         worker = manage("worker", "--interval", "0.2", env=env)
+        reaper = manage("reap", "--loop", "--every", "1", env=env)
         supervisor_restarts = 0
         exits: list[tuple[int, list[str]]] = []
         try:
@@ -147,6 +149,7 @@ def test_it_recovers_when_postgresql_restarts_mid_run(sim):
                 lambda: any(status == "running" for _, _, status, _ in runs(url)),
                 timeout=90,
                 what="a run to be mid-sync",
+                diagnose=lambda: f"{runs(url)}\n{output_of(worker)}",
             )
             time.sleep(1.0)
             restart_started = time.monotonic()
@@ -161,7 +164,8 @@ def test_it_recovers_when_postgresql_restarts_mid_run(sim):
                     supervisor_restarts += 1
                     exits.append((worker.returncode, output_of(worker).strip().splitlines()[-1:]))
                     worker = manage("worker", "--interval", "0.2", env=env)
-                run_manage("reap", env=env)
+                # The reaper loop lives through the restart: nobody starts it again.
+                assert reaper.poll() is None, output_of(reaper)
                 return all(status in TERMINAL for _, _, status, _ in runs(url))
 
             recovery_started = time.monotonic()
@@ -170,6 +174,10 @@ def test_it_recovers_when_postgresql_restarts_mid_run(sim):
             after = runs(url)
             assert all(status in TERMINAL for _, _, status, _ in after), after
             assert all(reason for _, _, status, reason in after if status == "failed"), after
+            # The interrupted run was failed by the reaper loop that lived through the restart.
+            assert ("failed", "run.worker_lost") in [(s, r) for _, _, s, r in after], after
+            assert "worker_lost=1" in output_of(reaper), output_of(reaper)
+            assert reaper.poll() is None, output_of(reaper)
 
             run_manage("shell", "-c", AGAIN, env=env)
             wait_for(
@@ -179,11 +187,13 @@ def test_it_recovers_when_postgresql_restarts_mid_run(sim):
             assert final[2] == "succeeded", (final, output_of(worker))
             # The worker reconnects in place: no supervisor had to restart it.
             assert supervisor_restarts == 0, exits
+            reaper_reconnects = output_of(reaper).count("the reaper retries in")
         finally:
             stop(worker)
+            stop(reaper)
     outcomes = [(status, reason) for _, _, status, reason in after]
     print(
         f"\nR7: restart took {restart_seconds:.1f}s; runs then {outcomes}; all terminal "
         f"{recovery_seconds:.1f}s later; worker restarts by the supervisor: {supervisor_restarts} {exits}; "
-        f"new run after the restart: {final[2]}"
+        f"reaper loop alive, reconnected {reaper_reconnects}x; new run after the restart: {final[2]}"
     )

@@ -64,7 +64,7 @@ class Command(BaseCommand):
             call_command("demo")
         for n in range(options["workers"]):
             spawn(f"worker {n + 1}", [*manage, "worker"])
-        spawn("reaper", [*manage, "reap", "--loop", "--every", "30"])
+        spawn("reaper", [*manage, "reap", "--loop"])  # every 15 s: lost runs end within a minute
         spawn(
             "web",
             [
