@@ -15,7 +15,7 @@ COMMANDS = {
     "simulator": "Run the bundled Microsoft identity + Graph simulator alone (HTTPS on loopback).",
     "rotate_encryption_keys": "Re-encrypt all credentials with the primary key (--add-key for embedded).",
     "reason_codes_doc": "Write docs/reason-codes.md from the reason-code catalog (--check to verify).",
-    "createsuperuser": "Create a user account (then add it to a workspace from the Members page).",
+    "createsuperuser": "Create a user account (then invite it from a workspace's Members page).",
     "migrate": "Apply database migrations.",
     "axes_reset_username": "Unlock accounts locked by failed sign-ins (axes_list_attempts lists them).",
     "axes_reset_ip": "Unlock client addresses locked by failed sign-ins.",
