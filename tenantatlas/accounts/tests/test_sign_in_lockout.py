@@ -268,6 +268,11 @@ def test_it_logs_failed_sign_ins_and_lockouts_without_passwords(
     assert "Sign-in refused while locked for 'nobody-here' from 203.0.113.7" in text
     assert WRONG not in caplog.text
     assert PASSWORD not in caplog.text
+    from axes.models import AccessAttempt
+
+    stored = list(AccessAttempt.objects.values_list("post_data", "get_data"))
+    assert stored
+    assert WRONG not in str(stored)
 
 
 def test_it_keeps_successful_sign_ins_and_forced_logins_working(alice: Any, acme: Any) -> None:
