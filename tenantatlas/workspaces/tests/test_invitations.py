@@ -303,3 +303,15 @@ def test_it_offers_pending_invitations_to_a_user_without_a_workspace(
     assert "You are not a member of any workspace yet." in html
     assert "Acme IT" in html
     assert accept_url(Invitation.objects.get()) in html
+
+
+def test_it_tells_a_member_of_another_workspace_about_a_pending_invitation(
+    alice: Any, mallory: Any, acme: Any
+) -> None:
+    invite(alice, acme, "mallory")
+
+    response = client_for(mallory).get(reverse("workspaces:home"), follow=True)
+
+    assert response.redirect_chain == [(reverse("providers:list", kwargs={"slug": "globex"}), 302)]
+    assert "You have 1 pending invitation(s): see Invitations." in response.content.decode()
+    assert not Membership.objects.filter(user=mallory, workspace=acme).exists()
