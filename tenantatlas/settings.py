@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a refused sign-in into the lockout page
+    "tenantatlas.lib.body_limits.BodyLimitMiddleware",  # 413 before anything reads the body
 ]
 
 ROOT_URLCONF = "tenantatlas.urls"

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from tenantatlas.api.api import api
+from tenantatlas.api.api import api, unknown_endpoint
 from tenantatlas.lib import health_views
 
 urlpatterns = [
@@ -14,4 +14,7 @@ urlpatterns = [
     path("w/<slug:slug>/notifications/", include("tenantatlas.notifications.urls")),
     path("w/<slug:slug>/", include("tenantatlas.inventory.urls")),
     path("api/v1/", api.urls),
+    # Any other /api/ path answers the API's envelope, not the HTML 404 page.
+    path("api/", unknown_endpoint),
+    path("api/<path:rest>", unknown_endpoint),
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.urls import URLPattern, URLResolver, re_path
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
@@ -32,9 +34,34 @@ def unknown_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRes
     )
 
 
+def _method_not_allowed_as_envelope(view: Callable[..., HttpResponse]) -> Callable[..., Any]:
+    """django-ninja answers a wrong method with a bare text 405; answer the envelope instead."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = response["Allow"]
+        message = f"{request.method} is not allowed here: use {allowed}."
+        enveloped = JsonResponse(error_body("method_not_allowed", message), status=405)
+        enveloped["Allow"] = allowed
+        return enveloped
+
+    return wrapped
+
+
 class TenantAtlasApi(NinjaAPI):
     def _get_urls(self) -> list[URLPattern | URLResolver]:
-        return [*super()._get_urls(), re_path(r"^.*$", unknown_endpoint, name="unknown")]
+        urls: list[URLPattern | URLResolver] = [
+            URLPattern(
+                p.pattern, _method_not_allowed_as_envelope(p.callback), p.default_args, p.name
+            )
+            if isinstance(p, URLPattern)
+            else p
+            for p in super()._get_urls()
+        ]
+        return [*urls, re_path(r"^.*$", unknown_endpoint, name="unknown")]
 
 
 api = TenantAtlasApi(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from tenantatlas.api.schemas import ErrorOut, RunOut
+from tenantatlas.lib import body_limits
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.sanitize import sanitize
 from tenantatlas.operations.models import OperationRun
@@ -25,7 +26,7 @@ UNAUTHENTICATED = (
 
 # The errors every operation may answer (documented in the OpenAPI responses).
 COMMON_ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
-CHANGE_ERRORS: dict[int, Any] = {**COMMON_ERRORS, 409: ErrorOut}
+CHANGE_ERRORS: dict[int, Any] = {**COMMON_ERRORS, 409: ErrorOut, 413: ErrorOut}
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -87,6 +88,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
             extra["active_run"] = RunOut.from_orm(active).model_dump(mode="json")
         return _respond(api, request, exc.status, error_body(exc.code, exc.message, **extra))
 
+    def too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        # Normally answered by BodyLimitMiddleware before the API runs; this keeps it a 413.
+        body = error_body(body_limits.CODE, body_limits.api_message())
+        return _respond(api, request, body_limits.STATUS, body)
+
     def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         request_id = getattr(request, "request_id", "")
         logger.exception("API error (request %s)", request_id)
@@ -106,6 +112,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (PermissionDenied, forbidden),
         (Http404, not_found),
         (Refused, refused),
+        (RequestDataTooBig, too_large),
         (Exception, unexpected),
     ]
     for exc_class, handler in handlers:
