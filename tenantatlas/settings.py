@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from tenantatlas.graph.clouds import GLOBAL_GRAPH_RESOURCE, custom_cloud, simulator_cloud
 from tenantatlas.lib.env import envbool, envfloat, envint, envlist, envraw, envstr
+from tenantatlas.lib.fernet_keys import fernet_key_problem
 from tenantatlas.lib.private_files import (
     create_private_file,
     make_private_dir,
@@ -68,13 +69,20 @@ SECRET_KEY = envraw("SECRET_KEY") or _local_secret_file(
 # Credential encryption: Fernet keys, the first one encrypts, all of them decrypt.
 # From TENANTATLAS_ENCRYPTION_KEYS (comma-separated, or _FILE); embedded mode keeps them in
 # DATA_DIR/encryption_keys (one per line, 0600), created on first start.
+# A malformed key stops every process here, naming where it came from and its position.
 ENCRYPTION_KEYS = envlist("TENANTATLAS_ENCRYPTION_KEYS")
 ENCRYPTION_KEYS_FILE: str | None = None
+_keys_source = "TENANTATLAS_ENCRYPTION_KEYS"
+if os.environ.get("TENANTATLAS_ENCRYPTION_KEYS_FILE"):
+    _keys_source += f"_FILE ({os.environ['TENANTATLAS_ENCRYPTION_KEYS_FILE']})"
 if not ENCRYPTION_KEYS:
     ENCRYPTION_KEYS = _local_secret_file(
         "ENCRYPTION_KEYS", _new_fernet_key, variable="TENANTATLAS_ENCRYPTION_KEYS"
     ).split()
-    ENCRYPTION_KEYS_FILE = str(DATA_DIR / "encryption_keys")
+    ENCRYPTION_KEYS_FILE = _keys_source = str(DATA_DIR / "encryption_keys")
+_malformed_key = fernet_key_problem(ENCRYPTION_KEYS)
+if _malformed_key:
+    raise ImproperlyConfigured(f"{_keys_source}: {_malformed_key}")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")

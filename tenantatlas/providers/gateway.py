@@ -20,7 +20,7 @@ from tenantatlas.graph.clouds import get_cloud
 from tenantatlas.graph.recorder import RequestRecorder
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
-from tenantatlas.providers.credentials import CredentialManager
+from tenantatlas.providers.credentials import CredentialManager, KeyCoverage, key_coverage
 from tenantatlas.providers.models import ProviderConnection, ProviderCredential
 
 if TYPE_CHECKING:
@@ -56,6 +56,11 @@ class TenantBoundTokens:
                 details={"token_tenant_id": claimed},
             )
         return token
+
+
+def encryption_key_coverage() -> KeyCoverage:
+    """How the configured encryption keys fare on a few stored credentials (the system check)."""
+    return key_coverage(CredentialManager())
 
 
 class ProviderGateway:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
+from tenantatlas.providers.checks import check_encryption_keys
 from tenantatlas.providers.credentials import CredentialManager, key_id_of
 from tenantatlas.providers.models import ProviderCredential
 from tenantatlas.providers.services import rotate_encryption_keys
@@ -130,8 +137,10 @@ def test_it_re_encrypts_everything_with_the_new_key_and_then_needs_only_that_key
 
     settings.ENCRYPTION_KEYS = [NEW_KEY]  # the old key is removed
     assert all_secrets() == SECRETS
+    credential = ProviderCredential.objects.first()
+    assert credential is not None
     with pytest.raises(ProviderError):  # and the old key alone can no longer read the data
-        CredentialManager([OLD_KEY]).open(ProviderCredential.objects.first(), Redactor())
+        CredentialManager([OLD_KEY]).open(credential, Redactor())
 
 
 def test_it_leaves_rows_already_on_the_primary_key_alone(
@@ -253,3 +262,158 @@ def test_it_tells_on_the_form_where_the_local_key_file_is(
     assert "Secrets and private keys are encrypted at rest" in html
     assert (f"with the key kept in <code>{key_file}</code>" in html) is (key_file is not None)
     assert ("with the key kept in" in html) is (key_file is not None)
+
+
+# -- bad keys are refused at start --------------------------------------------------------
+
+MALFORMED_KEY = "not-a-fernet-key-but-a-secret-all-the-same"
+
+
+def _start(argv: list[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    """Start a real process; one that keeps running past ``timeout`` did not refuse."""
+    try:
+        result = subprocess.run(
+            argv,
+            cwd=django_settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return 0, "still running"
+    return result.returncode, result.stdout + result.stderr
+
+
+def _embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TENANTATLAS_", "DJANGO_", "SECRET_KEY", "DATABASE_URL"))
+    }
+    return {**env, "TENANTATLAS_DATA_DIR": str(data_dir), **extra}
+
+
+TENANTATLAS = str(Path(sys.executable).parent / "tenantatlas")
+ENTRY_POINTS = {
+    "check": [TENANTATLAS, "check"],
+    "worker": [TENANTATLAS, "worker"],
+    "reap": [TENANTATLAS, "reap", "--loop"],
+    "gunicorn": [sys.executable, "-c", "import tenantatlas.wsgi"],
+}
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_it_refuses_to_start_with_a_malformed_key_in_the_variable(
+    entry_point: str, tmp_path: Path
+) -> None:
+    env = _embedded_env(tmp_path / "var", TENANTATLAS_ENCRYPTION_KEYS=f"{NEW_KEY},{MALFORMED_KEY}")
+
+    code, output = _start(ENTRY_POINTS[entry_point], env)
+
+    assert code != 0
+    assert "TENANTATLAS_ENCRYPTION_KEYS: key 2 of 2 is not a valid Fernet key" in output
+    assert MALFORMED_KEY not in output
+    assert NEW_KEY not in output
+
+
+def test_it_names_the_key_file_that_holds_a_malformed_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"{MALFORMED_KEY}\n{NEW_KEY}\n")
+    env = _embedded_env(tmp_path / "var", TENANTATLAS_ENCRYPTION_KEYS_FILE=str(key_file))
+
+    code, output = _start(ENTRY_POINTS["check"], env)
+
+    assert code != 0
+    assert f"TENANTATLAS_ENCRYPTION_KEYS_FILE ({key_file}): key 1 of 2 is not" in output
+    assert MALFORMED_KEY not in output
+
+
+def test_it_names_the_embedded_key_file_that_holds_a_malformed_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    (data_dir / "encryption_keys").write_text(f"{NEW_KEY}\n{OLD_KEY}\n{MALFORMED_KEY}\n")
+
+    code, output = _start(ENTRY_POINTS["check"], _embedded_env(data_dir))
+
+    assert code != 0
+    assert f"{data_dir / 'encryption_keys'}: key 3 of 3 is not a valid Fernet key" in output
+    assert MALFORMED_KEY not in output
+
+
+def test_it_starts_with_well_formed_keys_and_an_empty_database(tmp_path: Path) -> None:
+    env = _embedded_env(tmp_path / "var", TENANTATLAS_ENCRYPTION_KEYS=f"{NEW_KEY},{OLD_KEY}")
+
+    code, output = _start(ENTRY_POINTS["check"], env)
+
+    assert (code, output.strip()) == (0, "System check identified no issues (0 silenced).")
+
+
+def test_it_says_which_configured_key_is_malformed() -> None:
+    with pytest.raises(ImproperlyConfigured, match="key 2 of 3") as refused:
+        CredentialManager([NEW_KEY, MALFORMED_KEY, OLD_KEY])
+
+    assert MALFORMED_KEY not in str(refused.value)
+
+
+# -- keys that decrypt none of the stored credentials are reported by `check` --------------
+
+
+def _key_messages() -> list[checks.CheckMessage]:
+    return [m for m in check_encryption_keys() if m.id and m.id.startswith("providers.")]
+
+
+def test_it_reports_keys_that_decrypt_none_of_the_stored_credentials(
+    settings: Any, sealed_with_old_key: dict[int, tuple[str, str]]
+) -> None:
+    settings.ENCRYPTION_KEYS = [STRANGER_KEY]
+
+    (problem,) = _key_messages()
+
+    assert problem.id == "providers.E001"
+    assert problem.level == checks.ERROR
+    told = f"{problem.msg} {problem.hint}"
+    assert "TENANTATLAS_ENCRYPTION_KEYS" in told
+    assert "decrypt none of the 3 stored credentials" in told
+    assert key_id_of(OLD_KEY) in told  # which key is missing, by its id
+    assert STRANGER_KEY not in told
+    assert OLD_KEY not in told
+    with pytest.raises(SystemCheckError, match=r"providers\.E001"):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_it_warns_about_credentials_sealed_with_a_key_no_longer_configured(
+    settings: Any, alice: Any, acme: Any, sealed_with_old_key: dict[int, tuple[str, str]]
+) -> None:
+    settings.ENCRYPTION_KEYS = [STRANGER_KEY]
+    make_connection(
+        acme, alice, name="Stranger", entra_tenant_id="55555555-6666-7777-8888-999999999999"
+    )
+    settings.ENCRYPTION_KEYS = [NEW_KEY, STRANGER_KEY]  # OLD_KEY was dropped too early
+
+    (problem,) = _key_messages()
+
+    assert problem.id == "providers.W001"
+    assert "3 stored credential(s)" in problem.msg
+    assert key_id_of(OLD_KEY) in problem.msg
+
+
+def test_it_is_quiet_when_the_keys_decrypt_the_stored_credentials(
+    settings: Any, sealed_with_old_key: dict[int, tuple[str, str]], django_assert_max_num_queries
+) -> None:
+    settings.ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+
+    with django_assert_max_num_queries(4):  # cheap: a few rows, whatever the table size
+        assert _key_messages() == []
+
+
+@pytest.mark.django_db
+def test_it_is_quiet_on_an_empty_database(settings: Any) -> None:
+    settings.ENCRYPTION_KEYS = [STRANGER_KEY]
+
+    assert _key_messages() == []
+
+
+def test_it_is_quiet_without_a_database() -> None:
+    assert _key_messages() == []  # no django_db: the check cannot reach it and says nothing
