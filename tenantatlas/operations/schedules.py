@@ -1,5 +1,6 @@
 """Recurring operations. Firing goes through the same start gate as a button press; a start that
-meets a busy scope is skipped and recorded, never queued twice."""
+meets a busy scope is skipped and recorded, never queued twice. Schedules of a disabled connection
+do not fire at all: they are left out silently (no run, no record) until it is enabled again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.operations.models import OperationSchedule, Trigger
 from tenantatlas.operations.registry import get_operation
 from tenantatlas.operations.services import ScopeBusy, start_operation
-from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.providers.models import ConnectionStatus, ProviderConnection
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +73,22 @@ def set_schedule(
 
 
 def fire_due_schedules(now: dt.datetime | None = None) -> dict[str, int]:
-    """Start every due schedule once. Safe with several schedulers: each claims its row first."""
+    """Start every due schedule of an enabled connection once. Safe with several schedulers:
+    each claims its row first.
+
+    A due schedule of a disabled connection stays due without being touched, so the reaper's loop
+    writes nothing for it; once the connection is enabled it fires once and moves on.
+    """
     now = now or timezone.now()
     counts = {"started": 0, "deduplicated": 0, "skipped_busy": 0, "refused": 0}
-    for schedule_id in OperationSchedule.objects.due(now).values_list("pk", flat=True):
+    due = OperationSchedule.objects.due(now).filter(connection__status=ConnectionStatus.ENABLED)
+    for schedule_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             schedule = (
                 OperationSchedule.objects.select_for_update(skip_locked=True)
                 .select_related("connection__workspace")
                 .filter(pk=schedule_id, next_run_at__lte=now, enabled=True)
+                .filter(connection__status=ConnectionStatus.ENABLED)
                 .first()
             )
             if schedule is None:

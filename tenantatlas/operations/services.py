@@ -52,8 +52,9 @@ class ScopeBusy(Refused):
 
     def __init__(self, active_run: OperationRun) -> None:
         label = OPERATIONS[active_run.operation_type].label
+        state = "queued" if active_run.status == RunStatus.QUEUED else "running"
         super().__init__(
-            f"Scope busy: {label} is running on this Entra tenant.",
+            f"Scope busy: {label} is {state} on this Entra tenant.",
             code="scope_busy",
             run_id=active_run.pk,
         )
@@ -123,14 +124,16 @@ def _gate(
     connection = ProviderConnection.objects.get(pk=connection.pk)
     if connection.deleted_at is not None:
         raise Refused("This connection has been deleted.", code="deleted")
+    # Before dedupe: a run queued before the connection was disabled must not make a start
+    # on it look accepted ("Already running").
+    if not connection.is_enabled:
+        _audit_start(OperationRun(), actor, "connection_disabled", connection, op_key, trigger)
+        return OperationRun(connection=connection, operation_type=op_key), "connection_disabled"
     active = OperationRun.objects.filter(scope_key=scope_key).active().first()
     if active is not None:
         outcome: Outcome = "deduplicated" if active.operation_type == op_key else "scope_busy"
         _audit_start(active, actor, outcome, connection, op_key, trigger)
         return active, outcome
-    if not connection.is_enabled:
-        _audit_start(OperationRun(), actor, "connection_disabled", connection, op_key, trigger)
-        return OperationRun(connection=connection, operation_type=op_key), "connection_disabled"
     try:
         with transaction.atomic():
             run = OperationRun.objects.create(

@@ -15,7 +15,12 @@ from tenantatlas.operations.registry import OPERATION_ACTIONS
 from tenantatlas.operations.schedules import INTERVAL_CHOICES
 from tenantatlas.providers.certificates import ParsedCertificate, parse_certificate_bundle
 from tenantatlas.providers.models import CredentialKind, ProviderConnection
-from tenantatlas.providers.services import CertificateInput, CredentialInput, SecretInput
+from tenantatlas.providers.services import (
+    CertificateInput,
+    CredentialInput,
+    SecretInput,
+    enabled_successors,
+)
 
 GUID_HELP = "A GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47."
 MAX_PEM_BYTES = 64 * 1024
@@ -183,7 +188,8 @@ class RotateCredentialForm(CredentialFields):
 
 
 class ChooseDefaultForm(forms.Form):
-    """Pick the connection that takes over as default when the default is deleted or disabled."""
+    """Pick the (enabled) connection that takes over as default when the default is deleted or
+    disabled."""
 
     new_default = forms.ModelChoiceField(
         queryset=ProviderConnection.objects.none(), required=False, label="New default connection"
@@ -191,8 +197,7 @@ class ChooseDefaultForm(forms.Form):
 
     def __init__(self, *args: Any, connection: ProviderConnection, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        others = ProviderConnection.objects.for_workspace(connection.workspace)
-        self.fields["new_default"].queryset = others.exclude(pk=connection.pk)  # type: ignore[attr-defined]
+        self.fields["new_default"].queryset = enabled_successors(connection)  # type: ignore[attr-defined]
 
 
 class ScheduleForm(forms.Form):

@@ -17,6 +17,7 @@ from tenantatlas.operations.models import OperationRun
 from tenantatlas.providers.certificates import ParsedCertificate
 from tenantatlas.providers.credentials import CredentialManager
 from tenantatlas.providers.models import (
+    ConnectionQuerySet,
     ConnectionStatus,
     CredentialKind,
     Health,
@@ -110,7 +111,9 @@ def create_connection(
 ) -> ProviderConnection:
     _lock_workspace(workspace)
     _check_unique_tenant(workspace, entra_tenant_id, exclude=None)
-    is_first = not ProviderConnection.objects.for_workspace(workspace).exists()
+    # The first connection, or the first since every other one was disabled, is the default.
+    live = ProviderConnection.objects.for_workspace(workspace)
+    is_first = not live.filter(is_default=True).exists()
     try:
         with transaction.atomic():
             connection = ProviderConnection.objects.create(
@@ -257,36 +260,44 @@ def set_default_connection(*, actor: Any, connection: ProviderConnection) -> Pro
     connection.refresh_from_db()
     if connection.deleted_at is not None:
         raise Refused("This connection has been deleted.", code="deleted")
+    if not connection.is_enabled:
+        raise Refused(
+            f"“{connection.display_name}” is disabled: enable it before making it the default.",
+            code="connection_disabled",
+        )
     if not connection.is_default:
         _make_default(connection, actor=actor)
     return connection
 
 
-def _others(connection: ProviderConnection) -> Any:
-    return ProviderConnection.objects.for_workspace(connection.workspace).exclude(pk=connection.pk)
+def enabled_successors(connection: ProviderConnection) -> ConnectionQuerySet:
+    """The connections that may take over the default from this one: the other enabled ones."""
+    return (
+        ProviderConnection.objects.for_workspace(connection.workspace)
+        .filter(status=ConnectionStatus.ENABLED)
+        .exclude(pk=connection.pk)
+    )
 
 
 def _hand_over_default(
     connection: ProviderConnection, new_default: ProviderConnection | None, *, actor: Any, verb: str
 ) -> None:
-    """A default may only go away when another connection takes over in the same action."""
+    """A default goes away only with another enabled connection taking over in the same action;
+    when no other connection is enabled, the workspace is left without a default."""
     if not connection.is_default:
         return
-    if not _others(connection).exists():
-        return
-    if new_default is None:
+    successors = enabled_successors(connection)
+    if new_default is not None and not successors.filter(pk=new_default.pk).exists():
+        raise Refused("The new default must be another enabled connection of this workspace.")
+    if new_default is None and successors.exists():
         raise Refused(
             f"This is the default connection: choose another default before you {verb} it.",
             code="default_required",
         )
-    if (
-        new_default.pk == connection.pk
-        or not _others(connection).filter(pk=new_default.pk).exists()
-    ):
-        raise Refused("The new default must be another connection of this workspace.")
     ProviderConnection.objects.filter(pk=connection.pk).update(is_default=False)
     connection.is_default = False
-    _make_default(new_default, actor=actor)
+    if new_default is not None:
+        _make_default(new_default, actor=actor)
 
 
 @transaction.atomic
@@ -302,6 +313,7 @@ def set_connection_status(
     status = ConnectionStatus.ENABLED if enabled else ConnectionStatus.DISABLED
     if connection.status == status:
         return connection
+    was_default = connection.is_default
     if not enabled:
         _hand_over_default(connection, new_default, actor=actor, verb="disable")
     connection.status = status
@@ -311,7 +323,12 @@ def set_connection_status(
         actor=actor,
         action="connection.enabled" if enabled else "connection.disabled",
         target=connection,
+        metadata={"was_default": True} if was_default else {},
     )
+    live = ProviderConnection.objects.for_workspace(connection.workspace)
+    if enabled and not live.filter(is_default=True).exists():
+        # Nobody holds the default (every connection was disabled): nothing is taken from anyone.
+        _make_default(connection, actor=actor)
     return connection
 
 

@@ -176,8 +176,12 @@ def credential_rotate(request: WorkspaceRequest, pk: int) -> HttpResponse:
 @require_POST
 def connection_set_default(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
-    services.set_default_connection(actor=request.user, connection=connection)
-    messages.success(request, f"“{connection.display_name}” is now the default connection.")
+    try:
+        services.set_default_connection(actor=request.user, connection=connection)
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"“{connection.display_name}” is now the default connection.")
     return _to_list(request)
 
 
@@ -213,9 +217,12 @@ def connection_status(request: WorkspaceRequest, pk: int) -> HttpResponse:
     enable = request.POST.get("enabled") == "1"
 
     def perform(new_default: ProviderConnection | None) -> str:
+        was_default = connection.is_default
         services.set_connection_status(
             actor=request.user, connection=connection, enabled=enable, new_default=new_default
         )
+        if enable and connection.is_default and not was_default:
+            return "Connection enabled. It is now the default connection (there was none)."
         return f"Connection {'enabled' if enable else 'disabled'}."
 
     return _confirm_handing_over_default(request, connection, "disable", perform)

@@ -41,8 +41,9 @@ def _runs() -> Any:
 )
 def start(request: HttpRequest, payload: StartOperationIn) -> Any:
     """Start an operation on a connection: **202** with the new queued run; **200** with the
-    active run when the same operation is already running; **409** `scope_busy` with the active
-    run when another operation is running on the same Entra tenant."""
+    active run when the same operation is already queued or running; **409** `scope_busy` with the
+    active run when another operation is queued or running on the same Entra tenant, or
+    `connection_disabled` when the connection is disabled."""
     me = principal(request, PROVIDER_RUN)
     connection = get_object_for_member(
         ProviderConnection.objects, me.member, pk=payload.connection_id

@@ -52,7 +52,7 @@ def test_it_refuses_another_operation_on_a_busy_scope(acme, alice):
             actor=alice, member=None, connection=conn, operation_type="compliance.snapshot"
         )
     assert busy.value.active_run.pk == first.run.pk
-    assert "Inventory sync is running" in busy.value.message
+    assert "Inventory sync is queued" in busy.value.message  # not started yet
     assert AuditEvent.objects.filter(action="operation.scope_busy").count() == 1
     assert OperationRun.objects.count() == 1
 
@@ -119,7 +119,7 @@ def test_it_shows_a_toast_with_a_link_for_each_outcome(acme, alice, bob):
         reverse("providers:start", args=["acme", conn.pk, "compliance.snapshot"]),
         headers={"HX-Request": "true"},
     )
-    assert "Scope busy: Inventory sync is running" in busy.text
+    assert "Scope busy: Inventory sync is queued" in busy.text
     assert run_url in busy.text
     plain = client.post(url, follow=True)
     assert "Already running" in plain.text
