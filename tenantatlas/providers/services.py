@@ -362,11 +362,18 @@ def delete_connection(
     )
 
 
-def rotate_encryption_keys(*, batch_size: int = 200) -> dict[str, int]:
-    """Re-encrypt every credential with the primary key; unreadable rows are left untouched."""
+def rotate_encryption_keys(*, actor: Any = None, batch_size: int = 200) -> dict[str, int]:
+    """Re-encrypt every credential with the primary key; unreadable rows are left untouched.
+
+    Every workspace with credentials gets one ``credential.keys_rotated`` audit event per run.
+    """
     manager = CredentialManager()
     counts = {"reencrypted": 0, "already_current": 0, "unreadable": 0}
-    ids = list(ProviderCredential.objects.order_by("pk").values_list("pk", flat=True))
+    workspace_of = dict(
+        ProviderCredential.objects.order_by("pk").values_list("pk", "connection__workspace_id")
+    )
+    tallies: dict[int, dict[str, int]] = {}
+    ids = list(workspace_of)
     for start in range(0, len(ids), batch_size):
         with transaction.atomic():
             rows = ProviderCredential.objects.select_for_update().filter(
@@ -375,17 +382,29 @@ def rotate_encryption_keys(*, batch_size: int = 200) -> dict[str, int]:
             for row in rows:
                 try:
                     ciphertext, key_id = manager.reseal(row.ciphertext)
+                    outcome = "already_current" if row.key_id == key_id else "reencrypted"
                 except ProviderError:  # counted and reported, never overwritten
-                    counts["unreadable"] += 1
-                    continue
-                if row.key_id == key_id:
-                    counts["already_current"] += 1
-                    continue
-                ProviderCredential.objects.filter(pk=row.pk).update(
-                    ciphertext=ciphertext, key_id=key_id
-                )
-                counts["reencrypted"] += 1
+                    outcome = "unreadable"
+                if outcome == "reencrypted":
+                    ProviderCredential.objects.filter(pk=row.pk).update(
+                        ciphertext=ciphertext, key_id=key_id
+                    )
+                counts[outcome] += 1
+                tally = tallies.setdefault(workspace_of[row.pk], dict.fromkeys(counts, 0))
+                tally[outcome] += 1
+    _audit_key_rotation(tallies, primary_key_id=manager.primary_key_id, actor=actor)
     return counts
+
+
+@transaction.atomic
+def _audit_key_rotation(
+    tallies: dict[int, dict[str, int]], *, primary_key_id: str, actor: Any
+) -> None:
+    for workspace in Workspace.objects.filter(pk__in=tallies).order_by("pk"):
+        metadata = {**tallies[workspace.pk], "primary_key_id": primary_key_id}
+        record_event(
+            workspace=workspace, actor=actor, action="credential.keys_rotated", metadata=metadata
+        )
 
 
 @transaction.atomic

@@ -417,3 +417,52 @@ def test_it_is_quiet_on_an_empty_database(settings: Any) -> None:
 
 def test_it_is_quiet_without_a_database() -> None:
     assert _key_messages() == []  # no django_db: the check cannot reach it and says nothing
+
+
+# -- key rotation is audited -------------------------------------------------------------
+
+
+def test_it_audits_each_rotation_run_in_every_workspace_it_touched(
+    settings: Any, alice: Any, acme: Any, globex: Any, sealed_with_old_key: Any
+) -> None:
+    from tenantatlas.audit.models import AuditEvent
+
+    make_connection(
+        globex, None, name="Globex", entra_tenant_id="66666666-7777-8888-9999-000000000000"
+    )
+    settings.ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+
+    call_command("rotate_encryption_keys", stdout=io.StringIO())
+    call_command("rotate_encryption_keys", stdout=io.StringIO())  # a second run: nothing to do
+
+    events = AuditEvent.objects.filter(action="credential.keys_rotated").order_by("pk")
+    assert [(e.workspace, e.actor_label, e.metadata) for e in events] == [
+        (acme, "system", _rotated(reencrypted=3)),
+        (globex, "system", _rotated(reencrypted=1)),
+        (acme, "system", _rotated(already_current=3)),
+        (globex, "system", _rotated(already_current=1)),
+    ]
+    assert not any(NEW_KEY in str(e.metadata) or OLD_KEY in str(e.metadata) for e in events)
+
+
+def test_it_audits_a_rotation_that_left_unreadable_credentials(
+    settings: Any, acme: Any, sealed_with_old_key: Any
+) -> None:
+    from tenantatlas.audit.models import AuditEvent
+
+    settings.ENCRYPTION_KEYS = [NEW_KEY]  # the old key was dropped too early
+
+    with pytest.raises(CommandError):
+        call_command("rotate_encryption_keys", stdout=io.StringIO())
+
+    event = AuditEvent.objects.get(action="credential.keys_rotated")
+    assert (event.workspace, event.metadata) == (acme, _rotated(unreadable=3))
+
+
+def _rotated(reencrypted: int = 0, already_current: int = 0, unreadable: int = 0) -> dict:
+    return {
+        "reencrypted": reencrypted,
+        "already_current": already_current,
+        "unreadable": unreadable,
+        "primary_key_id": key_id_of(NEW_KEY),
+    }
