@@ -62,6 +62,20 @@ def _probe_intune(client: Any, roles: list[str]) -> dict[str, Any]:
     return {"intune": "licensed", "enrolled_devices": overview.get("enrolledDeviceCount")}
 
 
+def _record_organization(gateway: ProviderGateway, client: Any, result: dict[str, Any]) -> None:
+    """The tenant's name and default domain, once /organization proved it is the right tenant
+    (another tenant's name is never recorded on this connection)."""
+    try:
+        org = gateway.verify_tenant(client)
+    except ProviderError as exc:
+        exc.details = {
+            **exc.details,
+            "health": {**result, "health": Health.UNHEALTHY, "reason_code": exc.reason_code},
+        }
+        raise
+    result.update(tenant_name=str(org.get("displayName", "")), default_domain=_default_domain(org))
+
+
 def health_check(ctx: RunContext) -> RunOutcome:
     gateway = ProviderGateway(
         ctx.connection, redactor=ctx.redactor, purpose="provider.health_check"
@@ -87,17 +101,7 @@ def health_check(ctx: RunContext) -> RunOutcome:
     missing, extra = permission_gaps(token.roles)
     result.update(missing=missing, extra=extra)
 
-    client = gateway.graph_client(tokens)
-    try:
-        org = gateway.verify_tenant(client)
-    except ProviderError as exc:
-        # Another tenant's name and domain are never recorded on this connection.
-        exc.details = {
-            **exc.details,
-            "health": {**result, "health": Health.UNHEALTHY, "reason_code": exc.reason_code},
-        }
-        raise
-    result.update(tenant_name=str(org.get("displayName", "")), default_domain=_default_domain(org))
+    _record_organization(gateway, gateway.graph_client(tokens), result)
 
     health, reason_code, message = Health.HEALTHY, "", ""
     if missing:
