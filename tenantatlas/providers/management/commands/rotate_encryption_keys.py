@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenantatlas.lib.private_files import write_private_file
 from tenantatlas.providers.services import rotate_encryption_keys
 
 
 class Command(BaseCommand):
     help = (
-        "Key rotation: put a new key first in TENANTATLAS_ENCRYPTION_KEYS (keep the old ones after "
-        "it), run this command, then remove the old keys. In the embedded setup, --add-key "
-        "generates a new primary key in the local key file first."
+        "Key rotation (docs/deploy.md): roll the new key out to every process second in "
+        "TENANTATLAS_ENCRYPTION_KEYS, then first, then run this command; remove the old key "
+        "last. Each run is audited (credential.keys_rotated). In the embedded setup, stop "
+        "`tenantatlas serve`, run this with --add-key (a new primary key in the local key file), "
+        "and start it again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,10 +37,12 @@ class Command(BaseCommand):
                     "Keys come from TENANTATLAS_ENCRYPTION_KEYS: add the new key there yourself."
                 )
             keys = [Fernet.generate_key().decode(), *keys]
-            with open(settings.ENCRYPTION_KEYS_FILE, "w") as handle:
-                handle.write("\n".join(keys) + "\n")
+            write_private_file(Path(settings.ENCRYPTION_KEYS_FILE), "\n".join(keys) + "\n")
             settings.ENCRYPTION_KEYS = keys
-            self.stdout.write(f"Added a new primary key to {settings.ENCRYPTION_KEYS_FILE}.")
+            self.stdout.write(
+                f"Added a new primary key to {settings.ENCRYPTION_KEYS_FILE}. Restart every "
+                "TenantAtlas process that was running: it only knows the old keys."
+            )
         counts = rotate_encryption_keys()
         self.stdout.write(
             f"Re-encrypted {counts['reencrypted']} credential(s) "
