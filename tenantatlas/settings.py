@@ -224,6 +224,15 @@ X_FRAME_OPTIONS = "DENY"
 PROXY_HOPS = envint("TENANTATLAS_PROXY_HOPS", 0)
 if envbool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS enforcement (docs/deploy.md §6): the application redirects plain HTTP and sends HSTS
+# itself, or the TLS-terminating proxy does (TENANTATLAS_PROXY_ENFORCES_HTTPS=true), which is
+# what makes `check --deploy`'s two warnings about it moot, so only then are they silenced.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load-balancer probes over plain HTTP
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+PROXY_ENFORCES_HTTPS = envbool("TENANTATLAS_PROXY_ENFORCES_HTTPS", False)
+SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"] if PROXY_ENFORCES_HTTPS else []
 
 # Task transport: "database" (default) or "rq" (Redis). Only run ids travel.
 TASK_TRANSPORT = envstr("TENANTATLAS_TASK_TRANSPORT", "database")
