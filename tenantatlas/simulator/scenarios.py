@@ -96,9 +96,9 @@ class TenantScenario:
     default_domain: str
     intune_licensed: bool = True
     organization_id: str | None = None
+    token_tenant_id: str | None = None
     device_count: int = 50
     compliance_policy_count: int = 6
-    token_tenant_id: str | None = None
     configuration_count: int = 8
     configuration_policy_count: int = 5
     app_count: int = 12
