@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 
+from tenantatlas.lib import dates
 from tenantatlas.lib.errors import Refused
 from tenantatlas.workspaces.capabilities import CAPABILITY_LABELS, PROVIDER_VIEW, can
 from tenantatlas.workspaces.models import Membership
@@ -24,7 +24,7 @@ class ApiTokenForm(forms.Form):
     expires_on = forms.DateField(
         required=False,
         label="Expires on",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date", "max": dates.LATEST_DAY.isoformat()}),
         help_text="Optional. The token stops working at the end of this day (UTC).",
     )
 
@@ -40,8 +40,9 @@ class ApiTokenForm(forms.Form):
 
     def clean_expires_on(self) -> dt.date | None:
         value: dt.date | None = self.cleaned_data.get("expires_on")
-        if value is not None and value < timezone.now().date():
-            raise forms.ValidationError("Choose today or a later date.")
+        problem = dates.expiry_problem(dates.end_of_day(value)) if value is not None else None
+        if problem:
+            raise forms.ValidationError(problem)
         return value
 
     def add_refusal(self, exc: Refused) -> None:
@@ -52,6 +53,4 @@ class ApiTokenForm(forms.Form):
 
     def expires_at(self) -> dt.datetime | None:
         value = self.cleaned_data.get("expires_on")
-        if value is None:
-            return None
-        return dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=dt.UTC)
+        return dates.end_of_day(value) if value is not None else None

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tenantatlas.accounts.models import ApiToken
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib import dates
 from tenantatlas.lib.errors import InvalidInput
 from tenantatlas.workspaces.capabilities import (
     CAPABILITY_LABELS,
@@ -84,8 +85,9 @@ def create_api_token(
     if len(name) > NAME_MAX_LENGTH:
         raise InvalidInput(f"Keep the name under {NAME_MAX_LENGTH} characters.", field="name")
     granted = _validate_capabilities(member, capabilities)
-    if expires_at is not None and expires_at <= timezone.now():
-        raise InvalidInput("The expiry must be in the future.", field="expires_at")
+    problem = dates.expiry_problem(expires_at) if expires_at is not None else None
+    if problem:
+        raise InvalidInput(problem, field="expires_at")
     for _ in range(5):
         prefix = _random(_PREFIX_ALPHABET, PREFIX_LENGTH)
         plaintext = f"{TOKEN_PREFIX}_{prefix}_{_random(_SECRET_ALPHABET, SECRET_LENGTH)}"

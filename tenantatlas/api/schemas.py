@@ -10,6 +10,7 @@ from ninja import Schema
 from pydantic import AfterValidator, Field, SecretStr, StringConstraints
 
 from tenantatlas.inventory.models import ComplianceState, InventoryKind
+from tenantatlas.lib import dates
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.registry import OPERATIONS
 
@@ -33,15 +34,11 @@ def _storable_secret(value: SecretStr) -> SecretStr:
     return value
 
 
-def _sane_datetime(value: dt.datetime) -> dt.datetime:
-    """An aware datetime within years 1970–9000, so storing it can never overflow."""
-    try:
-        utc = value.astimezone(dt.UTC)
-    except (OverflowError, ValueError):
-        raise ValueError("is out of range") from None
-    if not 1970 <= utc.year <= 9000:
-        raise ValueError("must be between the years 1970 and 9000")
-    return utc
+def _aware(value: dt.datetime) -> dt.datetime:
+    """A datetime with a time zone; whether it is in range is the caller's rule to tell."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(dates.NO_TIME_ZONE)
+    return value
 
 
 Text = Annotated[str, AfterValidator(_storable)]
@@ -51,7 +48,8 @@ Name = Annotated[
     AfterValidator(_storable),
 ]
 Secret = Annotated[SecretStr, AfterValidator(_storable_secret)]
-Timestamp = Annotated[dt.datetime, AfterValidator(_sane_datetime)]
+# An expiry is checked by lib.dates.expiry_problem, the same rule and message as the forms.
+Expiry = Annotated[dt.datetime, AfterValidator(_aware)]
 ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
 if TYPE_CHECKING:
     type OperationType = str
@@ -129,7 +127,7 @@ class SecretCredentialIn(Schema):
     kind: Literal["client_secret"]
     client_id: UUID
     client_secret: Annotated[Secret, Field(min_length=1, max_length=1024)]
-    expires_at: Timestamp | None = Field(
+    expires_at: Expiry | None = Field(
         None, description="When the secret expires (as shown in Entra), for expiry warnings."
     )
 

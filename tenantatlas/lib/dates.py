@@ -23,6 +23,7 @@ EXPIRY_TOO_LATE = (
     f"This expiry date is too far ahead: choose one up to {LATEST_DAY:%Y-%m-%d}, "
     "or none for no expiry."
 )
+NO_TIME_ZONE = "This date has no time zone: add one, e.g. Z or +00:00."
 OUT_OF_RANGE = (
     f"This date is out of range: use one between {EARLIEST:%Y-%m-%d} and {LATEST_DAY:%Y-%m-%d}."
 )
@@ -31,7 +32,7 @@ OUT_OF_RANGE = (
 def in_range(value: dt.datetime) -> dt.datetime:
     """`value` in UTC; ValueError (with `OUT_OF_RANGE`) when naive or outside 1970–9000."""
     if timezone.is_naive(value):
-        raise ValueError("This date has no time zone: add one, e.g. Z or +00:00.")
+        raise ValueError(NO_TIME_ZONE)
     try:
         utc = value.astimezone(dt.UTC)
     except (OverflowError, ValueError):
@@ -52,6 +53,18 @@ def in_range_or_none(value: dt.datetime | None) -> dt.datetime | None:
         return in_range(value)
     except ValueError:
         return None
+
+
+def clamp(value: dt.datetime) -> dt.datetime:
+    """An aware datetime moved into the range: for an expiry, the same meaning near either end.
+
+    A certificate valid until 9999-12-31 (RFC 5280's "no well-defined expiry") is stored as
+    expiring at `LATEST`, one that expired before 1970 as expired at `EARLIEST`.
+    """
+    try:
+        return in_range(value)
+    except ValueError:
+        return EARLIEST if value < EARLIEST else LATEST
 
 
 def end_of_day(day: dt.date) -> dt.datetime:

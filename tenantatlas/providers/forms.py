@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from tenantatlas.graph.clouds import cloud_choices
+from tenantatlas.lib import dates
 from tenantatlas.operations.registry import OPERATION_ACTIONS
 from tenantatlas.operations.schedules import INTERVAL_CHOICES
 from tenantatlas.providers.certificates import ParsedCertificate, parse_certificate_bundle
@@ -53,7 +52,7 @@ class CredentialFields(forms.Form):
     secret_expires_on = forms.DateField(
         label="Secret expires on",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date", "max": dates.LATEST_DAY.isoformat()}),
         help_text="As shown under Certificates & secrets; used for expiry warnings.",
     )
     certificate_file = forms.FileField(
@@ -100,8 +99,11 @@ class CredentialFields(forms.Form):
         if not data.get("client_secret") and not self.credential_optional:
             self.add_error("client_secret", "Enter the client secret value.")
         expires = data.get("secret_expires_on")
-        if data.get("client_secret") and expires and expires < timezone.localdate():
-            self.add_error("secret_expires_on", "This date is in the past: the secret has expired.")
+        if data.get("client_secret") and expires:
+            # The API's rule and message (api/routers/connections.py), on the day's last second.
+            problem = dates.expiry_problem(dates.end_of_day(expires))
+            if problem:
+                self.add_error("secret_expires_on", problem)
 
     def _clean_certificate(self, data: dict[str, Any]) -> None:
         cert_bytes = self._read_upload("certificate_file")
@@ -142,9 +144,7 @@ class CredentialFields(forms.Form):
         if not data.get("client_secret"):
             return None
         expires = data.get("secret_expires_on")
-        expires_at = (
-            dt.datetime.combine(expires, dt.time(23, 59, 59), tzinfo=dt.UTC) if expires else None
-        )
+        expires_at = dates.end_of_day(expires) if expires else None
         return SecretInput(
             client_id=client_id, client_secret=data["client_secret"], expires_at=expires_at
         )

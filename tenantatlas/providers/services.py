@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib import dates
 from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.operations.models import OperationRun
@@ -74,7 +75,7 @@ def _add_credential(
             thumbprint_sha1=cert.thumbprint_sha1,
             thumbprint_sha256=cert.thumbprint_sha256,
             certificate_subject=cert.subject,
-            expires_at=cert.not_after,
+            expires_at=dates.clamp(cert.not_after),
         )
     row.connection = connection
     row.version = version

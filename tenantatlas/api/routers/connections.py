@@ -7,7 +7,6 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Path, Query, Router, Status
 
 from tenantatlas.api.auth import principal
@@ -23,6 +22,7 @@ from tenantatlas.api.schemas import (
     SecretCredentialIn,
 )
 from tenantatlas.graph.clouds import cloud_choices
+from tenantatlas.lib import dates
 from tenantatlas.lib.errors import InvalidInput
 from tenantatlas.providers import services
 from tenantatlas.providers.certificates import parse_certificate_bundle
@@ -79,14 +79,17 @@ def credential_input(
     """The service's credential input; certificates are parsed and checked like uploads."""
     client_id = str(data.client_id)
     if isinstance(data, SecretCredentialIn):
-        if data.expires_at is not None and data.expires_at <= timezone.now():
-            raise InvalidInput(
-                "expires_at is in the past: the secret has expired.", field="credential.expires_at"
-            )
+        expires_at = data.expires_at
+        if expires_at is not None:
+            # The forms' rule and message (providers/forms.py), so both accept the same dates.
+            problem = dates.expiry_problem(expires_at)
+            if problem:
+                raise InvalidInput(problem, field="credential.expires_at")
+            expires_at = dates.in_range(expires_at)
         return services.SecretInput(
             client_id=client_id,
             client_secret=data.client_secret.get_secret_value(),
-            expires_at=data.expires_at,
+            expires_at=expires_at,
         )
     key = data.private_key_pem.get_secret_value().encode() if data.private_key_pem else None
     passphrase = data.key_passphrase.get_secret_value() if data.key_passphrase else ""

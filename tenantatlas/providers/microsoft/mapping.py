@@ -8,15 +8,16 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from tenantatlas.inventory.services import ObservedItem
+from tenantatlas.lib import dates
 
 
 def _when(value: Any) -> dt.datetime | None:
     if not isinstance(value, str) or not value:
         return None
     parsed = parse_datetime(value)
-    if parsed is None or parsed.year < 1900:  # Graph uses 0001-01-01 for "never"
+    if parsed is None:
         return None
-    return parsed
+    return dates.in_range_or_none(parsed)  # Graph writes 0001-01-01 for "never"
 
 
 def device(raw: dict[str, Any]) -> ObservedItem:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tenantatlas.audit.models import AuditEvent
+from tenantatlas.lib import dates
 from tenantatlas.providers.models import ProviderConnection, ProviderCredential
 from tenantatlas.providers.tests.helpers import (
     CLIENT_ID,
@@ -170,7 +171,7 @@ def test_it_refuses_a_secret_expiry_in_the_past(client: Any, acme: Any) -> None:
 
     response = client.post(url("create", acme), secret_form(secret_expires_on="2020-01-31"))
 
-    assert_refused(response, "This date is in the past: the secret has expired.", before)
+    assert_refused(response, dates.EXPIRY_IN_PAST, before)
 
 
 @pytest.mark.parametrize("kind", ["", "password", "certificate "])
