@@ -162,6 +162,23 @@ def test_it_answers_any_page_cursor_with_the_page_or_a_clear_400(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/w/acme/audit/", "/w/acme/connections/"])
+def test_it_answers_any_page_number_on_numbered_lists_with_a_page(
+    acme: Any, alice: Any, path: str
+) -> None:
+    seed_workspace(acme, alice)
+    client: Client = client_for(alice)
+
+    def check(number: str) -> None:
+        response = client.get(path, {"page": number})
+        assert response.status_code == 200, (number, response.status_code)
+
+    for number in ("Infinity", "NaN", "1e309", "-1", "0", str(2**64), "9" * 5000):
+        check(number)
+    given(number=cursors)(BOUNDED(check))()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("path", API_LISTS)
 def test_it_answers_any_api_cursor_with_a_page_or_the_error_envelope(
     acme: Any, alice: Any, path: str
