@@ -2,6 +2,12 @@
 
 Chromium is Debian's ``/usr/bin/chromium`` (CI installs it; ``playwright install`` is never
 used). Missing, it skips these tests on a developer machine and fails them in CI.
+
+Every page of every browser test is watched for Content-Security-Policy violations: a script
+installed before any page script records each ``securitypolicyviolation`` event (in
+``window.__cspViolations`` and, through a binding that survives navigations, in Python), and
+console errors that mention the policy are kept too. ``csp_problems(page)`` returns both; the
+``page`` fixture fails the test if any were seen that the test did not collect itself.
 """
 
 from __future__ import annotations
@@ -29,6 +35,26 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 
+_CSP_PROBLEMS: dict[int, list[str]] = {}  # per open tab, filled by the listener below
+
+# Runs in every document before its own scripts (Playwright injects it through the DevTools
+# protocol, which the page's policy does not govern).
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const seen = {
+    directive: event.effectiveDirective || event.violatedDirective,
+    blocked: String(event.blockedURI || ""),
+    source: String(event.sourceFile || ""),
+    line: event.lineNumber,
+    sample: String(event.sample || ""),
+    page: String(document.location.href),
+  };
+  window.__cspViolations.push(seen);
+  if (window.__reportCspViolation) { window.__reportCspViolation(seen); }
+});
+"""
+
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
@@ -54,6 +80,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 viewport={"width": 1280, "height": 860},
             )
             context.set_default_timeout(15_000)
+            context.add_init_script(CSP_LISTENER)
             try:
                 yield context
             finally:
@@ -67,12 +94,44 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser_context: Any) -> Iterator[Any]:
+    """A fresh tab; the test fails if any page it showed broke the Content-Security-Policy."""
     browser_context.clear_cookies()
     page = browser_context.new_page()
+    problems: list[str] = []
+    page.expose_function("__reportCspViolation", lambda seen: problems.append(_describe(seen)))
+    page.on("console", lambda msg: _csp_console_error(msg, problems))
+    _CSP_PROBLEMS[id(page)] = problems
     try:
         yield page
+        page.evaluate("0")  # deliver violations still on their way to the binding
     finally:
         page.close()
+        _CSP_PROBLEMS.pop(id(page), None)
+    assert problems == [], f"Content-Security-Policy violations: {problems}"
+
+
+def _describe(seen: dict[str, Any]) -> str:
+    where = f"{seen.get('source') or seen.get('page')}:{seen.get('line')}"
+    return f"{seen.get('directive')} blocked {seen.get('blocked') or 'inline'} at {where}"
+
+
+def _csp_console_error(message: Any, problems: list[str]) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        problems.append(f"console: {message.text}")
+
+
+def csp_problems(page: Any, *, collect: bool = True) -> list[str]:
+    """Violations (and console errors naming the policy) seen on this tab so far.
+
+    ``collect`` takes them off the list the ``page`` fixture checks at the end (for a test that
+    provokes one on purpose).
+    """
+    page.evaluate("0")  # a round trip delivers the binding calls queued so far
+    problems = _CSP_PROBLEMS[id(page)]
+    found = list(problems)
+    if collect:
+        problems.clear()
+    return found
 
 
 @pytest.fixture

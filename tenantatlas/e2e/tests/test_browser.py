@@ -6,12 +6,15 @@ second start while it runs says "Scope busy" and links to the active run → Mon
 run running, then succeeded, without a reload → the notification bell counts up → the inventory
 browser lists the devices. A read-only member sees no action buttons.
 
-Each page is saved to ``test-artifacts/screenshots/`` for people to look at.
+Each page is saved to ``test-artifacts/screenshots/`` for people to look at. Every page shown
+and every htmx swap is checked against the Content-Security-Policy (see conftest.py): no
+violation, no console error naming the policy.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import time
 from dataclasses import dataclass
@@ -19,12 +22,14 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tenantatlas.e2e.tests.conftest import screenshot
+from tenantatlas.e2e.tests.conftest import csp_problems, screenshot
 from tenantatlas.inventory.models import InventoryItem
 from tenantatlas.notifications.models import Notification
 from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.operations.tests.factories import make_item, make_run, make_snapshot
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import PASSWORD, make_sim_connection
 
@@ -52,8 +57,20 @@ class App:
         return self.base_url + reverse(name, kwargs=kwargs or None)
 
     def open(self, name: str, **kwargs: Any) -> Page:
-        self.page.goto(self.url(name, **kwargs))
+        return self.visit(self.url(name, **kwargs))
+
+    def visit(self, url: str, status: int = 200) -> Page:
+        """Go to `url`; it answers `status` with the policy, and the page keeps to it."""
+        response = self.page.goto(url)
+        assert response is not None
+        assert response.status == status, url
+        assert "default-src 'self'" in response.headers.get("content-security-policy", ""), url
+        self.keeps_to_the_policy()
         return self.page
+
+    def keeps_to_the_policy(self) -> None:
+        """No CSP violation (nor console error naming the policy) on this tab so far."""
+        assert csp_problems(self.page) == []
 
     def sign_in(self, username: str, *, screenshot_as: str = "") -> None:
         page = self.open("accounts:login")
@@ -156,6 +173,7 @@ def test_a_person_connects_a_tenant_checks_it_and_syncs_its_inventory(
     expect(busy).to_contain_text("Inventory sync")
     assert busy.get_by_role("link", name="View run").get_attribute("href") == sync_url
     screenshot(page, "08-toast-scope-busy")
+    app.keeps_to_the_policy()  # the htmx starts and their toasts
 
     # Monitoring follows the run from running to succeeded by polling, with no reload.
     app.open("operations:runs")
@@ -167,6 +185,7 @@ def test_a_person_connects_a_tenant_checks_it_and_syncs_its_inventory(
     expect(page.locator('#runs-table[data-active="false"]')).to_be_attached()
     assert page.evaluate("window.__loadedOnce === true"), "Monitoring reloaded the page"
     screenshot(page, "10-monitoring-succeeded")
+    app.keeps_to_the_policy()  # every poll swapped in
 
     # The bell polls too: the sync's notification arrives without a reload.
     page.wait_for_function(
@@ -198,6 +217,7 @@ def test_a_person_connects_a_tenant_checks_it_and_syncs_its_inventory(
     expect(page.locator(f"#item-{wanted.pk}")).to_be_visible()
     expect(rows).not_to_have_count(50)
     screenshot(page, "14-inventory-search")
+    app.keeps_to_the_policy()  # search results swapped in on keyup
 
     # The remaining pages, for the screenshot set.
     for number, name, kwargs in [
@@ -250,3 +270,81 @@ def test_chromium_renders_without_console_errors(
 
     assert page.evaluate("typeof window.htmx") == "object"
     assert errors == []
+
+
+def test_every_page_keeps_to_the_content_security_policy(
+    page: Page, live_server: Any, transactional_db: Any, alice: Any, acme: Any
+) -> None:
+    """The pages the tour above does not reach, with data in them: charts, forms, docs, errors."""
+    connection = make_sim_connection(acme, alice, CONTOSO_TENANT, CONTOSO_SECRET, name="Contoso")
+    run = make_run(acme, connection, status="failed", reason_code="graph.throttled")
+    item = make_item(acme, connection, display_name="LAPTOP-CSP", last_seen_run=run)
+    for days in (3, 2, 1, 0):
+        make_snapshot(
+            acme,
+            connection,
+            compliant=40 + days,
+            noncompliant=5,
+            stale=days,
+            taken_at=timezone.now() - dt.timedelta(days=days),
+        )
+    Notification.objects.create(workspace=acme, user=alice, kind="run.failed", title="Sync failed")
+    app = App(page, live_server.url)
+    app.sign_in("alice")
+    app.keeps_to_the_policy()
+
+    pages: list[tuple[str, dict[str, Any]]] = [
+        ("providers:detail", {"pk": connection.pk}),
+        ("providers:create", {}),
+        ("providers:edit", {"pk": connection.pk}),
+        ("providers:rotate", {"pk": connection.pk}),
+        ("providers:status", {"pk": connection.pk}),
+        ("providers:delete", {"pk": connection.pk}),
+        ("operations:run", {"pk": run.pk}),
+        ("inventory:item", {"pk": item.pk}),
+        ("inventory:compliance", {}),
+        ("notifications:list", {}),
+        ("accounts:tokens", {}),
+        ("workspaces:members", {}),
+    ]
+    for name, kwargs in pages:
+        shown = app.open(name, **kwargs)
+        expect(shown.locator("main h1").first).to_be_visible()
+    app.visit(live_server.url + reverse("workspaces:invitations"))
+    app.open("inventory:compliance")
+    expect(page.locator("svg.compliance-trend polygon").first).to_be_attached()
+
+    # The API docs: Swagger UI from ninja's bundled files renders the operations.
+    app.visit(live_server.url + "/api/v1/docs")
+    expect(page.locator(".opblock").first).to_be_visible()
+    app.keeps_to_the_policy()
+
+    # Error pages: not found, and a form sent without its security token.
+    app.visit(live_server.url + "/w/acme/no-such-page/", status=404)
+    app.open("providers:create")
+    page.context.clear_cookies()
+    page.get_by_role("button", name="Create connection").click()
+    expect(page.locator("main h1")).to_have_text("The form could not be accepted")
+    app.keeps_to_the_policy()
+
+
+def test_it_notices_what_the_policy_blocks(
+    page: Page, live_server: Any, transactional_db: Any, alice: Any
+) -> None:
+    """The listener is live: an inline style and an inline script are refused and reported."""
+    app = App(page, live_server.url)
+    app.open("accounts:login")
+
+    page.evaluate(
+        """() => {
+            document.querySelector("main").setAttribute("style", "color: red");
+            const script = document.createElement("script");
+            script.textContent = "window.__inlineRan = true";
+            document.body.appendChild(script);
+        }"""
+    )
+
+    assert page.evaluate("window.__inlineRan") is None
+    seen = csp_problems(page)
+    assert any(problem.startswith("style-src-attr blocked inline") for problem in seen), seen
+    assert any(problem.startswith("script-src-elem blocked inline") for problem in seen), seen

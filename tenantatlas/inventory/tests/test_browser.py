@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tenantatlas.inventory.models import InventoryItem
 from tenantatlas.inventory.views import ITEMS_PER_PAGE
+from tenantatlas.lib.tests.test_content_security_policy import assert_strict
 from tenantatlas.operations.tests.factories import item_row, make_item, make_run, make_snapshot
 from tenantatlas.testing import client_for
 
@@ -296,3 +297,31 @@ def test_it_preselects_the_default_connection_for_compliance_history(
 
     assert f'<option value="{contoso.pk}" selected>Contoso</option>' in body
     assert "All connections" not in body
+
+
+def test_it_serves_the_inventory_pages_within_the_content_security_policy(
+    alice: Any, contoso: Any
+) -> None:
+    ws = contoso.workspace
+    item = make_item(ws, contoso, display_name="PC-1", raw={"deviceName": "PC-1"})
+    for day in (2, 1, 0):
+        make_snapshot(
+            ws,
+            contoso,
+            compliant=5 + day,
+            stale=day,
+            taken_at=timezone.now() - dt.timedelta(days=day),
+        )
+    client = client_for(alice)
+
+    pages = [
+        client.get(list_url()),
+        client.get(list_url(), {"q": "pc"}, HTTP_HX_REQUEST="true"),
+        client.get(reverse("inventory:item", args=["acme", item.pk])),
+        client.get(reverse("inventory:compliance", args=["acme"])),
+    ]
+
+    assert 'data-series="stale"' in pages[3].content.decode()
+    for response in pages:
+        assert response.status_code == 200
+        assert_strict(response)  # the header, and no inline script or style (the SVG chart too)
