@@ -12,13 +12,14 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from tenantatlas.graph.clouds import GLOBAL_GRAPH_RESOURCE, custom_cloud, simulator_cloud
-from tenantatlas.lib.env import envbool, envfloat, envint, envlist, envraw, envstr
+from tenantatlas.lib.env import EnvError, envbool, envfloat, envint, envlist, envraw, envstr
 from tenantatlas.lib.fernet_keys import fernet_key_problem
 from tenantatlas.lib.private_files import (
     create_private_file,
@@ -249,6 +250,40 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False
 PROXY_ENFORCES_HTTPS = envbool("TENANTATLAS_PROXY_ENFORCES_HTTPS", False)
 SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"] if PROXY_ENFORCES_HTTPS else []
 
+
+def _operation_timeout(key: str, default: int) -> int:
+    name = "TENANTATLAS_OPERATION_TIMEOUT_" + key.upper().replace(".", "_")
+    seconds = envint(name, default)
+    if seconds <= 0:
+        raise EnvError(f"{name}={seconds!r} must be a positive number of seconds")
+    return seconds
+
+
+# Time limit of each operation type (seconds; TENANTATLAS_OPERATION_TIMEOUT_<TYPE>, e.g.
+# ..._INVENTORY_SYNC): a run past it stops at its next page boundary as run.timed_out.
+OPERATION_TIMEOUTS = {
+    key: _operation_timeout(key, default)
+    for key, default in (
+        ("provider.health_check", 300),
+        ("inventory.sync", 3 * 3600),
+        ("compliance.snapshot", 3600),
+    )
+}
+# RQ must never kill a work horse before the run's own limit ends it: the job timeout is the
+# longest limit plus the worst case of the page in flight (Graph timeouts and retries).
+RQ_JOB_TIMEOUT_MARGIN = 600
+RQ_JOB_TIMEOUT = max(OPERATION_TIMEOUTS.values()) + RQ_JOB_TIMEOUT_MARGIN
+
+
+def _bounded_redis_url(url: str) -> str:
+    """A start must not hang on an unreachable Redis: bound connecting and each command."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", "3")
+    query.setdefault("socket_timeout", "10")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 # Task transport: "database" (default) or "rq" (Redis). Only run ids travel.
 TASK_TRANSPORT = envstr("TENANTATLAS_TASK_TRANSPORT", "database")
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -257,7 +292,9 @@ if TASK_TRANSPORT == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 elif TASK_TRANSPORT == "rq":
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
+    RQ_QUEUES = {
+        "default": {"URL": _bounded_redis_url(REDIS_URL), "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT}
+    }
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
 elif TASK_TRANSPORT == "immediate":
     TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

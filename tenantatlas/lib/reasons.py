@@ -251,6 +251,14 @@ _CATALOG: tuple[Reason, ...] = (
         retryable=False,
     ),
     _r(
+        "queue.unavailable",
+        "Queue unavailable",
+        "The task queue could not be reached, so the operation was not started.",
+        "Try again in a moment. If it persists, check that the web processes reach the queue "
+        "(Redis at REDIS_URL with the rq transport, otherwise the database).",
+        retryable=True,
+    ),
+    _r(
         "internal.error",
         "Internal error",
         "An unexpected error occurred.",

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
+from tenantatlas.lib.reasons import get_reason
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
 
@@ -38,6 +43,25 @@ class Trigger(models.TextChoices):
 class RunQuerySet(WorkspaceScopedQuerySet):
     def active(self) -> RunQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
+
+    def fail(self, reason_code: str, message: str = "", *, now: dt.datetime | None = None) -> int:
+        """queued/running → failed with a reason code; rows that already ended stay as they are."""
+        return self.active().update(
+            status=RunStatus.FAILED,
+            finished_at=now or timezone.now(),
+            reason_code=reason_code,
+            failure_message=(message or get_reason(reason_code).message)[:500],
+        )
+
+    def hand_back(self, *, context: dict[str, Any]) -> int:
+        """running → queued for another worker (this one is stopping); the attempt stays counted."""
+        return self.filter(status=RunStatus.RUNNING).update(
+            status=RunStatus.QUEUED,
+            heartbeat_at=None,
+            not_before=None,
+            enqueued_at=timezone.now(),
+            context=context,
+        )
 
 
 class OperationRun(models.Model):

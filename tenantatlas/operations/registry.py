@@ -1,8 +1,14 @@
-"""One declaration per operation type. Unknown types are refused."""
+"""One declaration per operation type. Unknown types are refused.
+
+Time limits are configuration (settings.OPERATION_TIMEOUTS, TENANTATLAS_OPERATION_TIMEOUT_<TYPE>):
+the RQ job timeout is derived from them so RQ never ends a run before its own limit does.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from tenantatlas.lib.errors import InvalidInput
 from tenantatlas.workspaces.capabilities import PROVIDER_RUN
@@ -14,7 +20,7 @@ class OperationType:
     label: str
     capability: str
     interface: str  # the provider capability (providers/capabilities.py) that carries it out
-    timeout_seconds: int
+    timeout_seconds: int  # from settings.OPERATION_TIMEOUTS
     action_label: str
 
 
@@ -26,7 +32,7 @@ OPERATIONS: dict[str, OperationType] = {
             label="Connection check",
             capability=PROVIDER_RUN,
             interface="HealthCheck",
-            timeout_seconds=300,
+            timeout_seconds=settings.OPERATION_TIMEOUTS["provider.health_check"],
             action_label="Check connection",
         ),
         OperationType(
@@ -34,7 +40,7 @@ OPERATIONS: dict[str, OperationType] = {
             label="Inventory sync",
             capability=PROVIDER_RUN,
             interface="InventoryCollector",
-            timeout_seconds=3 * 3600,
+            timeout_seconds=settings.OPERATION_TIMEOUTS["inventory.sync"],
             action_label="Inventory sync",
         ),
         OperationType(
@@ -42,7 +48,7 @@ OPERATIONS: dict[str, OperationType] = {
             label="Compliance snapshot",
             capability=PROVIDER_RUN,
             interface="ComplianceSnapshotter",
-            timeout_seconds=3600,
+            timeout_seconds=settings.OPERATION_TIMEOUTS["compliance.snapshot"],
             action_label="Compliance snapshot",
         ),
     )

@@ -8,6 +8,8 @@ Every outcome is audited. The partial unique constraint is the last line of defe
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,6 +21,7 @@ from django.utils import timezone
 
 from tenantatlas.audit.services import actor_label_for, record_event
 from tenantatlas.lib.errors import Refused
+from tenantatlas.lib.reasons import get_reason
 from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus, Trigger
 from tenantatlas.operations.registry import OPERATIONS, get_operation
@@ -26,6 +29,8 @@ from tenantatlas.operations.tasks import enqueue_run
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.capabilities import can
 from tenantatlas.workspaces.models import Membership
+
+logger = logging.getLogger(__name__)
 
 Outcome = Literal["created", "deduplicated", "scope_busy", "connection_disabled"]
 
@@ -67,6 +72,37 @@ class ConnectionDisabled(Refused):
             f"“{connection.display_name}” is disabled: enable it before running operations.",
             code="connection_disabled",
         )
+
+
+QUEUE_UNAVAILABLE = "queue.unavailable"
+
+
+class QueueUnavailable(Refused):
+    """The transport did not take the run id: the run was failed so nothing holds the scope."""
+
+    status = 503
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(
+            get_reason(QUEUE_UNAVAILABLE).message, code=QUEUE_UNAVAILABLE, run_id=run_id
+        )
+
+
+def _send(run_id: int) -> None:
+    """Enqueue a committed run. If the transport refuses, nobody would ever receive the run:
+    fail it (`queue.unavailable`) so the scope is free at once, and tell the caller (503)."""
+    try:
+        enqueue_run(run_id)
+    except Exception:
+        logger.warning("Run %s could not be enqueued", run_id, exc_info=True)
+        with transaction.atomic():
+            failed = OperationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).fail(
+                QUEUE_UNAVAILABLE
+            )
+            if failed:
+                emit_run_completed(run_id)
+        if failed:  # 0 rows: delivered after all (a worker already claimed it)
+            raise QueueUnavailable(run_id) from None
 
 
 def scope_key_for(connection: ProviderConnection) -> str:
@@ -156,7 +192,7 @@ def _gate(
         _audit_start(active, actor, outcome, connection, op_key, trigger)
         return active, outcome
     _audit_start(run, actor, "created", connection, op_key, trigger)
-    transaction.on_commit(lambda: enqueue_run(run.pk))
+    transaction.on_commit(functools.partial(_send, run.pk))  # QueueUnavailable if refused
     return run, "created"
 
 
@@ -168,7 +204,8 @@ def start_operation(
     operation_type: str,
     trigger: str = Trigger.UI,
 ) -> StartResult:
-    """Create or reuse the run for this scope. Raises ScopeBusy, ConnectionDisabled, PermissionDenied."""
+    """Create or reuse the run for this scope. Raises ScopeBusy, ConnectionDisabled,
+    PermissionDenied, QueueUnavailable (503: the transport refused the run, which was failed)."""
     op = get_operation(operation_type)
     if member is not None and not can(member, op.capability):
         raise PermissionDenied(f"Your role does not allow {op.capability}")

@@ -13,6 +13,7 @@ from tenantatlas.api.pagination import NEWEST_FIRST, cursor_page
 from tenantatlas.api.schemas import (
     MAX_ID,
     CursorParams,
+    ErrorOut,
     RunFilters,
     RunOut,
     RunPage,
@@ -36,7 +37,8 @@ def _runs() -> Any:
 
 @router.post(
     "/runs",
-    response={200: RunOut, 202: RunOut, **CHANGE_ERRORS, 409: ScopeBusyOut},
+    # 503 `queue.unavailable`: the queue did not take the run (it was failed; try again)
+    response={200: RunOut, 202: RunOut, **CHANGE_ERRORS, 409: ScopeBusyOut, 503: ErrorOut},
     operation_id="start_operation",
 )
 def start(request: HttpRequest, payload: StartOperationIn) -> Any:

@@ -39,6 +39,7 @@ SPEC_CODES = {
     "run.worker_lost",
     "run.timed_out",
     "run.cancelled",
+    "queue.unavailable",  # a start whose enqueue failed (503; the run is failed, the scope free)
     "internal.error",
 }
 
