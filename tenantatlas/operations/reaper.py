@@ -14,7 +14,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tenantatlas.lib.reasons import get_reason
 from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.tasks import enqueue_run
@@ -36,12 +35,7 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
                 Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True),
                 pk=run_id,
                 status=RunStatus.RUNNING,
-            ).update(
-                status=RunStatus.FAILED,
-                finished_at=now,
-                reason_code="run.worker_lost",
-                failure_message=get_reason("run.worker_lost").message,
-            )
+            ).fail("run.worker_lost", now=now)
             if ended:
                 counts["worker_lost"] += 1
                 emit_run_completed(run_id)
@@ -54,11 +48,10 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
         deliveries = int(run.context.get("redeliveries", 0))
         with transaction.atomic():
             if deliveries >= MAX_REDELIVERIES:
-                ended = OperationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-                    status=RunStatus.FAILED,
-                    finished_at=now,
-                    reason_code="run.worker_lost",
-                    failure_message="No worker picked up this run; check that workers are running.",
+                ended = OperationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).fail(
+                    "run.worker_lost",
+                    "No worker picked up this run; check that workers are running.",
+                    now=now,
                 )
                 if ended:
                     counts["expired"] += 1
@@ -71,7 +64,9 @@ def reap(now: dt.datetime | None = None) -> dict[str, int]:
             )
             if bumped:
                 counts["requeued"] += 1
-                transaction.on_commit(functools.partial(enqueue_run, run.pk))
+                # robust: a queue outage is logged (a later pass re-sends the run); it must
+                # not end `reap --loop`.
+                transaction.on_commit(functools.partial(enqueue_run, run.pk), robust=True)
     if any(counts.values()):
         logger.info("Reaper: %s", counts)
     return counts

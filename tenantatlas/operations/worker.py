@@ -2,10 +2,13 @@
 
 Handlers only do the work; this module decides what a failure means (reason code vs. crash),
 keeps the run row truthful, and emits OperationRunCompleted exactly once per terminal status.
+A worker that is asked to stop (SIGTERM) hands its run back to the queue at the next page
+boundary; one whose process the transport saw die fails its run as run.worker_lost at once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -23,12 +26,25 @@ from tenantatlas.lib.sanitize import Redactor, redaction_scope
 from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.registry import get_operation
+from tenantatlas.operations.tasks import enqueue_run
 from tenantatlas.providers.capabilities import capability_handler
 
 logger = logging.getLogger(__name__)
 
 # "Retry later" answers a run may follow before it ends as throttled: never an endless loop.
 MAX_RESCHEDULES = 5
+
+# Set when this worker process is asked to stop: the run in hand goes back to the queue.
+_hand_back_requested = threading.Event()
+
+
+def request_hand_back() -> None:
+    """Called from a worker's stop-signal handler: stop at the next page boundary, re-queue."""
+    _hand_back_requested.set()
+
+
+class RunHandedBack(Exception):
+    """Raised at a page boundary when this worker is stopping: another worker takes the run."""
 
 
 class RunStopped(Exception):
@@ -70,7 +86,8 @@ class RunContext:
         )
 
     def check_stop(self) -> None:
-        """Call at page boundaries: raises RunStopped if cancelled or past the timeout."""
+        """Call at page boundaries: raises RunStopped if cancelled or past the timeout, and
+        RunHandedBack if this worker is stopping."""
         if time.monotonic() > self.deadline:
             raise RunStopped("run.timed_out", "The run exceeded its time limit.")
         cancelled = OperationRun.objects.filter(
@@ -78,6 +95,8 @@ class RunContext:
         ).exists()
         if cancelled:
             raise RunStopped("run.cancelled", "Cancelled while running.")
+        if _hand_back_requested.is_set():
+            raise RunHandedBack()
 
 
 class Heartbeat:
@@ -100,14 +119,21 @@ class Heartbeat:
     def _loop(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                OperationRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        except Exception:  # a failed beat must not kill the run
-            logger.warning("Heartbeat for run %s failed", self.run_id, exc_info=True)
+                self._beat()
         finally:
             # This thread's own connection dies with it. (close_old_connections() would open
             # one just to check it when the run ended before the first beat.)
+            connections.close_all()
+
+    def _beat(self) -> None:
+        try:
+            OperationRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
+                heartbeat_at=timezone.now()
+            )
+        except Exception:
+            # A failed beat (database locked or restarting) must neither kill the run nor end
+            # the heartbeat: drop this thread's connection and beat again next interval.
+            logger.warning("Heartbeat for run %s failed", self.run_id, exc_info=True)
             connections.close_all()
 
 
@@ -144,6 +170,29 @@ def finalize(run_id: int, outcome: RunOutcome, redactor: Redactor) -> bool:
         run.save()
         emit_run_completed(run.pk)
     return True
+
+
+def hand_back(run: OperationRun) -> bool:
+    """running → queued again, re-enqueued for the next worker (this one is stopping)."""
+    context = {**run.context, "handed_back": int(run.context.get("handed_back", 0)) + 1}
+    with transaction.atomic():
+        handed = OperationRun.objects.filter(pk=run.pk).hand_back(context=context)
+        if handed:
+            transaction.on_commit(functools.partial(enqueue_run, run.pk))
+    if handed:
+        logger.info("Run %s handed back to the queue (worker stopping)", run.pk)
+    return bool(handed)
+
+
+def fail_lost_run(run_id: int, message: str) -> bool:
+    """running → failed run.worker_lost now: the transport saw the worker process die."""
+    with transaction.atomic():
+        ended = OperationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).fail(
+            "run.worker_lost", message
+        )
+        if ended:
+            emit_run_completed(run_id)
+    return bool(ended)
 
 
 def _failure(code: str, message: str, context: dict[str, Any] | None = None) -> RunOutcome:
@@ -186,6 +235,8 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
                 if reschedule_run(run, not_before=retry_at, note=note):
                     return RunStatus.QUEUED
                 return None
+        except RunHandedBack:
+            return RunStatus.QUEUED if hand_back(run) else None
         except RunStopped as exc:
             outcome = _failure(exc.reason_code, exc.message)
         except ProviderError as exc:

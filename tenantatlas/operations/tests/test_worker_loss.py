@@ -1,7 +1,8 @@
 """A worker that dies mid-run: the reaper fails the run, people hear about it, the scope frees up.
 
-Also: queued runs nobody took are re-sent, then failed after the redelivery limit, and a
-second delivery of the same run id does nothing.
+With the default settings a lost worker is noticed within a minute; an RQ work horse killed
+under its worker is noticed at once. Also: queued runs nobody took are re-sent, then failed
+after the redelivery limit, and a second delivery of the same run id does nothing.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import time
 
 import pytest
 from django.utils import timezone
@@ -20,9 +22,13 @@ from tenantatlas.operations.reaper import MAX_REDELIVERIES, reap
 from tenantatlas.operations.services import ScopeBusy, start_operation
 from tenantatlas.operations.tests.processes import (
     manage,
+    output_of,
+    private_redis,
+    rq_work_horse,
     sim_tenant,
     stop,
     subprocess_env,
+    use_rq,
     wait_for,
 )
 from tenantatlas.operations.worker import claim, execute
@@ -91,6 +97,90 @@ def test_it_fails_the_run_of_a_killed_worker_and_frees_the_scope(sim, acme, alic
     )
     assert again.outcome == "created"
     assert again.run.pk != run.pk
+
+
+DEFAULTS_TENANT = "9e4a1c7b-0d3f-4a5b-8c6d-0e1f2a3b4c5d"
+HORSE_TENANT = "9e4a1c7b-1d3f-4a5b-8c6d-0e1f2a3b4c5d"
+DEVICES = "/v1.0/deviceManagement/managedDevices"
+
+
+def _mid_run(run: OperationRun) -> bool:
+    return OperationRun.objects.filter(pk=run.pk, status="running", progress_done__gt=0).exists()
+
+
+def _ended(run: OperationRun) -> bool:
+    return OperationRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_it_notices_a_killed_worker_within_a_minute_by_default(sim, acme, alice):
+    """R2 timing: the real defaults (heartbeat, stale-after, the reaper loop's interval)."""
+    slow = Faults(slow_seconds=2.0, slow_paths=[DEVICES])
+    sim.add_tenant(sim_tenant(DEFAULTS_TENANT, "defaults", device_count=6000, faults=slow))
+    conn = make_sim_connection(acme, alice, DEFAULTS_TENANT, "defaults")
+    run = start_operation(
+        actor=alice, member=None, connection=conn, operation_type="inventory.sync"
+    ).run
+    env = subprocess_env(sim)  # no TENANTATLAS_RUN_* overrides: what an installation gets
+    worker = manage("worker", "--interval", "0.2", env=env)
+    reaper = manage("reap", "--loop", env=env)
+    try:
+        wait_for(lambda: _mid_run(run), timeout=60, what="the worker to be mid-sync")
+        os.kill(worker.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert worker.wait(timeout=10) == -signal.SIGKILL
+        wait_for(lambda: _ended(run), timeout=90, interval=0.5, what="the lost run to be failed")
+        noticed_after = time.monotonic() - killed_at
+    finally:
+        stop(worker)
+        reaper_output = stop(reaper)
+    run.refresh_from_db()
+    assert run.reason_code == "run.worker_lost", reaper_output
+    assert noticed_after < 60, noticed_after
+    print(
+        f"\nR2 timing: a SIGKILLed worker's run failed run.worker_lost {noticed_after:.1f}s later"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_fails_the_run_at_once_when_an_rq_work_horse_is_killed(sim, acme, alice, settings):
+    slow = Faults(slow_seconds=2.0, slow_paths=[DEVICES])
+    sim.add_tenant(sim_tenant(HORSE_TENANT, "horse", device_count=6000, faults=slow))
+    conn = make_sim_connection(acme, alice, HORSE_TENANT, "horse")
+    with private_redis() as redis_server:
+        use_rq(settings, redis_server)
+        run = start_operation(
+            actor=alice, member=None, connection=conn, operation_type="inventory.sync"
+        ).run
+        env = subprocess_env(sim, TENANTATLAS_TASK_TRANSPORT="rq", REDIS_URL=redis_server.url)
+        worker = manage("worker", env=env)
+        try:
+            wait_for(lambda: _mid_run(run), timeout=60, what="the work horse to be mid-sync")
+            horse = wait_for(lambda: rq_work_horse(worker.pid), timeout=5, what="the work horse")
+            os.kill(horse, signal.SIGKILL)
+            killed_at = time.monotonic()
+            wait_for(lambda: _ended(run), timeout=15, interval=0.1, what="the run to be failed")
+            noticed_after = time.monotonic() - killed_at
+            assert worker.poll() is None  # the worker itself lives on
+            again = start_operation(
+                actor=alice, member=None, connection=conn, operation_type="provider.health_check"
+            )
+            assert again.created  # the scope is free at once
+            wait_for(
+                lambda: OperationRun.objects.filter(pk=again.run.pk, status="succeeded").exists(),
+                timeout=60,
+                what="the same worker to run the next start",
+                diagnose=lambda: output_of(worker),
+            )
+        finally:
+            output = stop(worker)
+    run.refresh_from_db()
+    assert run.reason_code == "run.worker_lost", output
+    assert "killed (signal 9)" in run.failure_message, run.failure_message
+    assert noticed_after < 5, (noticed_after, output)
+    assert Notification.objects.filter(user=alice, kind="run.failed").count() == 1
+    print(f"\nRQ work horse SIGKILLed: run failed run.worker_lost {noticed_after:.1f}s later")
 
 
 def test_it_requeues_untaken_runs_then_fails_them(
