@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, SecretStr, StringConstraints
 
 from tenantatlas.inventory.models import ComplianceState, InventoryKind
 from tenantatlas.lib import dates
+from tenantatlas.lib.keyset import MAX_CURSOR_CHARS
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.registry import OPERATIONS
 
@@ -235,7 +236,7 @@ class RunPage(Page):
 
 
 class CursorParams(Schema):
-    cursor: Annotated[Text, Field(max_length=500)] | None = None
+    cursor: Annotated[Text, Field(max_length=MAX_CURSOR_CHARS)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 

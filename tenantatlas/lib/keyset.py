@@ -27,7 +27,8 @@ from tenantatlas.lib.errors import InvalidInput
 
 AFTER = "after"
 BEFORE = "before"
-MAX_CURSOR_CHARS = 1000  # a cursor the product writes is well under 500
+# A cursor at the longest stored name (300 characters of 4 UTF-8 bytes) is about 1,650.
+MAX_CURSOR_CHARS = 2048
 MAX_ID = 2**63 - 1  # a 64-bit signed id, what every database stores
 MAX_TEXT_CHARS = 500
 
@@ -81,7 +82,7 @@ class Keyset:
         value = getattr(row, self.field)
         if isinstance(value, datetime):
             value = value.isoformat()
-        payload = json.dumps([value, row.pk], separators=(",", ":")).encode()
+        payload = json.dumps([value, row.pk], separators=(",", ":"), ensure_ascii=False).encode()
         return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
     def decode_cursor(self, token: str | None) -> tuple[Any, int] | None:

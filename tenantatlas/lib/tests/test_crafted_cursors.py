@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from tenantatlas.api.tests.conftest import ApiClient, token_for
 from tenantatlas.api.tests.factories import seed_workspace
+from tenantatlas.inventory.models import InventoryItem
 from tenantatlas.lib.keyset import InvalidCursor, Keyset, decode_datetime, decode_str
 from tenantatlas.testing import client_for
 
@@ -240,3 +241,26 @@ def test_it_reads_back_the_cursors_it_writes() -> None:
     assert DATES.decode_cursor(DATES.encode_cursor(row)) == (when, 42)
     assert NAMES.decode_cursor(NAMES.encode_cursor(row)) == ("LAPTOP-\u00e9", 42)
     assert DATES.decode_cursor("") is None
+
+
+@pytest.mark.django_db
+def test_it_pages_past_the_longest_names_it_stores(acme: Any, alice: Any) -> None:
+    ids = seed_workspace(acme, alice)
+    item = InventoryItem.objects.get(pk=ids["inventory_item_id"])
+    for n in range(3):
+        item.pk = None
+        item.external_id = f"long-{n}"
+        item.display_name = f"{n}" + "\U0001f4bb" * 299  # 300 characters, 4 bytes each in UTF-8
+        item.save()
+    api = ApiClient(token_for(alice))
+    client = client_for(alice)
+
+    first = api.get("/api/v1/inventory/managed_device", {"limit": 1}).json()
+    second = api.get(
+        "/api/v1/inventory/managed_device", {"limit": 1, "cursor": first["next_cursor"]}
+    )
+    page = client.get("/w/acme/inventory/", {"after": first["next_cursor"]})
+
+    assert second.status_code == 200, second.content
+    assert second.json()["items"][0]["display_name"].startswith("1")
+    assert page.status_code == 200
