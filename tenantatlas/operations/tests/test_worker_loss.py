@@ -183,6 +183,41 @@ def test_it_fails_the_run_at_once_when_an_rq_work_horse_is_killed(sim, acme, ali
     print(f"\nRQ work horse SIGKILLed: run failed run.worker_lost {noticed_after:.1f}s later")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_beating_after_a_heartbeat_fails(acme, alice, monkeypatch):
+    """A beat that meets a locked or restarting database must not end the heartbeat."""
+    from django.db.utils import OperationalError
+
+    from tenantatlas.operations import worker
+    from tenantatlas.testing import make_connection
+
+    run = start_operation(
+        actor=alice,
+        member=None,
+        connection=make_connection(acme, alice),
+        operation_type="provider.health_check",
+    ).run
+    assert claim(run.pk)
+    OperationRun.objects.filter(pk=run.pk).update(heartbeat_at=None)
+    real_now, calls = timezone.now, []
+
+    def flaky_now():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real_now()
+
+    monkeypatch.setattr(worker.timezone, "now", flaky_now)
+    with worker.Heartbeat(run.pk, interval=0.05):
+        beat = wait_for(
+            lambda: OperationRun.objects.get(pk=run.pk).heartbeat_at,
+            timeout=5,
+            what="a heartbeat after the failed one",
+        )
+    assert len(calls) >= 2
+    assert beat is not None
+
+
 def test_it_requeues_untaken_runs_then_fails_them(
     acme, alice, settings, django_capture_on_commit_callbacks
 ):
