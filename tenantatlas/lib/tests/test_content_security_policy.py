@@ -42,7 +42,8 @@ def directives(response: Any) -> dict[str, str]:
 
 
 class InlineCode(HTMLParser):
-    """Collects what a strict policy refuses: inline scripts, handlers, javascript: URLs, styles."""
+    """Collects what a strict policy refuses: inline scripts, handlers, javascript: URLs, styles,
+    and htmx attributes that would evaluate code."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,14 +57,8 @@ class InlineCode(HTMLParser):
         if tag == "style":
             self.found.append("<style> element")
         for name, value in attrs:
-            if name.startswith("on"):
-                self.found.append(f"<{tag} {name}=…>")
-            if name == "style":
-                self.found.append(f'<{tag} style="{value}">')
-            if name in {"href", "src", "action", "formaction"} and (
-                value or ""
-            ).strip().lower().startswith("javascript:"):
-                self.found.append(f"<{tag} {name}=javascript:…>")
+            if _refused(name, value or ""):
+                self.found.append(f'<{tag} {name}="{value}">')
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script":
@@ -72,6 +67,23 @@ class InlineCode(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_inline_script and data.strip():
             self.found.append(f"inline <script>: {data.strip()[:60]}")
+
+
+def _refused(name: str, value: str) -> bool:
+    """An attribute the policy blocks, or that needs the eval htmx is configured without."""
+    text = value.strip().lower()
+    htmx = name.removeprefix("data-")
+    if name.startswith("on") or name == "style":
+        return True
+    if name in {"href", "src", "action", "formaction"}:
+        return text.startswith("javascript:")
+    if htmx.startswith("hx-on") or htmx == "hx-vars":
+        return True
+    if htmx in {"hx-vals", "hx-headers"}:
+        return text.startswith(("js:", "javascript:"))
+    if htmx == "hx-trigger":  # an event filter: "keyup[ctrlKey]"; "from:input[name=q]" is CSS
+        return any("[" in (spec.split() or [""])[0] for spec in value.split(","))
+    return False
 
 
 def inline_code(response: Any) -> list[str]:
@@ -161,3 +173,26 @@ def test_it_configures_htmx_to_need_no_eval_and_no_inline_style(alice: Any, acme
     config = json.loads(meta.group(1))
     assert config["allowEval"] is False  # hx-on, hx-vars, js: values and trigger filters
     assert config["includeIndicatorStyles"] is False  # an inline <style> otherwise
+
+
+@pytest.mark.parametrize(
+    ("markup", "found"),
+    [
+        ('<p style="color: red">x</p>', True),
+        ("<style>p { color: red }</style>", True),
+        ("<script>alert(1)</script>", True),
+        ('<script type="application/json">{"a": 1}</script>', False),
+        ('<script src="/static/app.js"></script>', False),
+        ('<a href="javascript:alert(1)">x</a>', True),
+        ('<button onclick="go()">x</button>', True),
+        ('<div hx-on:click="go()">x</div>', True),
+        ('<div hx-vals="js:{a: 1}">x</div>', True),
+        ('<input hx-trigger="keyup[ctrlKey]">', True),
+        ('<form hx-trigger="change, keyup changed delay:400ms from:input[name=q]">', False),
+        ('<svg><polygon fill="#1e7a3c" points="0,0 1,1"/></svg>', False),
+    ],
+)
+def test_its_markup_check_can_fail(markup: str, found: bool) -> None:
+    parser = InlineCode()
+    parser.feed(markup)
+    assert bool(parser.found) is found, parser.found
