@@ -82,6 +82,18 @@ def create_private_file(path: Path, text: str) -> bool:
         os.link(temporary, path)  # fails if the name exists: two first starts cannot both write
     except FileExistsError:
         return False
+    except OSError:  # a file system without hard links: exclusive create, then write
+        return _create_exclusively(path, text)
     finally:
         temporary.unlink(missing_ok=True)
+    return True
+
+
+def _create_exclusively(path: Path, text: str) -> bool:
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(handle, "w") as created:
+        created.write(text)
     return True
