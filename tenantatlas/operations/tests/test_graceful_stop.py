@@ -13,8 +13,10 @@ import time
 
 import pytest
 from django_tasks_db.models import DBTaskResult
+from rq.job import Job
 
 from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.operations.registry import OPERATIONS
 from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.processes import (
     manage,
@@ -118,6 +120,9 @@ def test_it_hands_the_run_back_on_sigterm_with_rq(sim, acme, alice, settings):
         _assert_handed_back(run, output_of(worker))
         with redis_server.client() as client:
             assert client.llen("rq:queue:default") == 1  # re-enqueued on Redis
+            job = Job.fetch(client.lindex("rq:queue:default", 0).decode(), connection=client)
+        # Enqueued by the worker process with its own settings: RQ would not kill it early.
+        assert job.timeout >= OPERATIONS["inventory.sync"].timeout_seconds + 300
 
         _slow_tenant(sim, tenant, "stop-rq", slow=False)
         _finish_with_a_new_worker(run, env)
