@@ -16,7 +16,7 @@ from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.processes import ALL_ROLES, sim_tenant
 from tenantatlas.operations.worker import execute
 from tenantatlas.simulator.data import effective_device_count, is_renamed_device, is_renamed_item
-from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, load_scenarios
+from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, Faults, load_scenarios
 from tenantatlas.testing import make_sim_connection
 
 DEMO = {tenant.display_name: tenant for tenant in load_scenarios(DEMO_SCENARIOS)}
@@ -251,6 +251,42 @@ def test_it_keeps_the_last_observed_inventory_when_a_sync_fails(
             assert last_seen_run == second.pk  # the readable kinds were refreshed
         else:
             assert last_seen_run == first.pk  # untouched: kept as last observed
+
+
+DEVICES = "/v1.0/deviceManagement/managedDevices"
+APPS = "/v1.0/deviceAppManagement/mobileApps"
+
+
+def test_it_retries_a_page_cut_off_in_transit_instead_of_losing_the_kind(
+    sim, acme, alice, django_capture_on_commit_callbacks
+):
+    faults = Faults(malformed_json_paths=[DEVICES], malformed_json_count=2)
+    sim.add_tenant(sim_tenant(FLAKY, "flaky-secret", device_count=120, seed=23, faults=faults))
+    conn = make_sim_connection(acme, alice, FLAKY, "flaky-secret")
+
+    sync = run_once(conn, alice, SYNC, django_capture_on_commit_callbacks)
+
+    assert (sync.status, sync.reason_code) == ("succeeded", ""), sync.summary_counts
+    assert sim.remaining_malformed(FLAKY) == 0
+    assert sync.context["graph"]["by_contract"]["devices.list"]["attempts"] == 3
+    assert conn.inventory_items.filter(kind="managed_device").count() == 120
+
+
+def test_it_ends_only_the_kind_whose_page_stays_malformed(
+    sim, acme, alice, settings, django_capture_on_commit_callbacks
+):
+    settings.GRAPH_MAX_ATTEMPTS = 2
+    faults = Faults(malformed_json_paths=[APPS])
+    sim.add_tenant(sim_tenant(FLAKY, "flaky-secret", device_count=120, seed=23, faults=faults))
+    conn = make_sim_connection(acme, alice, FLAKY, "flaky-secret")
+
+    sync = run_once(conn, alice, SYNC, django_capture_on_commit_callbacks)
+
+    assert (sync.status, sync.reason_code) == ("partially_succeeded", "graph.invalid_response")
+    assert sync.summary_counts["mobile_app"]["error"] == "graph.invalid_response"
+    assert sync.context["graph"]["by_contract"]["mobile_apps.list"]["attempts"] == 2
+    assert not conn.inventory_items.filter(kind="mobile_app").exists()
+    assert conn.inventory_items.filter(kind="managed_device").count() == 120
 
 
 def test_it_marks_vanished_items_removed_and_counts_changes(
