@@ -16,9 +16,9 @@ from tenantatlas.accounts.forms import ApiTokenForm
 from tenantatlas.accounts.lockout import cool_off, cool_off_minutes
 from tenantatlas.accounts.models import ApiToken
 from tenantatlas.lib.errors import Refused
-from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW, WORKSPACE_MANAGE, can
+from tenantatlas.workspaces.requests import WorkspaceRequest
 
 
 def sign_in_locked_out(

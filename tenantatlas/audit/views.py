@@ -12,9 +12,9 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from tenantatlas.audit.models import AuditEvent
-from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.access import workspace_view
 from tenantatlas.workspaces.capabilities import AUDIT_VIEW
+from tenantatlas.workspaces.requests import WorkspaceRequest
 
 CSV_COLUMNS = [
     "created_at",

@@ -21,12 +21,12 @@ from tenantatlas.lib.keyset import (
     invalid_cursor_page,
     paginate,
 )
-from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.operations.forms import RunFilterForm
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.operations.services import cancel_run
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_RUN, PROVIDER_VIEW
+from tenantatlas.workspaces.requests import WorkspaceRequest
 
 RUNS_PER_PAGE = 50
 # Matches the index run_ws_created (workspace, -created_at, -id).

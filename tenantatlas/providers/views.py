@@ -15,7 +15,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from tenantatlas.lib.errors import Refused
-from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.operations.models import OperationRun, Trigger
 from tenantatlas.operations.registry import OPERATION_ACTIONS, UnknownOperation
 from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
@@ -30,6 +29,7 @@ from tenantatlas.providers.forms import (
 from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection, ProviderCredential
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_RUN, PROVIDER_VIEW
+from tenantatlas.workspaces.requests import WorkspaceRequest
 
 CONNECTIONS_PER_PAGE = 50
 

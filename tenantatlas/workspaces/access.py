@@ -13,9 +13,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from tenantatlas.lib.typed_request import WorkspaceRequest
 from tenantatlas.workspaces.capabilities import TemplateCapabilities, can
 from tenantatlas.workspaces.models import Invitation, Membership, Workspace
+from tenantatlas.workspaces.requests import WorkspaceRequest
 from tenantatlas.workspaces.services import touch_membership
 
 # The session remembers the workspace the user is in, so a change of workspace is noticed.

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from tenantatlas.lib.errors import Refused
-from tenantatlas.lib.typed_request import AuthenticatedRequest, WorkspaceRequest
 from tenantatlas.workspaces import services
 from tenantatlas.workspaces.access import (
     get_invitation_for_invitee,
@@ -23,6 +22,7 @@ from tenantatlas.workspaces.access import (
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW, WORKSPACE_MANAGE, capabilities_of
 from tenantatlas.workspaces.forms import InvitationAnswerForm, InviteForm, RoleForm, WorkspaceForm
 from tenantatlas.workspaces.models import Invitation, InvitationStatus, Membership, Role
+from tenantatlas.workspaces.requests import AuthenticatedRequest, WorkspaceRequest
 
 
 def _my_invitations(user: Any) -> Any:
