@@ -144,6 +144,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenantatlas.workspaces.context_processors.workspace_nav",
+                "tenantatlas.operations.context_processors.operation_menus",
             ],
             "builtins": ["tenantatlas.badges.templatetags.badges"],
         },

@@ -7,7 +7,6 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from tenantatlas.operations.registry import OPERATION_ACTIONS
 from tenantatlas.workspaces.models import Membership
 
 
@@ -21,5 +20,4 @@ def workspace_nav(request: HttpRequest) -> dict[str, Any]:
         "can": getattr(request, "can", None),
         "my_memberships": Membership.objects.filter(user=user).select_related("workspace"),
         "encryption_key_file": settings.ENCRYPTION_KEYS_FILE,
-        "operation_choices": OPERATION_ACTIONS,
     }
