@@ -64,8 +64,20 @@ def _name(common_name: str) -> x509.Name:
 def _create_ca(state_dir: Path) -> None:
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_cert = _ca_certificate(ca_key, now)
+    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server_cert = _server_certificate(server_key, ca_key, ca_cert.subject, now)
+    _write_private(state_dir / CA_KEY_FILE, _key_pem(ca_key))
+    _write_private(state_dir / SERVER_KEY_FILE, _key_pem(server_key))
+    (state_dir / SERVER_CERT_FILE).write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    # Written last: its presence marks a complete set.
+    (state_dir / CA_FILE).write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _ca_certificate(ca_key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.Certificate:
+    """A self-signed CA that may sign server certificates only (path length 0), for ten years."""
     ca_name = _name("TenantAtlas Simulator CA")
-    ca_cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(ca_name)
         .issuer_name(ca_name)
@@ -91,8 +103,13 @@ def _create_ca(state_dir: Path) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
-    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    server_cert = (
+
+
+def _server_certificate(
+    server_key: rsa.RSAPrivateKey, ca_key: rsa.RSAPrivateKey, ca_name: x509.Name, now: dt.datetime
+) -> x509.Certificate:
+    """The TLS certificate for localhost, 127.0.0.1 and ::1, signed by the CA (825 days)."""
+    return (
         x509.CertificateBuilder()
         .subject_name(_name("localhost"))
         .issuer_name(ca_name)
@@ -117,11 +134,6 @@ def _create_ca(state_dir: Path) -> None:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(state_dir / CA_KEY_FILE, _key_pem(ca_key))
-    _write_private(state_dir / SERVER_KEY_FILE, _key_pem(server_key))
-    (state_dir / SERVER_CERT_FILE).write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    # Written last: its presence marks a complete set.
-    (state_dir / CA_FILE).write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _create_signing_key(state_dir: Path) -> None:

@@ -8,10 +8,41 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from tenantatlas.simulator.data import TenantData, Traits
+from tenantatlas.simulator.scenarios import TenantScenario
+from tenantatlas.simulator.values import NO_DATE, NO_GRACE_PERIOD, guid_from, iso, stable_guid
+
+
+class GeneratedTenant(Protocol):
+    """What the builders read of the tenant they build for (``data.TenantData`` is one)."""
+
+    scenario: TenantScenario
+    anchor: dt.datetime
+    tid: str
+
+    def rename_suffix(self, index: int) -> str:
+        """The suffix device ``index`` carries at the tenant's generation (``""`` if none)."""
+        ...
+
+    def item_renamed(self, index: int) -> bool:
+        """Whether policy/configuration/app ``index`` carries a rename at this generation."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """The few choices summaries need, cheap to compute for every device."""
+
+    compliance: str
+    os: str
+    agent: str
+    exchange: str
+    android_kind: str
+    owner: str
+    sync_age_minutes: int
+
 
 FIRST_NAMES = (
     "Adele", "Alex", "Diego", "Grady", "Henrietta", "Isaiah", "Johanna", "Joni", "Lee",
@@ -54,8 +85,6 @@ GIB = 1024**3
 
 @functools.lru_cache(maxsize=4096)
 def _user_guid(tid: str, user_index: int) -> str:
-    from tenantatlas.simulator.data import stable_guid
-
     return stable_guid("user", tid, user_index)
 
 
@@ -63,59 +92,96 @@ def _name(index: int) -> tuple[str, str]:
     return FIRST_NAMES[index % len(FIRST_NAMES)], LAST_NAMES[(index // 7) % len(LAST_NAMES)]
 
 
-def build_device(data: TenantData, index: int, digest: bytes, t: Traits) -> dict[str, Any]:
-    """One managedDevice; every value comes from ``digest`` so it is the same on every call."""
-    from tenantatlas.simulator.data import NO_DATE, NO_GRACE_PERIOD, guid_from, iso
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    """The user a device is enrolled for, and when and under which name it was enrolled."""
 
+    user_index: int
+    first: str
+    last: str
+    upn: str
+    enrolled: dt.datetime
+    serial: str
+    suffix: str
+
+
+def build_device(data: GeneratedTenant, index: int, digest: bytes, t: Traits) -> dict[str, Any]:
+    """One managedDevice; every value comes from ``digest`` so it is the same on every call."""
     user_index = int.from_bytes(digest[11:13]) % max(1, data.scenario.device_count * 4 // 5)
     first, last = _name(user_index)
-    upn = f"{first.lower()}.{last.lower()}{user_index}@{data.scenario.default_domain}"
-    manufacturer, model = HARDWARE[t.os][digest[9] % len(HARDWARE[t.os])]
-    serial = digest[20:26].hex().upper()
-    enrolled = data.anchor - dt.timedelta(days=30 + digest[12] * 3, minutes=digest[13] * 7)
-    last_sync = data.anchor - dt.timedelta(minutes=t.sync_age_minutes)
-    enrollment_type, profile = ENROLLMENT[t.os]
-    if t.os == "Android" and t.android_kind != "workProfile":
-        enrollment_type = (
-            "deviceEnrollmentManager" if t.android_kind == "dedicated" else "userEnrollment"
-        )
-    suffix = data.rename_suffix(index)
-    if t.os == "Windows":
-        device_name = f"{data.scenario.default_domain[:3].upper()}-{serial[:7]}{suffix}"
-    elif t.os == "macOS":
-        device_name = f"{first}'s MacBook{suffix}"
-    else:
-        hour = enrolled.hour % 12 or 12
-        stamp = f"{enrolled.month}/{enrolled.day}/{enrolled.year}_{hour}:{enrolled.minute:02d}"
-        device_name = f"{first}_{t.os}_{stamp} {'AM' if enrolled.hour < 12 else 'PM'}{suffix}"
-    is_phone = t.os in ("iOS", "Android") and "iPad" not in model
-    grace = (
-        iso(data.anchor + dt.timedelta(days=digest[14] % 7 + 1))
-        if t.compliance == "inGracePeriod"
-        else NO_GRACE_PERIOD
+    holder = _Holder(
+        user_index=user_index,
+        first=first,
+        last=last,
+        upn=f"{first.lower()}.{last.lower()}{user_index}@{data.scenario.default_domain}",
+        enrolled=data.anchor - dt.timedelta(days=30 + digest[12] * 3, minutes=digest[13] * 7),
+        serial=digest[20:26].hex().upper(),
+        suffix=data.rename_suffix(index),
     )
-    total_storage = (128, 256, 512)[digest[15] % 3] * GIB
-    device_id = guid_from(digest[16:])
+    return {
+        **_enrolment_properties(data, digest, t, holder),
+        **_hardware_properties(data, digest, t, holder),
+    }
+
+
+def _device_name(domain: str, t: Traits, holder: _Holder) -> str:
+    enrolled = holder.enrolled
+    if t.os == "Windows":
+        return f"{domain[:3].upper()}-{holder.serial[:7]}{holder.suffix}"
+    if t.os == "macOS":
+        return f"{holder.first}'s MacBook{holder.suffix}"
+    hour = enrolled.hour % 12 or 12
+    stamp = f"{enrolled.month}/{enrolled.day}/{enrolled.year}_{hour}:{enrolled.minute:02d}"
+    return f"{holder.first}_{t.os}_{stamp} {'AM' if enrolled.hour < 12 else 'PM'}{holder.suffix}"
+
+
+def _enrollment_type(t: Traits) -> str:
+    if t.os == "Android" and t.android_kind != "workProfile":
+        return "deviceEnrollmentManager" if t.android_kind == "dedicated" else "userEnrollment"
+    return ENROLLMENT[t.os][0]
+
+
+def _enrolment_properties(
+    data: GeneratedTenant, digest: bytes, t: Traits, holder: _Holder
+) -> dict[str, Any]:
+    """The first half of a managedDevice, in Graph's property order: who, when, how managed."""
+    enrolled = holder.enrolled
+    eas = t.agent == "easMdm"
     return {
         "@odata.type": "#microsoft.graph.managedDevice",
-        "id": device_id,
-        "userId": _user_guid(data.tid, user_index),
-        "deviceName": device_name,
+        "id": guid_from(digest[16:]),
+        "userId": _user_guid(data.tid, holder.user_index),
+        "deviceName": _device_name(data.scenario.default_domain, t, holder),
         "managedDeviceOwnerType": t.owner,
         "enrolledDateTime": iso(enrolled),
-        "lastSyncDateTime": iso(last_sync),
+        "lastSyncDateTime": iso(data.anchor - dt.timedelta(minutes=t.sync_age_minutes)),
         "operatingSystem": t.os,
         "complianceState": t.compliance,
         "jailBroken": "False" if t.os in ("iOS", "Android") else "Unknown",
         "managementAgent": t.agent,
         "osVersion": OS_VERSIONS[t.os][digest[16] % len(OS_VERSIONS[t.os])],
-        "easActivated": t.agent == "easMdm",
-        "easDeviceId": digest[17:25].hex().upper() if t.agent == "easMdm" else "",
-        "easActivationDateTime": iso(enrolled) if t.agent == "easMdm" else NO_DATE,
+        "easActivated": eas,
+        "easDeviceId": digest[17:25].hex().upper() if eas else "",
+        "easActivationDateTime": iso(enrolled) if eas else NO_DATE,
         "azureADRegistered": True,
-        "deviceEnrollmentType": enrollment_type,
+        "deviceEnrollmentType": _enrollment_type(t),
+    }
+
+
+def _hardware_properties(
+    data: GeneratedTenant, digest: bytes, t: Traits, holder: _Holder
+) -> dict[str, Any]:
+    """The second half of a managedDevice, in Graph's property order: hardware and state."""
+    manufacturer, model = HARDWARE[t.os][digest[9] % len(HARDWARE[t.os])]
+    is_phone = t.os in ("iOS", "Android") and "iPad" not in model
+    grace = NO_GRACE_PERIOD
+    if t.compliance == "inGracePeriod":
+        grace = iso(data.anchor + dt.timedelta(days=digest[14] % 7 + 1))
+    total_storage = (128, 256, 512)[digest[15] % 3] * GIB
+    enrolled = holder.enrolled
+    return {
         "activationLockBypassCode": None,
-        "emailAddress": upn,
+        "emailAddress": holder.upn,
         "azureADDeviceId": guid_from(digest[8:24]),
         "deviceRegistrationState": "registered",
         "deviceCategoryDisplayName": "Unknown Category",
@@ -125,15 +191,15 @@ def build_device(data: TenantData, index: int, digest: bytes, t: Traits) -> dict
         "remoteAssistanceSessionUrl": None,
         "remoteAssistanceSessionErrorDetails": None,
         "isEncrypted": digest[18] > 12,
-        "userPrincipalName": upn,
+        "userPrincipalName": holder.upn,
         "model": model,
         "manufacturer": manufacturer,
         "imei": f"35{int.from_bytes(digest[19:26]) % 10**13:013d}" if is_phone else "",
         "complianceGracePeriodExpirationDateTime": grace,
-        "serialNumber": serial,
+        "serialNumber": holder.serial,
         "phoneNumber": "",
         "androidSecurityPatchLevel": "2024-11-01" if t.os == "Android" else "",
-        "userDisplayName": f"{first} {last}",
+        "userDisplayName": f"{holder.first} {holder.last}",
         "configurationManagerClientEnabledFeatures": None,
         "wiFiMacAddress": digest[26:32].hex().upper(),
         "deviceHealthAttestationState": None,
@@ -141,14 +207,14 @@ def build_device(data: TenantData, index: int, digest: bytes, t: Traits) -> dict
         "meid": "",
         "totalStorageSpaceInBytes": total_storage,
         "freeStorageSpaceInBytes": total_storage * (20 + digest[27] % 60) // 100,
-        "managedDeviceName": f"{first}_{t.os}_{enrolled.date().isoformat()}{suffix}",
+        "managedDeviceName": f"{holder.first}_{t.os}_{enrolled.date().isoformat()}{holder.suffix}",
         "ethernetMacAddress": None,
         "physicalMemoryInBytes": 0,
         "managementCertificateExpirationDate": iso(enrolled + dt.timedelta(days=365)),
         "udid": None,
         "iccid": None,
         "notes": None,
-        "enrollmentProfileName": profile,
+        "enrollmentProfileName": ENROLLMENT[t.os][1],
         "requireUserEnrollmentApproval": None,
         "managementState": "managed",
         "deviceActionResults": [],
@@ -206,12 +272,10 @@ MOBILE_APPS = (
 
 
 def _item_common(
-    data: TenantData, kind: str, index: int, base_name: str, cycle: int
+    data: GeneratedTenant, kind: str, index: int, base_name: str, cycle: int
 ) -> dict[str, Any]:
-    from tenantatlas.simulator.data import is_renamed_item, iso, stable_guid
-
     generation = data.scenario.generation
-    renamed = is_renamed_item(index, generation)
+    renamed = data.item_renamed(index)
     round_ = index // cycle
     name = base_name if round_ == 0 else f"{base_name} #{round_ + 1}"
     created = data.anchor - dt.timedelta(days=400 - (index * 7) % 300, hours=index % 24)
@@ -229,7 +293,7 @@ def _item_common(
 
 
 def _policy(
-    data: TenantData, kind: str, index: int, table: tuple[tuple[str, str], ...]
+    data: GeneratedTenant, kind: str, index: int, table: tuple[tuple[str, str], ...]
 ) -> dict[str, Any]:
     odata_type, base_name = table[index % len(table)]
     common = _item_common(data, kind, index, base_name, len(table))
@@ -244,15 +308,15 @@ def _policy(
     }
 
 
-def build_compliance_policy(data: TenantData, index: int) -> dict[str, Any]:
+def build_compliance_policy(data: GeneratedTenant, index: int) -> dict[str, Any]:
     return _policy(data, "compliancePolicy", index, COMPLIANCE_POLICIES)
 
 
-def build_device_configuration(data: TenantData, index: int) -> dict[str, Any]:
+def build_device_configuration(data: GeneratedTenant, index: int) -> dict[str, Any]:
     return _policy(data, "deviceConfiguration", index, DEVICE_CONFIGURATIONS)
 
 
-def build_configuration_policy(data: TenantData, index: int) -> dict[str, Any]:
+def build_configuration_policy(data: GeneratedTenant, index: int) -> dict[str, Any]:
     """A settings catalog policy (beta shape: ``name``, not ``displayName``)."""
     platform, technologies, family, template = CONFIGURATION_POLICIES[
         index % len(CONFIGURATION_POLICIES)
@@ -285,7 +349,7 @@ def build_configuration_policy(data: TenantData, index: int) -> dict[str, Any]:
     }
 
 
-def build_mobile_app(data: TenantData, index: int) -> dict[str, Any]:
+def build_mobile_app(data: GeneratedTenant, index: int) -> dict[str, Any]:
     odata_type, base_name, publisher = MOBILE_APPS[index % len(MOBILE_APPS)]
     common = _item_common(data, "mobileApp", index, base_name, len(MOBILE_APPS))
     return {
@@ -317,9 +381,7 @@ def _verified_domain(name: str, *, default: bool, initial: bool) -> dict[str, An
     }
 
 
-def build_organization(data: TenantData) -> dict[str, Any]:
-    from tenantatlas.simulator.data import iso
-
+def build_organization(data: GeneratedTenant) -> dict[str, Any]:
     scenario = data.scenario
     domain = scenario.default_domain
     initial = domain

@@ -18,15 +18,14 @@ import datetime as dt
 import functools
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from tenantatlas.simulator import catalog
+from tenantatlas.simulator.catalog import Traits
 from tenantatlas.simulator.scenarios import TenantScenario
+from tenantatlas.simulator.values import guid_from, iso, stable_guid
 
 STALE_AFTER_DAYS = 7
-NO_DATE = "0001-01-01T00:00:00Z"
-NO_GRACE_PERIOD = "9999-12-31T23:59:59Z"
 
 # Share of the population per complianceState, out of 65536 (compliant is the rest).
 _COMPLIANCE_WEIGHTS = (
@@ -70,31 +69,9 @@ def is_renamed_item(index: int, generation: int) -> bool:
     return generation > 0 and index % 4 == 0
 
 
-def iso(moment: dt.datetime) -> str:
-    """Graph's DateTimeOffset form: UTC, whole seconds, ``Z`` (naive values are UTC)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=0).isoformat() + "Z"
-
-
 def _device_hasher(tid: str, seed: int) -> Any:
     """A BLAKE2b state primed with the tenant part of every device digest (copied per device)."""
     return hashlib.blake2b(f"device|{tid}|{seed}|".encode(), digest_size=32)
-
-
-def _digest(*parts: object) -> bytes:
-    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=32).digest()
-
-
-def guid_from(digest: bytes) -> str:
-    """A version-4-shaped GUID from the first 16 bytes of ``digest`` (cheap: no uuid object)."""
-    h = digest[:16].hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
-
-
-def stable_guid(*parts: object) -> str:
-    """A version-4-shaped GUID derived from ``parts``."""
-    return guid_from(_digest(*parts))
 
 
 def _pick(value: int, weights: tuple[tuple[str, int], ...], rest: str | None = None) -> str:
@@ -102,19 +79,6 @@ def _pick(value: int, weights: tuple[tuple[str, int], ...], rest: str | None = N
         if value < limit:
             return name
     return rest if rest is not None else weights[-1][0]
-
-
-@dataclass(frozen=True, slots=True)
-class Traits:
-    """The few choices summaries need, cheap to compute for every device."""
-
-    compliance: str
-    os: str
-    agent: str
-    exchange: str
-    android_kind: str
-    owner: str
-    sync_age_minutes: int
 
 
 def _cumulative(weights: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
@@ -175,9 +139,6 @@ class TenantData:
         hasher.update(b"%d" % index)
         return hasher.digest()
 
-    def device_traits(self, index: int) -> Traits:
-        return _traits(self._device_digest(index))
-
     def devices(
         self, offset: int, limit: int, select: list[str] | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -220,6 +181,9 @@ class TenantData:
     def rename_suffix(self, index: int) -> str:
         generation = self.scenario.generation
         return f"-v{generation}" if is_renamed_device(index, generation) else ""
+
+    def item_renamed(self, index: int) -> bool:
+        return is_renamed_item(index, self.scenario.generation)
 
     # -- summaries ---------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

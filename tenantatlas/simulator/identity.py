@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tenantatlas.simulator import errors
 from tenantatlas.simulator.certs import b64url, b64url_decode, load_certificate, x5t
-from tenantatlas.simulator.data import stable_guid
 from tenantatlas.simulator.errors import IdentityError, Reply
 from tenantatlas.simulator.scenarios import AppScenario, TenantScenario
+from tenantatlas.simulator.values import stable_guid
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # Graph resource identifiers of the public and sovereign clouds; tokens carry the one asked for.
@@ -308,6 +308,28 @@ def verify_assertion(assertion: str, app: AppScenario, audiences: set[str]) -> N
     alg = header.get("alg")
     if alg not in ("RS256", "PS256"):
         raise errors.assertion_malformed()
+    public_key, thumbprint = _assertion_key(header, app)
+    pad: padding.AsymmetricPadding = (
+        padding.PKCS1v15()
+        if alg == "RS256"
+        else padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+    )
+    try:
+        public_key.verify(signature, f"{header_b64}.{payload_b64}".encode(), pad, hashes.SHA256())
+    except InvalidSignature as exc:
+        raise errors.certificate_invalid(
+            app.client_id,
+            thumbprint,
+            "Key was found, but use of the key to verify the signature failed.",
+        ) from exc
+    _check_assertion_claims(claims, app, audiences)
+
+
+def _assertion_key(header: dict[str, Any], app: AppScenario) -> tuple[rsa.RSAPublicKey, str]:
+    """The public key of the app certificate the header's thumbprint names, and the thumbprint.
+
+    The certificate must be one the app holds, inside its validity dates, with an RSA key.
+    """
     algorithm: hashes.HashAlgorithm
     if "x5t#S256" in header:
         presented, algorithm = b64url_decode(str(header["x5t#S256"])), hashes.SHA256()
@@ -333,20 +355,11 @@ def verify_assertion(assertion: str, app: AppScenario, audiences: set[str]) -> N
     public_key = certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise errors.certificate_invalid(app.client_id, thumbprint, "The key is not an RSA key.")
-    signed = f"{header_b64}.{payload_b64}".encode()
-    pad: padding.AsymmetricPadding = (
-        padding.PKCS1v15()
-        if alg == "RS256"
-        else padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
-    )
-    try:
-        public_key.verify(signature, signed, pad, hashes.SHA256())
-    except InvalidSignature as exc:
-        raise errors.certificate_invalid(
-            app.client_id,
-            thumbprint,
-            "Key was found, but use of the key to verify the signature failed.",
-        ) from exc
+    return public_key, thumbprint
+
+
+def _check_assertion_claims(claims: dict[str, Any], app: AppScenario, audiences: set[str]) -> None:
+    """iss and sub are the client id (case aside), aud names this endpoint, times are current."""
     if not (claims.get("iss") == claims.get("sub") == app.client_id) and not (
         str(claims.get("iss", "")).lower()
         == str(claims.get("sub", "")).lower()
