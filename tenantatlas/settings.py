@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "tenantatlas.workspaces",
     "tenantatlas.accounts",
     "tenantatlas.audit",
+    "tenantatlas.members",
     "tenantatlas.badges",
     "tenantatlas.providers",
     "tenantatlas.graph",
@@ -178,7 +179,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "workspaces:home"
+LOGIN_REDIRECT_URL = "members:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Sign-in lockout (django-axes, see tenantatlas/accounts/lockout.py). Failures are counted per

@@ -7,6 +7,7 @@ urlpatterns = [
     path("healthz", health_views.healthz, name="healthz"),
     path("readyz", health_views.readyz, name="readyz"),
     path("", include("tenantatlas.workspaces.urls")),
+    path("", include("tenantatlas.members.urls")),
     path("", include("tenantatlas.accounts.urls")),
     path("w/<slug:slug>/connections/", include("tenantatlas.providers.urls")),
     path("w/<slug:slug>/audit/", include("tenantatlas.audit.urls")),

@@ -5,19 +5,6 @@ from tenantatlas.workspaces import views
 app_name = "workspaces"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("switch/", views.switch_workspace, name="switch"),
-    path("invitations/", views.my_invitations, name="invitations"),
-    path("invitations/<int:pk>/accept/", views.invitation_accept, name="invitation_accept"),
-    path("invitations/<int:pk>/decline/", views.invitation_decline, name="invitation_decline"),
-    path("invitations/join/<str:token>/", views.invitation_link, name="invitation_link"),
     path("w/<slug:slug>/", views.workspace_home, name="workspace"),
-    path("w/<slug:slug>/members/", views.member_list, name="members"),
-    path("w/<slug:slug>/members/<int:pk>/role/", views.member_role, name="member_role"),
-    path("w/<slug:slug>/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
-    path(
-        "w/<slug:slug>/invitations/<int:pk>/revoke/",
-        views.invitation_revoke,
-        name="invitation_revoke",
-    ),
 ]

@@ -15,7 +15,7 @@ from tenantatlas.workspaces.models import Membership, Role, Workspace
 
 LOGIN = reverse("accounts:login")
 LOGOUT = reverse("accounts:logout")
-HOME = reverse("workspaces:home")
+HOME = reverse("members:home")
 SWITCH = reverse("workspaces:switch")
 
 
@@ -128,10 +128,7 @@ def test_it_creates_a_first_workspace_with_the_user_as_owner(newcomer: Any) -> N
     event = AuditEvent.objects.get(action="workspace.created")
     assert (event.workspace, event.actor) == (workspace, newcomer)
     # an owner manages members and reads the audit log of the new workspace
-    assert (
-        client.get(reverse("workspaces:members", kwargs={"slug": workspace.slug})).status_code
-        == 200
-    )
+    assert client.get(reverse("members:list", kwargs={"slug": workspace.slug})).status_code == 200
     assert client.get(HOME)["Location"] == connections_of(workspace.slug)
 
 

@@ -24,6 +24,7 @@ from tenantatlas.accounts.services import (
 )
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib.errors import InvalidInput, Refused
+from tenantatlas.members.services import change_role, remove_member
 from tenantatlas.testing import client_for
 from tenantatlas.workspaces.capabilities import (
     AUDIT_VIEW,
@@ -33,7 +34,6 @@ from tenantatlas.workspaces.capabilities import (
     can,
 )
 from tenantatlas.workspaces.models import Membership, Role
-from tenantatlas.workspaces.services import change_role, remove_member
 
 
 def _member(user: Any) -> Membership:
@@ -332,12 +332,10 @@ def test_it_does_not_revive_old_tokens_when_a_removed_member_rejoins(
 ) -> None:
     _, plaintext = _create(bob)
     assert _me(plaintext) == 200
-    members = reverse("workspaces:members", kwargs={"slug": acme.slug})
+    members = reverse("members:list", kwargs={"slug": acme.slug})
     as_alice = client_for(alice)
 
-    as_alice.post(
-        reverse("workspaces:member_remove", kwargs={"slug": acme.slug, "pk": _member(bob).pk})
-    )
+    as_alice.post(reverse("members:remove", kwargs={"slug": acme.slug, "pk": _member(bob).pk}))
     invited = as_alice.post(members, {"user": "bob", "role": Role.OPERATOR})
     link = re.search(r'id="invitation-link"[^>]*>([^<]+)<', invited.content.decode())
     assert link is not None, "the inviter is shown the accept link"

@@ -205,7 +205,7 @@ def test_it_neutralises_spreadsheet_formulas_in_the_export(
 
 def test_it_records_who_from_where_and_which_request(alice: Any, acme: Any) -> None:
     client_for(alice).post(
-        reverse("workspaces:members", kwargs={"slug": acme.slug}),
+        reverse("members:list", kwargs={"slug": acme.slug}),
         {"user": "alice", "role": "readonly"},  # refused: already a member, writes nothing
     )
     context = request_context.RequestContext(request_id="req-12345678", ip="203.0.113.7", via="web")

@@ -40,7 +40,7 @@ CONTOSO_CLIENT = "0b5e2c4d-9a1f-4e3b-8c7d-6f5a4b3c2d1e"
 CONTOSO_SECRET = "contoso-demo-secret"
 CONTOSO_DEVICES = 5000  # simulator/scenarios/demo.toml
 DEVICES_PATH = "/v1.0/deviceManagement/managedDevices"
-OUTSIDE_WORKSPACES = {"accounts:login", "accounts:logout", "workspaces:home", "workspaces:switch"}
+OUTSIDE_WORKSPACES = {"accounts:login", "accounts:logout", "members:home", "workspaces:switch"}
 
 
 @dataclass
@@ -225,7 +225,7 @@ def test_a_person_connects_a_tenant_checks_it_and_syncs_its_inventory(
         ("16", "providers:detail", {"pk": connection.pk}),
         ("17", "inventory:compliance", {}),
         ("18", "audit:log", {}),
-        ("19", "workspaces:members", {}),
+        ("19", "members:list", {}),
     ]:
         shown = app.open(name, **kwargs)
         expect(shown.locator("main h1").first).to_be_visible()
@@ -305,12 +305,12 @@ def test_every_page_keeps_to_the_content_security_policy(
         ("inventory:compliance", {}),
         ("notifications:list", {}),
         ("accounts:tokens", {}),
-        ("workspaces:members", {}),
+        ("members:list", {}),
     ]
     for name, kwargs in pages:
         shown = app.open(name, **kwargs)
         expect(shown.locator("main h1").first).to_be_visible()
-    app.visit(live_server.url + reverse("workspaces:invitations"))
+    app.visit(live_server.url + reverse("members:invitations"))
     app.open("inventory:compliance")
     expect(page.locator("svg.compliance-trend polygon").first).to_be_attached()
 

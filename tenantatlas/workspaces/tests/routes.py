@@ -131,7 +131,7 @@ def _api_token(workspace: Workspace, user: Any) -> int:
 
 def _invitation(workspace: Workspace, user: Any) -> int:
     """A pending invitation of the workspace for someone who has no account."""
-    from tenantatlas.workspaces.services import invite_member
+    from tenantatlas.members.services import invite_member
 
     identifier = f"invitee-{uuid.uuid4().hex[:8]}@example.test"
     invitation, _ = invite_member(
@@ -167,26 +167,25 @@ _CONNECTION_FORM = {
 WORKSPACE_ROUTES: list[Route] = [
     # workspaces/urls.py
     Route("workspaces:workspace", PROVIDER_VIEW, ok=302),
-    Route("workspaces:members", WORKSPACE_MANAGE),
+    # members/urls.py
+    Route("members:list", WORKSPACE_MANAGE),
     # Inviting answers with the page (and the link shown once), whether or not the account exists.
     Route(
-        "workspaces:members",
+        "members:list",
         WORKSPACE_MANAGE,
         method="POST",
         data={"user": "newcomer@example.test", "role": Role.READONLY},
     ),
     Route(
-        "workspaces:member_role",
+        "members:role",
         WORKSPACE_MANAGE,
         method="POST",
         obj="membership",
         data={"role": Role.OPERATOR},
         ok=302,
     ),
-    Route("workspaces:member_remove", WORKSPACE_MANAGE, method="POST", obj="membership", ok=302),
-    Route(
-        "workspaces:invitation_revoke", WORKSPACE_MANAGE, method="POST", obj="invitation", ok=302
-    ),
+    Route("members:remove", WORKSPACE_MANAGE, method="POST", obj="membership", ok=302),
+    Route("members:invitation_revoke", WORKSPACE_MANAGE, method="POST", obj="invitation", ok=302),
     # providers/urls.py
     Route("providers:list", PROVIDER_VIEW),
     Route("providers:create", PROVIDER_MANAGE),
@@ -278,7 +277,7 @@ def _own_invitation_link(user: Any) -> dict[str, Any]:
 
 
 def _invitation_for(user: Any) -> tuple[int, str]:
-    from tenantatlas.workspaces.services import invite_member
+    from tenantatlas.members.services import invite_member
 
     slug = f"inviting-{uuid.uuid4().hex[:8]}"
     workspace = Workspace.objects.create(name=f"Inviting {slug}", slug=slug)
@@ -323,16 +322,16 @@ class GlobalRoute:
 
 
 GLOBAL_ROUTES: list[GlobalRoute] = [
-    GlobalRoute("workspaces:home"),
-    GlobalRoute("workspaces:home", method="POST", data={"name": "Another"}),
+    GlobalRoute("members:home"),
+    GlobalRoute("members:home", method="POST", data={"name": "Another"}),
     GlobalRoute("workspaces:switch", method="POST", data={"slug": "acme"}),
     # Invitations are the invitee's own: someone else's is a 404, its link a clear 403.
-    GlobalRoute("workspaces:invitations"),
-    GlobalRoute("workspaces:invitation_accept", method="POST", obj="invitation"),
-    GlobalRoute("workspaces:invitation_decline", method="POST", obj="invitation"),
-    GlobalRoute("workspaces:invitation_link", obj="invitation_link", foreign=403),
+    GlobalRoute("members:invitations"),
+    GlobalRoute("members:invitation_accept", method="POST", obj="invitation"),
+    GlobalRoute("members:invitation_decline", method="POST", obj="invitation"),
+    GlobalRoute("members:invitation_link", obj="invitation_link", foreign=403),
     GlobalRoute(
-        "workspaces:invitation_link",
+        "members:invitation_link",
         method="POST",
         obj="invitation_link",
         data={"action": "accept"},

@@ -15,7 +15,7 @@ from django.utils import timezone
 from tenantatlas.testing import PASSWORD
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
-HOME = reverse("workspaces:home")
+HOME = reverse("members:home")
 
 
 def connections_of(workspace: Workspace) -> str:

@@ -12,11 +12,11 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from tenantatlas.lib.env import envstr
+from tenantatlas.members.services import add_member
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.providers.services import SecretInput, create_connection
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, load_scenarios
 from tenantatlas.workspaces.models import Membership, Role, Workspace
-from tenantatlas.workspaces.services import add_member
 
 DEMO_USERS = [("admin", Role.OWNER), ("operator", Role.OPERATOR), ("viewer", Role.READONLY)]
 

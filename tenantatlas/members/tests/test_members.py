@@ -14,24 +14,22 @@ from django.urls import reverse
 
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib.errors import Refused
+from tenantatlas.members import services
 from tenantatlas.testing import client_for, make_user
-from tenantatlas.workspaces import services
 from tenantatlas.workspaces.models import Invitation, InvitationStatus, Membership, Role
 
 
 def members_url(workspace: Any) -> str:
-    return reverse("workspaces:members", kwargs={"slug": workspace.slug})
+    return reverse("members:list", kwargs={"slug": workspace.slug})
 
 
 def role_url(membership: Membership) -> str:
-    return reverse(
-        "workspaces:member_role", kwargs={"slug": membership.workspace.slug, "pk": membership.pk}
-    )
+    return reverse("members:role", kwargs={"slug": membership.workspace.slug, "pk": membership.pk})
 
 
 def remove_url(membership: Membership) -> str:
     return reverse(
-        "workspaces:member_remove", kwargs={"slug": membership.workspace.slug, "pk": membership.pk}
+        "members:remove", kwargs={"slug": membership.workspace.slug, "pk": membership.pk}
     )
 
 
@@ -155,9 +153,7 @@ def test_it_lists_pending_invitations_and_revokes_one(alice: Any, acme: Any) -> 
     client = client_for(alice)
     client.post(members_url(acme), {"user": "carol@example.test", "role": Role.OPERATOR})
     invitation = Invitation.objects.get()
-    revoke = reverse(
-        "workspaces:invitation_revoke", kwargs={"slug": acme.slug, "pk": invitation.pk}
-    )
+    revoke = reverse("members:invitation_revoke", kwargs={"slug": acme.slug, "pk": invitation.pk})
 
     listed = client.get(members_url(acme)).content.decode()
     response = client.post(revoke, follow=True)

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib.errors import Refused
+from tenantatlas.members import services
 from tenantatlas.testing import client_for, make_user
-from tenantatlas.workspaces import services
 from tenantatlas.workspaces.models import Invitation, InvitationStatus, Membership, Role
 
-MY_INVITATIONS = reverse("workspaces:invitations")
+MY_INVITATIONS = reverse("members:invitations")
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def carol(db: Any) -> Any:
 
 def invite(inviter: Any, workspace: Any, identifier: str, role: str = Role.OPERATOR) -> str:
     """Invite through the members page; returns the accept link the inviter was shown."""
-    members = reverse("workspaces:members", kwargs={"slug": workspace.slug})
+    members = reverse("members:list", kwargs={"slug": workspace.slug})
     response = client_for(inviter).post(members, {"user": identifier, "role": role})
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
@@ -41,11 +41,11 @@ def actions() -> list[str]:
 
 
 def accept_url(invitation: Invitation) -> str:
-    return reverse("workspaces:invitation_accept", kwargs={"pk": invitation.pk})
+    return reverse("members:invitation_accept", kwargs={"pk": invitation.pk})
 
 
 def decline_url(invitation: Invitation) -> str:
-    return reverse("workspaces:invitation_decline", kwargs={"pk": invitation.pk})
+    return reverse("members:invitation_decline", kwargs={"pk": invitation.pk})
 
 
 def test_it_shows_the_link_once_and_stores_only_its_hash(alice: Any, acme: Any) -> None:
@@ -223,7 +223,7 @@ def test_it_says_so_when_an_invitation_was_revoked(alice: Any, carol: Any, acme:
 
 
 def test_it_answers_a_clear_404_for_an_unknown_link(carol: Any) -> None:
-    url = reverse("workspaces:invitation_link", kwargs={"token": "x" * 43})
+    url = reverse("members:invitation_link", kwargs={"token": "x" * 43})
 
     for response in (client_for(carol).get(url), client_for(carol).post(url, {"action": "accept"})):
         assert response.status_code == 404
@@ -284,7 +284,7 @@ def test_it_refuses_to_revoke_an_answered_invitation(alice: Any, carol: Any, acm
     services.accept_invitation(actor=carol, invitation=invitation)
 
     response = client_for(alice).post(
-        reverse("workspaces:invitation_revoke", kwargs={"slug": "acme", "pk": invitation.pk}),
+        reverse("members:invitation_revoke", kwargs={"slug": "acme", "pk": invitation.pk}),
         follow=True,
     )
 
@@ -298,7 +298,7 @@ def test_it_offers_pending_invitations_to_a_user_without_a_workspace(
 ) -> None:
     invite(alice, acme, "carol")
 
-    html = client_for(carol).get(reverse("workspaces:home")).content.decode()
+    html = client_for(carol).get(reverse("members:home")).content.decode()
 
     assert "You are not a member of any workspace yet." in html
     assert "Acme IT" in html
@@ -310,7 +310,7 @@ def test_it_tells_a_member_of_another_workspace_about_a_pending_invitation(
 ) -> None:
     invite(alice, acme, "mallory")
 
-    response = client_for(mallory).get(reverse("workspaces:home"), follow=True)
+    response = client_for(mallory).get(reverse("members:home"), follow=True)
 
     assert response.redirect_chain == [(reverse("providers:list", kwargs={"slug": "globex"}), 302)]
     assert "You have 1 pending invitation(s): see Invitations." in response.content.decode()
