@@ -51,10 +51,6 @@ class RequestRecorder:
         totals.wait_seconds += sum(record.waits)
         totals.failures += record.outcome != "ok"
 
-    @property
-    def total_requests(self) -> int:
-        return sum(t.requests for t in self._totals.values())
-
     def summary(self) -> dict[str, Any]:
         """Counts per contract plus the latest requests, ready for ``OperationRun.context``."""
         by_contract = {

@@ -66,10 +66,10 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff after the ``attempt``-th failed try (1-based)."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return self.jitter(0.0, ceiling)
+        return self.jitter(0.0, self.backoff_ceiling(attempt))
 
     def backoff_ceiling(self, attempt: int) -> float:
+        """The longest wait ``backoff`` may draw after the ``attempt``-th failed try."""
         return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
 
 

@@ -23,10 +23,6 @@ from tenantatlas.lib import request_context
 _SAFE = re.compile(r"[A-Za-z0-9._-]{8,64}", re.ASCII)  # fits AuditEvent.request_id (64)
 
 
-def current_request_id() -> str | None:
-    return request_context.current().request_id
-
-
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address; behind N trusted proxies, the Nth address from the right of
     X-Forwarded-For (never the left-most, which the client can forge). None when that is not an

@@ -61,11 +61,6 @@ def sha1_thumbprint_hex(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the x5t format is SHA-1
 
 
-def sha256_thumbprint_hex(cert: x509.Certificate) -> str:
-    """The upper-case SHA-256 hex thumbprint."""
-    return cert.fingerprint(hashes.SHA256()).hex().upper()
-
-
 def b64url(data: bytes) -> str:
     """Unpadded base64url, as JOSE prescribes."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from tenantatlas.workspaces.capabilities import TemplateCapabilities, can
-from tenantatlas.workspaces.models import Invitation, Membership, Workspace
+from tenantatlas.workspaces.models import Invitation, Membership
 from tenantatlas.workspaces.requests import WorkspaceRequest
 from tenantatlas.workspaces.services import touch_membership
 
@@ -89,7 +89,3 @@ def workspace_view(capability: str) -> Callable[[V], V]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
-
-
-def workspace_for(request: HttpRequest) -> Workspace:
-    return request.workspace  # type: ignore[attr-defined]
