@@ -188,9 +188,7 @@ class TenantData:
     # -- summaries ---------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Counts by trait, shared by both summary singletons."""
-        return _population_counts(
-            self.tid, self.scenario.seed, self.device_total, self.anchor.isoformat()
-        )
+        return _population_counts(self.tid, self.scenario.seed, self.device_total)
 
     def compliance_summary(self) -> dict[str, Any]:
         c = self.counts()
@@ -264,8 +262,11 @@ class TenantData:
 
 
 @functools.lru_cache(maxsize=64)
-def _population_counts(tid: str, seed: int, total: int, anchor: str) -> dict[str, int]:
-    """Counts over the whole population; cached because it walks every device's traits."""
+def _population_counts(tid: str, seed: int, total: int) -> dict[str, int]:
+    """Counts over the whole population; cached because it walks every device's traits.
+
+    Staleness is an age (``sync_age_minutes``), so the counts do not depend on the anchor.
+    """
     counts: dict[str, int] = {
         f"compliance:{name}": 0 for name in ("compliant", *(n for n, _ in _COMPLIANCE_WEIGHTS))
     }
