@@ -27,10 +27,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from django.conf import settings
 
-from tenantatlas.graph.aadsts import reason_for_aadsts
 from tenantatlas.graph.clouds import Cloud, tls_verify
 from tenantatlas.graph.http import GraphSession
 from tenantatlas.graph.tokens import AccessToken
+from tenantatlas.lib.aadsts import reason_for_aadsts
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import CommandError, call_command
 
-from tenantatlas.graph.management.commands import reason_codes_doc
+from tenantatlas.lib.management.commands import reason_codes_doc
 from tenantatlas.lib.reasons import REASONS, ProviderError, RetryLater, get_reason
 
 SPEC_CODES = {

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenantatlas.graph.aadsts import AADSTS_REASONS
+from tenantatlas.lib.aadsts import AADSTS_REASONS
 from tenantatlas.lib.reasons import REASONS
 
 HEADER = """# Reason codes
