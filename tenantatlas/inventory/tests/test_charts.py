@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from tenantatlas.inventory.charts import SERIES, _nice_ceiling, compliance_trend_svg
+from tenantatlas.inventory.models import ComplianceSnapshot, ComplianceState
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.UTC)
@@ -104,3 +105,10 @@ def test_it_rounds_axis_maxima_to_1_2_5() -> None:
 
 def test_it_keeps_the_empty_chart_short() -> None:
     assert 'viewBox="0 0 720 40"' in compliance_trend_svg([])
+
+
+def test_it_charts_every_compliance_state_from_its_snapshot_column_with_its_label() -> None:
+    columns = {field.name for field in ComplianceSnapshot._meta.get_fields()}
+
+    assert {s.column for s in SERIES} <= columns
+    assert sorted(s.label for s in SERIES) == sorted(ComplianceState.labels)
