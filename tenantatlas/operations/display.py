@@ -7,8 +7,27 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from tenantatlas.inventory.models import ComplianceState, InventoryKind
 from tenantatlas.lib.sanitize import sanitize_data
 from tenantatlas.operations.registry import OPERATION_LABELS
+
+# Summary counts are keyed by inventory kind (`managed_device`) or by Graph's complianceState
+# (`inGracePeriod`), spelled and labelled as inventory's registries have them, and by these words.
+_COUNT_WORDS = {
+    "stale": "Stale",
+    "total": "Total",
+    "seen": "Seen",
+    "created": "Created",
+    "updated": "Updated",
+    "removed": "Removed",
+    "message": "Message",
+    "granted": "Granted",
+    "missing": "Missing",
+    "extra": "Extra",
+}
+_LABELS = {**dict(InventoryKind.choices), **dict(ComplianceState.choices), **_COUNT_WORDS}
+# The order the product lists them in: kinds, states, then the words above.
+_ORDER = list(_LABELS)
 
 
 def operation_label(key: str) -> str:
@@ -61,58 +80,12 @@ def summary_table(
     return ["Count"], [(_label(key), [value]) for key, value in flat.items()]
 
 
-def _known_labels() -> dict[str, str]:
-    from tenantatlas.inventory.models import ComplianceState, InventoryKind
-
-    labels = {**dict(InventoryKind.choices), **dict(ComplianceState.choices)}
-    labels.update(
-        seen="Seen",
-        created="Created",
-        updated="Updated",
-        removed="Removed",
-        error="Error",
-        message="Message",
-        stale="Stale",
-        total="Total",
-        granted="Granted",
-        missing="Missing",
-        extra="Extra",
-    )
-    return labels
-
-
-_ORDER = [
-    "managed_device",
-    "compliance_policy",
-    "device_configuration",
-    "configuration_policy",
-    "mobile_app",
-    "compliant",
-    "noncompliant",
-    "inGracePeriod",
-    "conflict",
-    "error",
-    "unknown",
-    "configManager",
-    "stale",
-    "total",
-    "seen",
-    "created",
-    "updated",
-    "removed",
-    "message",
-    "granted",
-    "missing",
-    "extra",
-]
-
-
 def _rank(key: str) -> tuple[int, str]:
     return (_ORDER.index(key) if key in _ORDER else len(_ORDER), key)
 
 
 def _label(key: str) -> str:
-    return _known_labels().get(key, key)
+    return _LABELS.get(key, key)
 
 
 def context_items(context: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
