@@ -58,8 +58,9 @@ def populate(connections: int, runs: int, other_runs: int) -> dict[str, Any]:
     from django.db import connection as db
 
     from tenantatlas.operations.models import OperationRun
+    from tenantatlas.providers.credential_input import SecretInput
     from tenantatlas.providers.models import ProviderConnection, ProviderCredential
-    from tenantatlas.providers.services import SecretInput, create_connection
+    from tenantatlas.providers.services.connections import create_connection
     from tenantatlas.workspaces.models import Membership, Role, Workspace
 
     user = get_user_model().objects.create_user(username="bench-owner", password="x" * 20)

@@ -40,7 +40,8 @@ def setup(clients: int) -> tuple[list[int], list[str]]:
     from django.contrib.auth import get_user_model
 
     from tenantatlas.accounts.services import create_api_token
-    from tenantatlas.providers.services import SecretInput, create_connection
+    from tenantatlas.providers.credential_input import SecretInput
+    from tenantatlas.providers.services.connections import create_connection
     from tenantatlas.workspaces.models import Membership, Role, Workspace
 
     workspace = Workspace.objects.create(name="Bench", slug="bench")

@@ -42,7 +42,8 @@ KIND_CONTRACTS = [
 def _setup_scope(workspace_slug: str) -> Any:
     from django.contrib.auth import get_user_model
 
-    from tenantatlas.providers.services import SecretInput, create_connection
+    from tenantatlas.providers.credential_input import SecretInput
+    from tenantatlas.providers.services.connections import create_connection
     from tenantatlas.workspaces.models import Membership, Role, Workspace
 
     user = get_user_model().objects.create_user(

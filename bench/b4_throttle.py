@@ -70,7 +70,8 @@ def sync(slug: str, tenant_id: str, secret: str, sim: Any, env: dict[str, str]) 
     from django.contrib.auth import get_user_model
 
     from tenantatlas.operations.services import start_operation
-    from tenantatlas.providers.services import SecretInput, create_connection
+    from tenantatlas.providers.credential_input import SecretInput
+    from tenantatlas.providers.services.connections import create_connection
     from tenantatlas.workspaces.models import Membership, Role, Workspace
 
     user = get_user_model().objects.create_user(username=slug, password="x" * 20)

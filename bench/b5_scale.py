@@ -35,7 +35,8 @@ def phase(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
 
     from tenantatlas.operations.models import OperationRun
     from tenantatlas.operations.services import start_operation
-    from tenantatlas.providers.services import SecretInput, create_connection
+    from tenantatlas.providers.credential_input import SecretInput
+    from tenantatlas.providers.services.connections import create_connection
     from tenantatlas.workspaces.models import Membership, Role, Workspace
 
     call_command("migrate", verbosity=0)

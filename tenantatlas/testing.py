@@ -189,7 +189,8 @@ def make_connection(
     secret: str = KNOWN_SECRET,
     cloud: str = "global",
 ) -> Any:
-    from tenantatlas.providers.services import SecretInput, create_connection
+    from tenantatlas.providers.credential_input import SecretInput
+    from tenantatlas.providers.services.connections import create_connection
 
     return create_connection(
         actor=actor,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.exceptions import ValidationError
 
 # Entra refuses app credentials with shorter RSA keys (and so does NIST SP 800-131A since 2014).
 MIN_RSA_KEY_BITS = 2048
@@ -19,6 +19,18 @@ _KEY_BLOCK = re.compile(
     rb"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----.+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----",
     re.DOTALL,
 )
+
+
+class CertificateProblem(ValueError):
+    """Why a certificate bundle cannot be used; `part` says whether the certificate or the key."""
+
+    def __init__(
+        self, message: str, *, code: str, part: Literal["certificate", "private_key"]
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.part = part
 
 
 @dataclass(frozen=True)
@@ -39,80 +51,96 @@ class ParsedCertificate:
 def parse_certificate_bundle(
     certificate_data: bytes, key_data: bytes | None = None, passphrase: str = ""
 ) -> ParsedCertificate:
-    """Validate a PEM certificate and its RSA private key (≥ 2048 bits); raise ValidationError
-    naming the problem.
+    """Validate a PEM certificate and its RSA private key (≥ 2048 bits); raise
+    `CertificateProblem` naming the problem.
 
     The key may be in the certificate file (a combined PEM) or in its own file.
     """
-    cert_match = _CERT_BLOCK.search(certificate_data)
-    if cert_match is None:
-        if _KEY_BLOCK.search(certificate_data):
-            raise ValidationError(
-                "The certificate file holds a private key but no certificate "
-                "(expected a '-----BEGIN CERTIFICATE-----' block).",
-                code="no_certificate",
-            )
-        raise ValidationError(
-            "The certificate file is not a PEM certificate "
-            "(expected a '-----BEGIN CERTIFICATE-----' block).",
+    certificate = _read_certificate(certificate_data)
+    private_key = _read_private_key(
+        key_data or certificate_data, passphrase, separate=bool(key_data)
+    )
+    _check_key_pair(certificate, private_key)
+    return _parsed(certificate, private_key)
+
+
+def _read_certificate(data: bytes) -> x509.Certificate:
+    match = _CERT_BLOCK.search(data)
+    if match is None:
+        what = (
+            "holds a private key but no certificate"
+            if _KEY_BLOCK.search(data)
+            else "is not a PEM certificate"
+        )
+        raise CertificateProblem(
+            f"The certificate file {what} (expected a '-----BEGIN CERTIFICATE-----' block).",
             code="no_certificate",
+            part="certificate",
         )
     try:
-        certificate = x509.load_pem_x509_certificate(cert_match.group(0))
+        return x509.load_pem_x509_certificate(match.group(0))
     except ValueError:
-        raise ValidationError(
+        raise CertificateProblem(
             "The certificate block could not be read as an X.509 certificate.",
             code="bad_certificate",
+            part="certificate",
         ) from None
 
-    key_source = key_data if key_data else certificate_data
-    key_match = _KEY_BLOCK.search(key_source)
-    if key_match is None:
-        if key_data and _CERT_BLOCK.search(key_data):
-            raise ValidationError(
-                "The private key file holds a certificate, not a private key.", code="no_key"
+
+def _read_private_key(data: bytes, passphrase: str, *, separate: bool) -> rsa.RSAPrivateKey:
+    """The private key block of `data` (its own file when `separate`, else the certificate's)."""
+    match = _KEY_BLOCK.search(data)
+    if match is None:
+        if separate and _CERT_BLOCK.search(data):
+            raise _key_problem(
+                "The private key file holds a certificate, not a private key.", "no_key"
             )
-        raise ValidationError(
+        raise _key_problem(
             "No private key found: upload the PEM private key "
             "('-----BEGIN PRIVATE KEY-----') with the certificate.",
-            code="no_key",
+            "no_key",
         )
     try:
-        private_key = serialization.load_pem_private_key(
-            key_match.group(0), password=passphrase.encode() if passphrase else None
+        key = serialization.load_pem_private_key(
+            match.group(0), password=passphrase.encode() if passphrase else None
         )
     except TypeError:
-        raise ValidationError(
-            "The private key is encrypted: enter its passphrase."
-            if not passphrase
-            else "The private key is not encrypted: leave the passphrase empty.",
-            code="key_passphrase",
+        raise _key_problem(
+            "The private key is not encrypted: leave the passphrase empty."
+            if passphrase
+            else "The private key is encrypted: enter its passphrase.",
+            "key_passphrase",
         ) from None
     except ValueError:
-        raise ValidationError(
+        raise _key_problem(
             "The private key could not be read (wrong passphrase or not a PEM private key).",
-            code="bad_key",
+            "bad_key",
         ) from None
-
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise ValidationError(
-            "Entra app certificates for client credentials must use an RSA key.", code="not_rsa"
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise _certificate_problem(
+            "Entra app certificates for client credentials must use an RSA key.", "not_rsa"
         )
-    cert_public = certificate.public_key()
-    if not isinstance(cert_public, rsa.RSAPublicKey) or (
-        cert_public.public_numbers() != private_key.public_key().public_numbers()
+    return key
+
+
+def _check_key_pair(certificate: x509.Certificate, private_key: rsa.RSAPrivateKey) -> None:
+    public = certificate.public_key()
+    if not isinstance(public, rsa.RSAPublicKey) or (
+        public.public_numbers() != private_key.public_key().public_numbers()
     ):
-        raise ValidationError(
-            "The private key does not belong to this certificate.", code="key_mismatch"
+        raise _certificate_problem(
+            "The private key does not belong to this certificate.", "key_mismatch"
         )
     if private_key.key_size < MIN_RSA_KEY_BITS:
-        raise ValidationError(
+        raise _certificate_problem(
             f"The certificate's RSA key has {private_key.key_size} bits; Entra app credentials "
             f"need at least {MIN_RSA_KEY_BITS}. Create a new certificate with a 2048-bit or "
             "longer key.",
-            code="key_too_short",
+            "key_too_short",
         )
 
+
+def _parsed(certificate: x509.Certificate, private_key: rsa.RSAPrivateKey) -> ParsedCertificate:
     key_pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -127,3 +155,11 @@ def parse_certificate_bundle(
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
     )
+
+
+def _key_problem(message: str, code: str) -> CertificateProblem:
+    return CertificateProblem(message, code=code, part="private_key")
+
+
+def _certificate_problem(message: str, code: str) -> CertificateProblem:
+    return CertificateProblem(message, code=code, part="certificate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -12,17 +13,27 @@ from tenantatlas.graph.clouds import cloud_choices
 from tenantatlas.lib import dates
 from tenantatlas.operations.registry import OPERATION_ACTIONS
 from tenantatlas.operations.schedules import INTERVAL_CHOICES
-from tenantatlas.providers.certificates import ParsedCertificate, parse_certificate_bundle
-from tenantatlas.providers.models import CredentialKind, ProviderConnection
-from tenantatlas.providers.services import (
-    CertificateInput,
+from tenantatlas.providers.credential_input import (
+    MAX_PEM_SIZE,
+    CertificateExpired,
     CredentialInput,
-    SecretInput,
-    enabled_successors,
+    CredentialInputError,
+    InputPart,
+    certificate_input,
+    secret_input,
 )
+from tenantatlas.providers.models import CredentialKind, ProviderConnection
+from tenantatlas.providers.services.defaults import enabled_successors
 
 GUID_HELP = "A GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47."
-MAX_PEM_BYTES = 64 * 1024
+# Which field of the form shows a problem with each part of the credential.
+FIELD_OF: dict[InputPart, str] = {
+    "client_secret": "client_secret",
+    "expires_at": "secret_expires_on",
+    "certificate": "certificate_file",
+    "private_key": "private_key_file",
+    "accept_expired": "accept_expired",
+}
 
 
 class GuidField(forms.UUIDField):
@@ -75,13 +86,13 @@ class CredentialFields(forms.Form):
     )
 
     credential_optional = False
-    parsed_certificate: ParsedCertificate | None = None
+    credential: CredentialInput | None = None
 
     def _read_upload(self, name: str) -> bytes | None:
         upload = self.cleaned_data.get(name)
         if not upload:
             return None
-        if upload.size > MAX_PEM_BYTES:
+        if upload.size > MAX_PEM_SIZE:
             self.add_error(name, "This file is too large for a PEM certificate or key.")
             return None
         return bytes(upload.read())
@@ -96,14 +107,17 @@ class CredentialFields(forms.Form):
         return data
 
     def _clean_secret(self, data: dict[str, Any]) -> None:
-        if not data.get("client_secret") and not self.credential_optional:
-            self.add_error("client_secret", "Enter the client secret value.")
+        secret = data.get("client_secret") or ""
+        if not secret and self.credential_optional:
+            return  # keep the current credential
         expires = data.get("secret_expires_on")
-        if data.get("client_secret") and expires:
-            # The API's rule and message (api/routers/connections.py), on the day's last second.
-            problem = dates.expiry_problem(dates.end_of_day(expires))
-            if problem:
-                self.add_error("secret_expires_on", problem)
+        self._accept(
+            lambda client_id: secret_input(
+                client_id=client_id,
+                client_secret=secret,
+                expires_at=dates.end_of_day(expires) if expires else None,
+            )
+        )
 
     def _clean_certificate(self, data: dict[str, Any]) -> None:
         cert_bytes = self._read_upload("certificate_file")
@@ -112,42 +126,32 @@ class CredentialFields(forms.Form):
             if not self.credential_optional and "certificate_file" not in self.errors:
                 self.add_error("certificate_file", "Upload the certificate as a PEM file.")
             return
+        self._accept(
+            lambda client_id: certificate_input(
+                client_id=client_id,
+                certificate_pem=cert_bytes,
+                private_key_pem=key_bytes,
+                passphrase=data.get("key_passphrase") or "",
+                accept_expired=bool(data.get("accept_expired")),
+            )
+        )
+
+    def _accept(self, validate: Callable[[str], CredentialInput]) -> None:
+        """Keep the validated credential, or show the rule it breaks on its field."""
         try:
-            parsed = parse_certificate_bundle(
-                cert_bytes, key_bytes, data.get("key_passphrase") or ""
-            )
-        except ValidationError as exc:
-            field = (
-                "private_key_file"
-                if exc.code in {"no_key", "bad_key", "key_passphrase"}
-                else "certificate_file"
-            )
-            self.add_error(field, exc)
-            return
-        if parsed.is_expired and not data.get("accept_expired"):
+            self.credential = validate(str(self.cleaned_data.get("client_id") or ""))
+        except CertificateExpired as exc:
             self.add_error(
                 "accept_expired",
-                f"This certificate expired on {parsed.not_after:%Y-%m-%d}. "
-                "Tick the box to save it anyway (health checks will report it as expired).",
+                f"{exc.message} Tick the box to save it anyway "
+                "(health checks will report it as expired).",
             )
-            return
-        self.parsed_certificate = parsed
+        except CredentialInputError as exc:
+            self.add_error(FIELD_OF[exc.part], ValidationError(exc.message, code=exc.code))
 
     def credential_input(self) -> CredentialInput | None:
         """The new credential, or None when the fields were left empty (keep the current one)."""
-        data = self.cleaned_data
-        client_id = str(data["client_id"])
-        if data["credential_kind"] == CredentialKind.CERTIFICATE:
-            if self.parsed_certificate is None:
-                return None
-            return CertificateInput(client_id=client_id, certificate=self.parsed_certificate)
-        if not data.get("client_secret"):
-            return None
-        expires = data.get("secret_expires_on")
-        expires_at = dates.end_of_day(expires) if expires else None
-        return SecretInput(
-            client_id=client_id, client_secret=data["client_secret"], expires_at=expires_at
-        )
+        return self.credential
 
 
 class ConnectionForm(CredentialFields):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 
 from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
 
@@ -40,6 +40,16 @@ class ConnectionQuerySet(WorkspaceScopedQuerySet):
         """Live connections of the workspace; deleted ones stay reachable through their runs."""
         return self.filter(workspace=workspace, deleted_at__isnull=True)
 
+    def with_current_credential(self) -> ConnectionQuerySet:
+        """Fetch every connection's current credential in one query (`current_credential`)."""
+        return self.prefetch_related(
+            Prefetch(
+                "credentials",
+                queryset=ProviderCredential.objects.current(),
+                to_attr="fetched_current_credentials",
+            )
+        )
+
 
 class ProviderConnection(models.Model):
     """One Entra tenant connected to a workspace through an app registration."""
@@ -70,6 +80,8 @@ class ProviderConnection(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = ConnectionQuerySet.as_manager()
+    # Set by `with_current_credential()` (and by a rotation): the current credential, if any.
+    fetched_current_credentials: list[ProviderCredential]
 
     class Meta:
         ordering = ["-is_default", "display_name"]
@@ -95,9 +107,11 @@ class ProviderConnection(models.Model):
 
     @property
     def current_credential(self) -> ProviderCredential | None:
-        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("credentials")
-        if prefetched is not None:
-            return next((c for c in prefetched if c.retired_at is None), None)
+        fetched: list[ProviderCredential] | None = getattr(
+            self, "fetched_current_credentials", None
+        )
+        if fetched is not None:
+            return fetched[0] if fetched else None
         return self.credentials.filter(retired_at__isnull=True).first()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,14 +19,21 @@ from tenantatlas.operations.models import OperationRun, Trigger
 from tenantatlas.operations.registry import OPERATION_ACTIONS, UnknownOperation
 from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
 from tenantatlas.operations.services import ScopeBusy, start_operation
-from tenantatlas.providers import services
 from tenantatlas.providers.forms import (
     ChooseDefaultForm,
     ConnectionForm,
     RotateCredentialForm,
     ScheduleForm,
 )
-from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection, ProviderCredential
+from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection
+from tenantatlas.providers.services.connections import (
+    create_connection,
+    delete_connection,
+    set_connection_status,
+    update_connection,
+)
+from tenantatlas.providers.services.credentials import rotate_credential
+from tenantatlas.providers.services.defaults import set_default_connection
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_RUN, PROVIDER_VIEW
 from tenantatlas.workspaces.requests import WorkspaceRequest
@@ -35,9 +42,7 @@ CONNECTIONS_PER_PAGE = 50
 
 
 def _connections(request: WorkspaceRequest) -> ConnectionQuerySet:
-    return ProviderConnection.objects.prefetch_related(
-        Prefetch("credentials", queryset=ProviderCredential.objects.current())
-    )
+    return ProviderConnection.objects.with_current_credential()
 
 
 def _get_connection(request: WorkspaceRequest, pk: int) -> ProviderConnection:
@@ -112,7 +117,7 @@ def connection_create(request: WorkspaceRequest) -> HttpResponse:
         credential = form.credential_input()
         assert credential is not None  # the form requires one on create
         try:
-            connection = services.create_connection(
+            connection = create_connection(
                 actor=request.user,
                 workspace=request.workspace,
                 display_name=form.cleaned_data["display_name"],
@@ -138,7 +143,7 @@ def connection_edit(request: WorkspaceRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_connection(
+            update_connection(
                 actor=request.user,
                 connection=connection,
                 display_name=form.cleaned_data["display_name"],
@@ -166,7 +171,7 @@ def credential_rotate(request: WorkspaceRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         credential = form.credential_input()
         assert credential is not None
-        services.rotate_credential(actor=request.user, connection=connection, credential=credential)
+        rotate_credential(actor=request.user, connection=connection, credential=credential)
         messages.success(request, "Credential rotated. Run a connection check to verify it.")
         return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
     return render(request, "providers/rotate.html", {"form": form, "connection": connection})
@@ -177,7 +182,7 @@ def credential_rotate(request: WorkspaceRequest, pk: int) -> HttpResponse:
 def connection_set_default(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
     try:
-        services.set_default_connection(actor=request.user, connection=connection)
+        set_default_connection(actor=request.user, connection=connection)
     except Refused as exc:
         messages.error(request, exc.message)
     else:
@@ -218,7 +223,7 @@ def connection_status(request: WorkspaceRequest, pk: int) -> HttpResponse:
 
     def perform(new_default: ProviderConnection | None) -> str:
         was_default = connection.is_default
-        services.set_connection_status(
+        set_connection_status(
             actor=request.user, connection=connection, enabled=enable, new_default=new_default
         )
         if enable and connection.is_default and not was_default:
@@ -233,9 +238,7 @@ def connection_delete(request: WorkspaceRequest, pk: int) -> HttpResponse:
     connection = _get_connection(request, pk)
 
     def perform(new_default: ProviderConnection | None) -> str:
-        services.delete_connection(
-            actor=request.user, connection=connection, new_default=new_default
-        )
+        delete_connection(actor=request.user, connection=connection, new_default=new_default)
         return f"Connection “{connection.display_name}” deleted."
 
     return _confirm_handing_over_default(request, connection, "delete", perform)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
 from django.http import HttpRequest
 from ninja import Path, Query, Router, Status
 
@@ -22,11 +20,17 @@ from tenantatlas.api.schemas import (
     SecretCredentialIn,
 )
 from tenantatlas.graph.clouds import cloud_choices
-from tenantatlas.lib import dates
 from tenantatlas.lib.errors import InvalidInput
-from tenantatlas.providers import services
-from tenantatlas.providers.certificates import parse_certificate_bundle
-from tenantatlas.providers.models import ProviderConnection, ProviderCredential
+from tenantatlas.providers.credential_input import (
+    CertificateExpired,
+    CredentialInput,
+    CredentialInputError,
+    InputPart,
+    certificate_input,
+    secret_input,
+)
+from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection
+from tenantatlas.providers.services import connections, credentials, defaults
 from tenantatlas.workspaces.access import get_object_for_member
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW
 from tenantatlas.workspaces.models import Membership
@@ -39,10 +43,8 @@ NewDefaultId = Query(
 )
 
 
-def _connections() -> Any:
-    return ProviderConnection.objects.prefetch_related(
-        Prefetch("credentials", queryset=ProviderCredential.objects.current())
-    )
+def _connections() -> ConnectionQuerySet:
+    return ProviderConnection.objects.with_current_credential()
 
 
 def _get(member: Membership, pk: int) -> ProviderConnection:
@@ -73,44 +75,48 @@ def _cloud(value: str) -> str:
     return value
 
 
-def credential_input(
-    data: SecretCredentialIn | CertificateCredentialIn,
-) -> services.CredentialInput:
-    """The service's credential input; certificates are parsed and checked like uploads."""
-    client_id = str(data.client_id)
-    if isinstance(data, SecretCredentialIn):
-        expires_at = data.expires_at
-        if expires_at is not None:
-            # The forms' rule and message (providers/forms.py), so both accept the same dates.
-            problem = dates.expiry_problem(expires_at)
-            if problem:
-                raise InvalidInput(problem, field="credential.expires_at")
-            expires_at = dates.in_range(expires_at)
-        return services.SecretInput(
-            client_id=client_id,
-            client_secret=data.client_secret.get_secret_value(),
-            expires_at=expires_at,
-        )
-    key = data.private_key_pem.get_secret_value().encode() if data.private_key_pem else None
-    passphrase = data.key_passphrase.get_secret_value() if data.key_passphrase else ""
+# Where a problem with each part of the credential is reported, as a JSON path of the request.
+FIELD_OF: dict[InputPart, str] = {
+    "client_secret": "credential.client_secret",
+    "expires_at": "credential.expires_at",
+    "certificate": "credential.certificate_pem",
+    "private_key": "credential.private_key_pem",
+    "accept_expired": "credential.certificate_pem",
+}
+
+
+def credential_input(data: SecretCredentialIn | CertificateCredentialIn) -> CredentialInput:
+    """The service's credential input, checked by the same rules as the forms' uploads."""
     try:
-        parsed = parse_certificate_bundle(
-            data.certificate_pem.get_secret_value().encode(), key, passphrase
-        )
-    except DjangoValidationError as exc:
-        key_problem = exc.code in {"no_key", "bad_key", "key_passphrase"}
-        field = "credential.private_key_pem" if key_problem else "credential.certificate_pem"
+        return _validated(data)
+    except CertificateExpired as exc:
         raise InvalidInput(
-            " ".join(exc.messages), code="invalid_certificate", field=field
-        ) from None
-    if parsed.is_expired and not data.accept_expired:
-        raise InvalidInput(
-            f"This certificate expired on {parsed.not_after:%Y-%m-%d}; "
+            f"This certificate expired on {exc.not_after:%Y-%m-%d}; "
             "set accept_expired to save it anyway.",
             code="certificate_expired",
-            field="credential.certificate_pem",
+            field=FIELD_OF[exc.part],
+        ) from None
+    except CredentialInputError as exc:
+        code = "invalid_certificate" if exc.part in {"certificate", "private_key"} else "invalid"
+        raise InvalidInput(exc.message, code=code, field=FIELD_OF[exc.part]) from None
+
+
+def _validated(data: SecretCredentialIn | CertificateCredentialIn) -> CredentialInput:
+    if isinstance(data, SecretCredentialIn):
+        return secret_input(
+            client_id=str(data.client_id),
+            client_secret=data.client_secret.get_secret_value(),
+            expires_at=data.expires_at,
         )
-    return services.CertificateInput(client_id=client_id, certificate=parsed)
+    return certificate_input(
+        client_id=str(data.client_id),
+        certificate_pem=data.certificate_pem.get_secret_value().encode(),
+        private_key_pem=(
+            data.private_key_pem.get_secret_value().encode() if data.private_key_pem else None
+        ),
+        passphrase=data.key_passphrase.get_secret_value() if data.key_passphrase else "",
+        accept_expired=data.accept_expired,
+    )
 
 
 @router.get(
@@ -140,7 +146,7 @@ def get_connection(request: HttpRequest, connection_id: int = ConnectionId) -> A
 def create_connection(request: HttpRequest, payload: ConnectionCreateIn) -> Any:
     """Connect an Entra tenant. The first connection becomes the default."""
     me = principal(request, PROVIDER_MANAGE)
-    connection = services.create_connection(
+    connection = connections.create_connection(
         actor=me.user,
         workspace=me.workspace,
         display_name=payload.display_name,
@@ -163,7 +169,7 @@ def update_connection(
     me = principal(request, PROVIDER_MANAGE)
     connection = _get(me.member, connection_id)
     credential: CredentialIn | None = payload.credential
-    services.update_connection(
+    connections.update_connection(
         actor=me.user,
         connection=connection,
         display_name=payload.display_name or connection.display_name,
@@ -188,7 +194,7 @@ def delete_connection(
     """Delete (its runs, inventory and snapshots stay readable). Refused while a run is active."""
     me = principal(request, PROVIDER_MANAGE)
     connection = _get(me.member, connection_id)
-    services.delete_connection(
+    connections.delete_connection(
         actor=me.user, connection=connection, new_default=_new_default(me.member, new_default_id)
     )
     return Status(204, None)
@@ -202,7 +208,7 @@ def delete_connection(
 def set_default_connection(request: HttpRequest, connection_id: int = ConnectionId) -> Any:
     me = principal(request, PROVIDER_MANAGE)
     connection = _get(me.member, connection_id)
-    services.set_default_connection(actor=me.user, connection=connection)
+    defaults.set_default_connection(actor=me.user, connection=connection)
     return _fresh(connection)
 
 
@@ -214,7 +220,7 @@ def set_default_connection(request: HttpRequest, connection_id: int = Connection
 def enable_connection(request: HttpRequest, connection_id: int = ConnectionId) -> Any:
     me = principal(request, PROVIDER_MANAGE)
     connection = _get(me.member, connection_id)
-    services.set_connection_status(actor=me.user, connection=connection, enabled=True)
+    connections.set_connection_status(actor=me.user, connection=connection, enabled=True)
     return _fresh(connection)
 
 
@@ -231,7 +237,7 @@ def disable_connection(
     """Operations cannot start on a disabled connection."""
     me = principal(request, PROVIDER_MANAGE)
     connection = _get(me.member, connection_id)
-    services.set_connection_status(
+    connections.set_connection_status(
         actor=me.user,
         connection=connection,
         enabled=False,
@@ -251,7 +257,7 @@ def rotate_credential(
     """Replace the current credential; the old one is kept as retired history."""
     me = principal(request, PROVIDER_MANAGE)
     connection = _get(me.member, connection_id)
-    services.rotate_credential(
+    credentials.rotate_credential(
         actor=me.user, connection=connection, credential=credential_input(payload.credential)
     )
     return _fresh(connection)

@@ -47,7 +47,8 @@ SLUG = "prod"
 SETUP_SCRIPT = """
 import json
 from django.contrib.auth import get_user_model
-from tenantatlas.providers.services import SecretInput, create_connection
+from tenantatlas.providers.credential_input import SecretInput
+from tenantatlas.providers.services.connections import create_connection
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
 user = get_user_model().objects.create_user(username="olivia", password={password!r})

@@ -7,7 +7,7 @@ import datetime as dt
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.operations.models import OperationRun, OperationSchedule, Trigger
 from tenantatlas.operations.schedules import fire_due_schedules, set_schedule
-from tenantatlas.providers.services import set_connection_status
+from tenantatlas.providers.services.connections import set_connection_status
 from tenantatlas.testing import make_connection
 
 NOTHING = {"started": 0, "deduplicated": 0, "skipped_busy": 0, "refused": 0}

@@ -290,7 +290,7 @@ def test_it_polls_the_run_detail_while_active_then_stops(alice: Any, contoso: An
 def test_it_keeps_runs_of_a_deleted_connection_readable(
     alice: Any, contoso: Any, fabrikam: Any
 ) -> None:
-    from tenantatlas.providers.services import delete_connection
+    from tenantatlas.providers.services.connections import delete_connection
 
     run = make_run(fabrikam.workspace, fabrikam, status="failed", reason_code="auth.app_not_found")
     delete_connection(actor=alice, connection=fabrikam)

@@ -15,7 +15,7 @@ from tenantatlas.operations.services import (
     cancel_run,
     start_operation,
 )
-from tenantatlas.providers.services import set_connection_status
+from tenantatlas.providers.services.connections import set_connection_status
 from tenantatlas.testing import client_for, make_connection
 from tenantatlas.workspaces.models import Membership
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -10,14 +11,20 @@ from django.db import IntegrityError, transaction
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib.errors import Refused
 from tenantatlas.operations.models import OperationRun, RunStatus
-from tenantatlas.providers import services
+from tenantatlas.providers.credential_input import SecretInput
 from tenantatlas.providers.models import (
     ConnectionStatus,
     Health,
     ProviderConnection,
     ProviderCredential,
 )
-from tenantatlas.providers.services import SecretInput
+from tenantatlas.providers.services.connections import (
+    delete_connection,
+    set_connection_status,
+    update_connection,
+)
+from tenantatlas.providers.services.credentials import rotate_credential
+from tenantatlas.providers.services.defaults import set_default_connection
 from tenantatlas.providers.tests.helpers import (
     CLIENT_ID,
     TENANT_A,
@@ -197,9 +204,7 @@ def test_it_refuses_a_new_default_from_another_workspace(
     assert fresh(theirs).is_default
     assert counts() == before
     with pytest.raises(Refused):
-        services.set_connection_status(
-            actor=alice, connection=contoso, enabled=False, new_default=theirs
-        )
+        set_connection_status(actor=alice, connection=contoso, enabled=False, new_default=theirs)
     assert defaults(acme) == ["Contoso"]
 
 
@@ -218,7 +223,7 @@ def test_it_refuses_to_delete_the_default_without_naming_a_new_one(
     assert fresh(contoso).deleted_at is None
     assert counts() == before
     with pytest.raises(Refused) as refused:
-        services.delete_connection(actor=alice, connection=contoso)
+        delete_connection(actor=alice, connection=contoso)
     assert refused.value.code == "default_required"
 
 
@@ -267,7 +272,7 @@ def test_it_deletes_the_last_connection_and_leaves_none(
 def test_it_lets_a_deleted_connections_tenant_be_connected_again(
     alice: Any, acme: Any, contoso: Any
 ) -> None:
-    services.delete_connection(actor=alice, connection=contoso)
+    delete_connection(actor=alice, connection=contoso)
 
     response = client_for(alice).post(url("create", acme), secret_form(entra_tenant_id=TENANT_A))
 
@@ -284,7 +289,7 @@ def test_it_keeps_runs_of_a_deleted_connection_readable(
 ) -> None:
     run = make_run(fabrikam, RunStatus.SUCCEEDED)
 
-    services.delete_connection(actor=alice, connection=fabrikam)
+    delete_connection(actor=alice, connection=fabrikam)
 
     assert OperationRun.objects.filter(pk=run.pk, connection=fabrikam).exists()
     page = client_for(alice).get(f"/w/{acme.slug}/runs/{run.pk}/")
@@ -308,7 +313,7 @@ def test_it_refuses_to_delete_a_connection_with_an_active_run(
     assert fresh(fabrikam).deleted_at is None
     assert counts() == before
     with pytest.raises(Refused) as refused:
-        services.delete_connection(actor=alice, connection=fabrikam)
+        delete_connection(actor=alice, connection=fabrikam)
     assert refused.value.code == "run_active"
     assert refused.value.details["run_id"] == run.pk
 
@@ -319,7 +324,7 @@ def test_it_deletes_once_the_run_has_ended(
     run = make_run(fabrikam, RunStatus.QUEUED)
     OperationRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
 
-    services.delete_connection(actor=alice, connection=fabrikam)
+    delete_connection(actor=alice, connection=fabrikam)
 
     assert fresh(fabrikam).deleted_at is not None
 
@@ -327,10 +332,10 @@ def test_it_deletes_once_the_run_has_ended(
 def test_it_refuses_to_make_a_deleted_connection_the_default(
     alice: Any, acme: Any, contoso: Any, fabrikam: Any
 ) -> None:
-    services.delete_connection(actor=alice, connection=fabrikam)
+    delete_connection(actor=alice, connection=fabrikam)
 
     with pytest.raises(Refused):
-        services.set_default_connection(actor=alice, connection=fabrikam)
+        set_default_connection(actor=alice, connection=fabrikam)
     assert defaults(acme) == ["Contoso"]
 
 
@@ -419,6 +424,22 @@ def test_it_rotates_on_the_rotate_page_and_resets_health(
     assert actions().count("credential.rotated") == 2
 
 
+def test_it_shows_the_retired_credentials_on_the_detail_page(
+    alice: Any, acme: Any, contoso: Any
+) -> None:
+    rotate_credential(
+        actor=alice,
+        connection=contoso,
+        credential=SecretInput(client_id=CLIENT_ID, client_secret="rotated-value"),
+    )
+
+    html = client_for(alice).get(url("detail", acme, contoso)).content.decode()
+
+    assert "<summary>History</summary>" in html
+    assert re.search(r"<li>v1 · Client secret · [^<]* · retired \d{4}-\d\d-\d\d</li>", html)
+    assert "<li>v2 · Client secret · " in html
+
+
 def test_it_moves_the_client_id_without_touching_the_secret(
     alice: Any, acme: Any, contoso: Any
 ) -> None:
@@ -440,22 +461,22 @@ def test_it_writes_every_audit_event_of_a_connections_life(
     alice: Any, acme: Any, contoso: Any
 ) -> None:
     fabrikam = make_connection(acme, alice, name="Fabrikam", entra_tenant_id=TENANT_B)
-    services.update_connection(
+    update_connection(
         actor=alice,
         connection=fabrikam,
         display_name="Fabrikam EU",
         entra_tenant_id=TENANT_B,
         cloud="global",
     )
-    services.rotate_credential(
+    rotate_credential(
         actor=alice,
         connection=fabrikam,
         credential=SecretInput(client_id=CLIENT_ID, client_secret=KNOWN_SECRET + "2"),
     )
-    services.set_default_connection(actor=alice, connection=fabrikam)
-    services.set_connection_status(actor=alice, connection=contoso, enabled=False)
-    services.set_connection_status(actor=alice, connection=contoso, enabled=True)
-    services.delete_connection(actor=alice, connection=contoso)
+    set_default_connection(actor=alice, connection=fabrikam)
+    set_connection_status(actor=alice, connection=contoso, enabled=False)
+    set_connection_status(actor=alice, connection=contoso, enabled=True)
+    delete_connection(actor=alice, connection=contoso)
 
     assert actions() == [
         "connection.created",
@@ -494,16 +515,16 @@ def test_it_keeps_exactly_one_default_through_any_sequence_of_changes(
             if action == "create":
                 make_connection(acme, alice, name=f"C{step}", entra_tenant_id=str(uuid.uuid4()))
             elif action == "delete":
-                services.delete_connection(actor=alice, connection=target, new_default=new_default)
+                delete_connection(actor=alice, connection=target, new_default=new_default)
             elif action in ("disable", "enable"):
-                services.set_connection_status(
+                set_connection_status(
                     actor=alice,
                     connection=target,
                     enabled=action == "enable",
                     new_default=new_default,
                 )
             else:
-                services.set_default_connection(actor=alice, connection=target)
+                set_default_connection(actor=alice, connection=target)
         except Refused:
             pass
         after = ProviderConnection.objects.for_workspace(acme)

@@ -15,7 +15,7 @@ from django.db import connection, connections
 
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.providers.models import ProviderConnection
-from tenantatlas.providers.services import set_default_connection
+from tenantatlas.providers.services.defaults import set_default_connection
 from tenantatlas.providers.tests.helpers import TENANT_A, TENANT_B, TENANT_C
 from tenantatlas.testing import make_connection
 

@@ -12,8 +12,8 @@ from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib.errors import Refused
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.registry import OPERATIONS
-from tenantatlas.providers import services
 from tenantatlas.providers.models import ConnectionStatus, ProviderConnection
+from tenantatlas.providers.services.connections import delete_connection, set_connection_status
 from tenantatlas.providers.tests.helpers import (
     TENANT_A,
     TENANT_B,
@@ -44,9 +44,7 @@ def fresh(connection: ProviderConnection) -> ProviderConnection:
 
 
 def disable(alice: Any, connection: ProviderConnection, **kwargs: Any) -> ProviderConnection:
-    return services.set_connection_status(
-        actor=alice, connection=connection, enabled=False, **kwargs
-    )
+    return set_connection_status(actor=alice, connection=connection, enabled=False, **kwargs)
 
 
 # -- the default -----------------------------------------------------------------------------------
@@ -99,7 +97,7 @@ def test_it_refuses_a_disabled_connection_as_the_new_default(
     assert defaults(acme) == ["Contoso"]
     assert counts() == before
     with pytest.raises(Refused):
-        services.delete_connection(actor=alice, connection=contoso, new_default=fabrikam)
+        delete_connection(actor=alice, connection=contoso, new_default=fabrikam)
     assert defaults(acme) == ["Contoso"]
 
 
@@ -129,7 +127,7 @@ def test_it_does_not_hand_the_default_back_when_the_old_default_is_enabled(
     disable(alice, contoso, new_default=fabrikam)
     assert defaults(acme) == ["Fabrikam"]
 
-    services.set_connection_status(actor=alice, connection=contoso, enabled=True)
+    set_connection_status(actor=alice, connection=contoso, enabled=True)
 
     assert defaults(acme) == ["Fabrikam"]
     assert actions()[-1] == "connection.enabled"

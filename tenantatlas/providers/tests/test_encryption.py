@@ -22,7 +22,7 @@ from tenantatlas.lib.sanitize import Redactor
 from tenantatlas.providers.checks import check_encryption_keys
 from tenantatlas.providers.credentials import CredentialManager, key_id_of
 from tenantatlas.providers.models import ProviderCredential
-from tenantatlas.providers.services import rotate_encryption_keys
+from tenantatlas.providers.services.credentials import rotate_encryption_keys
 from tenantatlas.providers.tests.helpers import TENANT_A, TENANT_B, TENANT_C
 from tenantatlas.testing import KNOWN_SECRET, make_connection
 

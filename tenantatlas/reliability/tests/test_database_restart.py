@@ -90,7 +90,8 @@ def private_cluster() -> Iterator[tuple[str, list[str]]]:
 SEED = """
 from django.contrib.auth import get_user_model
 from tenantatlas.operations.services import start_operation
-from tenantatlas.providers.services import SecretInput, create_connection
+from tenantatlas.providers.credential_input import SecretInput
+from tenantatlas.providers.services.connections import create_connection
 from tenantatlas.workspaces.models import Membership, Workspace
 user = get_user_model().objects.create_user(username="r7", password="x" * 20)
 ws = Workspace.objects.create(name="R7", slug="r7")

@@ -27,8 +27,9 @@ from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.processes import ALL_ROLES, sim_tenant
 from tenantatlas.operations.worker import execute
 from tenantatlas.providers.certificates import parse_certificate_bundle
+from tenantatlas.providers.credential_input import CertificateInput
 from tenantatlas.providers.models import ProviderConnection
-from tenantatlas.providers.services import CertificateInput, create_connection
+from tenantatlas.providers.services.connections import create_connection
 from tenantatlas.simulator.certs import make_test_certificate
 from tenantatlas.simulator.scenarios import (
     AppScenario,

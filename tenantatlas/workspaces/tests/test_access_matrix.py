@@ -150,7 +150,7 @@ def test_it_answers_404_for_ids_that_do_not_exist(route: Route, alice: Any, acme
     [pytest.param(r, id=r.id) for r in OBJECT_ROUTES if r.obj == "connection"],
 )
 def test_it_answers_404_for_a_deleted_connection(route: Route, alice: Any, acme: Any) -> None:
-    from tenantatlas.providers.services import delete_connection
+    from tenantatlas.providers.services.connections import delete_connection
 
     pk = OBJECTS["connection"](acme, alice)
     delete_connection(actor=alice, connection=ProviderConnection.objects.get(pk=pk))

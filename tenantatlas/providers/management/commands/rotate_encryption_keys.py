@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenantatlas.lib.private_files import write_private_file
-from tenantatlas.providers.services import rotate_encryption_keys
+from tenantatlas.providers.services.credentials import rotate_encryption_keys
 
 
 class Command(BaseCommand):

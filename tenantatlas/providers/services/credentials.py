@@ -1,0 +1,147 @@
+"""Credentials of a connection: sealed on entry, rotated with history, re-sealed on key rotation.
+
+Sealing (encrypting) happens only here; only the gateway opens (decrypts) a credential.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from tenantatlas.audit.services import record_event
+from tenantatlas.lib import dates
+from tenantatlas.lib.reasons import ProviderError
+from tenantatlas.providers.credential_input import CredentialInput, SecretInput
+from tenantatlas.providers.credentials import CredentialManager
+from tenantatlas.providers.models import CredentialKind, ProviderConnection, ProviderCredential
+from tenantatlas.providers.services.health import reset_health
+from tenantatlas.providers.services.locks import lock_workspace
+from tenantatlas.workspaces.models import Workspace
+
+
+def _sealed_row(credential: CredentialInput, manager: CredentialManager) -> ProviderCredential:
+    if isinstance(credential, SecretInput):
+        ciphertext, key_id = manager.seal({"client_secret": credential.client_secret})
+        return ProviderCredential(
+            kind=CredentialKind.CLIENT_SECRET,
+            client_id=credential.client_id,
+            fingerprint=f"Secret set on {timezone.now():%Y-%m-%d}",
+            expires_at=credential.expires_at,
+            ciphertext=ciphertext,
+            key_id=key_id,
+        )
+    cert = credential.certificate
+    ciphertext, key_id = manager.seal(
+        {"private_key_pem": cert.private_key_pem, "certificate_pem": cert.certificate_pem}
+    )
+    return ProviderCredential(
+        kind=CredentialKind.CERTIFICATE,
+        client_id=credential.client_id,
+        fingerprint=f"SHA-1 {cert.thumbprint_sha1}",
+        thumbprint_sha1=cert.thumbprint_sha1,
+        thumbprint_sha256=cert.thumbprint_sha256,
+        certificate_subject=cert.subject,
+        expires_at=dates.clamp(cert.not_after),
+        ciphertext=ciphertext,
+        key_id=key_id,
+    )
+
+
+def add_credential(
+    connection: ProviderConnection, credential: CredentialInput, *, actor: Any, version: int
+) -> ProviderCredential:
+    """Seal `credential` as version `version` of the connection (inside the caller's transaction)."""
+    row = _sealed_row(credential, CredentialManager())
+    row.connection = connection
+    row.version = version
+    row.created_by = actor if getattr(actor, "is_authenticated", False) else None
+    row.save()
+    return row
+
+
+def rotate(
+    connection: ProviderConnection, credential: CredentialInput, *, actor: Any
+) -> ProviderCredential:
+    """Retire the current credential and add `credential` as the next version (caller locks)."""
+    history = ProviderCredential.objects.filter(connection=connection)
+    previous = history.filter(retired_at__isnull=True).first()
+    if previous is not None:
+        previous.retired_at = timezone.now()
+        previous.save(update_fields=["retired_at"])
+    last = history.aggregate(v=Max("version"))["v"] or 0
+    row = add_credential(connection, credential, actor=actor, version=last + 1)
+    connection.fetched_current_credentials = [row]
+    reset_health(connection)
+    connection.save()
+    record_event(
+        workspace=connection.workspace,
+        actor=actor,
+        action="credential.rotated",
+        target=connection,
+        metadata={
+            "previous": previous.describe() if previous else None,
+            "current": row.describe(),
+        },
+    )
+    return row
+
+
+@transaction.atomic
+def rotate_credential(
+    *, actor: Any, connection: ProviderConnection, credential: CredentialInput
+) -> ProviderCredential:
+    lock_workspace(connection.workspace)
+    return rotate(connection, credential, actor=actor)
+
+
+def rotate_encryption_keys(*, actor: Any = None, batch_size: int = 200) -> dict[str, int]:
+    """Re-encrypt every credential with the primary key; unreadable rows are left untouched.
+
+    Every workspace with credentials gets one ``credential.keys_rotated`` audit event per run.
+    """
+    manager = CredentialManager()
+    counts = {"reencrypted": 0, "already_current": 0, "unreadable": 0}
+    workspace_of = dict(
+        ProviderCredential.objects.order_by("pk").values_list("pk", "connection__workspace_id")
+    )
+    tallies: dict[int, dict[str, int]] = {}
+    ids = list(workspace_of)
+    for start in range(0, len(ids), batch_size):
+        for pk, outcome in _reseal_batch(manager, ids[start : start + batch_size]):
+            counts[outcome] += 1
+            tally = tallies.setdefault(workspace_of[pk], dict.fromkeys(counts, 0))
+            tally[outcome] += 1
+    _audit_key_rotation(tallies, primary_key_id=manager.primary_key_id, actor=actor)
+    return counts
+
+
+@transaction.atomic
+def _reseal_batch(manager: CredentialManager, ids: list[int]) -> list[tuple[int, str]]:
+    """Re-seal one batch of rows under a row lock; each row's outcome, in order."""
+    outcomes = []
+    for row in ProviderCredential.objects.select_for_update().filter(pk__in=ids):
+        try:
+            ciphertext, key_id = manager.reseal(row.ciphertext)
+            outcome = "already_current" if row.key_id == key_id else "reencrypted"
+        except ProviderError:  # counted and reported, never overwritten
+            outcome = "unreadable"
+        if outcome == "reencrypted":
+            ProviderCredential.objects.filter(pk=row.pk).update(
+                ciphertext=ciphertext, key_id=key_id
+            )
+        outcomes.append((row.pk, outcome))
+    return outcomes
+
+
+@transaction.atomic
+def _audit_key_rotation(
+    tallies: dict[int, dict[str, int]], *, primary_key_id: str, actor: Any
+) -> None:
+    for workspace in Workspace.objects.filter(pk__in=tallies).order_by("pk"):
+        metadata = {**tallies[workspace.pk], "primary_key_id": primary_key_id}
+        record_event(
+            workspace=workspace, actor=actor, action="credential.keys_rotated", metadata=metadata
+        )

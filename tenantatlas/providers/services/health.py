@@ -1,0 +1,53 @@
+"""A connection's health: recorded from a finished check, cleared when what it checked changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from tenantatlas.audit.services import record_event
+from tenantatlas.providers.models import Health, ProviderConnection
+
+
+def reset_health(connection: ProviderConnection) -> None:
+    """Forget the last check (unsaved): the tenant, cloud or credential it checked has changed."""
+    connection.health = Health.UNKNOWN
+    connection.health_reason_code = ""
+    connection.health_message = ""
+    connection.health_checked_at = None
+
+
+@transaction.atomic
+def record_health(
+    *, connection: ProviderConnection, result: dict[str, Any], run: Any = None
+) -> None:
+    """Store a health check's outcome on the connection (called by the run-completed listener)."""
+    connection = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
+    previous = connection.health
+    connection.health = result.get("health", Health.UNKNOWN)
+    connection.health_reason_code = result.get("reason_code", "") or ""
+    connection.health_message = (result.get("message") or "")[:500]
+    connection.health_checked_at = timezone.now()
+    for field in ("granted", "missing", "extra"):
+        if field in result:
+            setattr(connection, f"{field}_permissions", list(result[field]))
+    if result.get("tenant_name"):
+        connection.entra_tenant_name = result["tenant_name"][:200]
+    if result.get("default_domain"):
+        connection.default_domain = result["default_domain"][:255]
+    connection.save()
+    if previous != connection.health:
+        record_event(
+            workspace=connection.workspace,
+            actor=None,
+            action="connection.health_changed",
+            target=connection,
+            metadata={
+                "from": previous,
+                "to": connection.health,
+                "reason_code": connection.health_reason_code,
+                "run_id": getattr(run, "pk", None),
+            },
+        )
