@@ -8,17 +8,14 @@ from django import forms
 from django.db.models import Q
 
 from tenantatlas.inventory.models import ComplianceState, InventoryKind
-from tenantatlas.operations.forms import ConnectionChoiceField, history_connections
-from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.workspaces.filters import ConnectionChoiceField, history_connections
 from tenantatlas.workspaces.models import Workspace
 
 PLATFORM_SUGGESTIONS = ("Windows", "iOS", "iPadOS", "Android", "macOS", "Linux")
 
 
 class _WorkspaceConnectionForm(forms.Form):
-    connection = ConnectionChoiceField(
-        required=False, queryset=ProviderConnection.objects.none(), empty_label="All connections"
-    )
+    connection = ConnectionChoiceField(required=False, empty_label="All connections")
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,7 +62,7 @@ class ComplianceConnectionForm(_WorkspaceConnectionForm):
         super().__init__(*args, **kwargs)
         self.fields["connection"].empty_label = None  # type: ignore[attr-defined]
 
-    def chosen(self) -> ProviderConnection | None:
+    def chosen(self) -> Any:
         """The chosen connection, else the workspace default, else the first one."""
         chosen = self.value("connection")
         if chosen is not None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.db import models
 
-from tenantatlas.operations.models import OperationRun
-from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
 
 
@@ -34,7 +32,7 @@ class InventoryItem(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(
-        ProviderConnection, on_delete=models.CASCADE, related_name="inventory_items"
+        "providers.ProviderConnection", on_delete=models.CASCADE, related_name="inventory_items"
     )
     kind = models.CharField(max_length=30, choices=InventoryKind.choices)
     external_id = models.CharField(max_length=64)
@@ -50,7 +48,11 @@ class InventoryItem(models.Model):
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     last_seen_run = models.ForeignKey(
-        OperationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "operations.OperationRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     removed_at = models.DateTimeField(null=True, blank=True)
 
@@ -78,10 +80,16 @@ class ComplianceSnapshot(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(
-        ProviderConnection, on_delete=models.CASCADE, related_name="compliance_snapshots"
+        "providers.ProviderConnection",
+        on_delete=models.CASCADE,
+        related_name="compliance_snapshots",
     )
     run = models.OneToOneField(
-        OperationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="snapshot"
+        "operations.OperationRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="snapshot",
     )
     taken_at = models.DateTimeField()
     compliant = models.PositiveIntegerField(default=0)

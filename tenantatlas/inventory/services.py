@@ -1,7 +1,8 @@
 """Writing observed inventory and compliance snapshots (called by provider modules in jobs).
 
 Upserts are streamed page by page: one SELECT of the page's known hashes and one bulk upsert,
-so memory and query count grow with the page size, never with the tenant.
+so memory and query count grow with the page size, never with the tenant. The observing run
+arrives as ids (`SeenBy`): inventory knows connections and runs only as the rows it points at.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
-from tenantatlas.operations.models import OperationRun
 
 UPSERT_FIELDS = [
     "display_name",
@@ -36,6 +36,15 @@ UPSERT_FIELDS = [
     "removed_at",
 ]
 _UPSERT_COLUMNS = [f"{name}_id" if name == "last_seen_run" else name for name in UPSERT_FIELDS]
+
+
+@dataclass(frozen=True)
+class SeenBy:
+    """Who observed: the workspace, the connection and the run (ids) the written rows point at."""
+
+    workspace_id: int
+    connection_id: int
+    run_id: int
 
 
 @dataclass
@@ -76,7 +85,7 @@ def _hash(raw: dict[str, Any]) -> str:
 
 
 def upsert_page(
-    run: OperationRun, kind: str, items: Iterable[ObservedItem], counts: KindCounts
+    seen_by: SeenBy, kind: str, items: Iterable[ObservedItem], counts: KindCounts
 ) -> None:
     """Insert new items, refresh known ones, and stamp all of them as seen by this run."""
     now = timezone.now()
@@ -89,7 +98,7 @@ def upsert_page(
         known = {
             external_id: (content_hash, removed_at)
             for external_id, content_hash, removed_at in InventoryItem.objects.filter(
-                connection_id=run.connection_id, kind=kind, external_id__in=list(by_id)
+                connection_id=seen_by.connection_id, kind=kind, external_id__in=list(by_id)
             ).values_list("external_id", "content_hash", "removed_at")
         }
         rows = []
@@ -114,17 +123,17 @@ def upsert_page(
                 }
             )
         if connection.vendor == "postgresql":
-            _upsert_postgresql(run, kind, rows, now)
+            _upsert_postgresql(seen_by, kind, rows, now)
         else:
             InventoryItem.objects.bulk_create(
                 [
                     InventoryItem(
-                        workspace_id=run.workspace_id,
-                        connection_id=run.connection_id,
+                        workspace_id=seen_by.workspace_id,
+                        connection_id=seen_by.connection_id,
                         kind=kind,
                         first_seen_at=now,
                         last_seen_at=now,
-                        last_seen_run_id=run.pk,
+                        last_seen_run_id=seen_by.run_id,
                         removed_at=None,
                         **row,
                     )
@@ -144,7 +153,7 @@ _PAGE_COLUMNS = (
 
 
 def _upsert_postgresql(
-    run: OperationRun, kind: str, rows: list[dict[str, Any]], now: dt.datetime
+    seen_by: SeenBy, kind: str, rows: list[dict[str, Any]], now: dt.datetime
 ) -> None:
     """One INSERT … ON CONFLICT for the page, sent as a single JSON document.
 
@@ -168,22 +177,23 @@ def _upsert_postgresql(
     """  # noqa: S608 - identifiers come from the model, values are parameters
     page = json.dumps(rows, cls=DjangoJSONEncoder)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [run.workspace_id, run.connection_id, kind, now, now, run.pk, page])
+        ids = [seen_by.workspace_id, seen_by.connection_id]
+        cursor.execute(sql, [*ids, kind, now, now, seen_by.run_id, page])
 
 
-def mark_removed(run: OperationRun, kind: str) -> int:
+def mark_removed(seen_by: SeenBy, kind: str) -> int:
     """After a *complete* sync of a kind: items this run did not see are marked removed."""
     return (
         InventoryItem.objects.filter(
-            connection_id=run.connection_id, kind=kind, removed_at__isnull=True
+            connection_id=seen_by.connection_id, kind=kind, removed_at__isnull=True
         )
-        .filter(Q(last_seen_run__isnull=True) | ~Q(last_seen_run_id=run.pk))
+        .filter(Q(last_seen_run__isnull=True) | ~Q(last_seen_run_id=seen_by.run_id))
         .update(removed_at=timezone.now())
     )
 
 
 def record_snapshot(
-    run: OperationRun,
+    seen_by: SeenBy,
     *,
     counts: dict[str, int],
     stale: int,
@@ -191,9 +201,9 @@ def record_snapshot(
     tenant_summary: dict[str, Any],
 ) -> ComplianceSnapshot:
     return ComplianceSnapshot.objects.create(
-        workspace_id=run.workspace_id,
-        connection_id=run.connection_id,
-        run=run,
+        workspace_id=seen_by.workspace_id,
+        connection_id=seen_by.connection_id,
+        run_id=seen_by.run_id,
         taken_at=timezone.now(),
         compliant=counts.get("compliant", 0),
         noncompliant=counts.get("noncompliant", 0),

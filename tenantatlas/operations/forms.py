@@ -5,26 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import F
 
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.registry import OPERATION_LABELS
 from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.workspaces.filters import ConnectionChoiceField, history_connections
 from tenantatlas.workspaces.models import Workspace
-
-
-class ConnectionChoiceField(forms.ModelChoiceField):
-    """Connections of one workspace, deleted ones included (their history stays readable)."""
-
-    def label_from_instance(self, obj: Any) -> str:
-        return f"{obj.display_name} (deleted)" if obj.deleted_at else obj.display_name
-
-
-def history_connections(workspace: Workspace) -> Any:
-    """Every connection the workspace ever had, live ones first."""
-    return ProviderConnection.objects.filter(workspace=workspace).order_by(
-        F("deleted_at").asc(nulls_first=True), "display_name", "id"
-    )
 
 
 class RunFilterForm(forms.Form):

@@ -67,11 +67,11 @@ def test_it_stops_a_running_sync_at_the_next_page(
     pages = []
     real_upsert = microsoft_inventory.upsert_page
 
-    def upsert_then_cancel(run_, kind, items, counts):
-        real_upsert(run_, kind, items, counts)
+    def upsert_then_cancel(seen_by, kind, items, counts):
+        real_upsert(seen_by, kind, items, counts)
         pages.append(kind)
         if len(pages) == 1:  # someone presses Cancel while page one is being stored
-            assert cancel_run(actor=alice, member=None, run=run_).cancel_requested_at is not None
+            assert cancel_run(actor=alice, member=None, run=run).cancel_requested_at is not None
 
     monkeypatch.setattr(microsoft_inventory, "upsert_page", upsert_then_cancel)
     with django_capture_on_commit_callbacks(execute=True):

@@ -9,10 +9,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from tenantatlas.inventory.models import ComplianceState
-from tenantatlas.inventory.services import record_snapshot
+from tenantatlas.inventory.services import SeenBy, record_snapshot
 from tenantatlas.lib.reasons import ProviderError
-from tenantatlas.operations.models import RunStatus
-from tenantatlas.operations.worker import RunContext, RunOutcome
+from tenantatlas.operations.handlers import SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.microsoft.access import consented_graph_client
 from tenantatlas.providers.microsoft.mapping import _when
@@ -21,7 +20,9 @@ STATES = set(ComplianceState.values)
 
 
 def compliance_snapshot(ctx: RunContext) -> RunOutcome:
-    gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="compliance.snapshot")
+    gateway = ProviderGateway(
+        ctx.run.connection, redactor=ctx.redactor, purpose="compliance.snapshot"
+    )
     client = consented_graph_client(gateway)
     stale_days = settings.COMPLIANCE_STALE_DAYS
     stale_before = timezone.now() - dt.timedelta(days=stale_days)
@@ -49,12 +50,13 @@ def compliance_snapshot(ctx: RunContext) -> RunOutcome:
         summary.pop("@odata.context", None)
     except ProviderError as exc:
         summary = {"error": exc.reason_code}
+    seen_by = SeenBy(ctx.run.workspace_id, ctx.run.connection_id, ctx.run.pk)
     snapshot = record_snapshot(
-        ctx.run, counts=counts, stale=stale, stale_after_days=stale_days, tenant_summary=summary
+        seen_by, counts=counts, stale=stale, stale_after_days=stale_days, tenant_summary=summary
     )
     ctx.progress(done, done, force=True)
     return RunOutcome(
-        status=RunStatus.SUCCEEDED,
+        status=SUCCEEDED,
         summary_counts={
             **counts,
             "stale": stale,

@@ -7,10 +7,15 @@ from typing import Any
 
 from tenantatlas.graph.read_ahead import read_ahead
 from tenantatlas.inventory.models import InventoryKind
-from tenantatlas.inventory.services import KindCounts, ObservedItem, mark_removed, upsert_page
+from tenantatlas.inventory.services import (
+    KindCounts,
+    ObservedItem,
+    SeenBy,
+    mark_removed,
+    upsert_page,
+)
 from tenantatlas.lib.reasons import ProviderError, RetryLater
-from tenantatlas.operations.models import RunStatus
-from tenantatlas.operations.worker import RunContext, RunOutcome
+from tenantatlas.operations.handlers import PARTIALLY_SUCCEEDED, SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.microsoft import mapping
 from tenantatlas.providers.microsoft.access import consented_graph_client
@@ -40,8 +45,9 @@ def _expected_devices(client: Any) -> int | None:
 
 
 def inventory_sync(ctx: RunContext) -> RunOutcome:
-    gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="inventory.sync")
+    gateway = ProviderGateway(ctx.run.connection, redactor=ctx.redactor, purpose="inventory.sync")
     client = consented_graph_client(gateway)
+    seen_by = SeenBy(ctx.run.workspace_id, ctx.run.connection_id, ctx.run.pk)
     expected = _expected_devices(client)
     summary: dict[str, Any] = {}
     failures: dict[str, str] = {}
@@ -52,7 +58,7 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
         try:
             for page in read_ahead(client.iter_pages(contract)):
                 ctx.check_stop()
-                upsert_page(ctx.run, kind, (to_item(raw) for raw in page), counts)
+                upsert_page(seen_by, kind, (to_item(raw) for raw in page), counts)
                 done += len(page)
                 ctx.progress(done, max(expected or 0, done) if expected is not None else None)
         except RetryLater:
@@ -63,7 +69,7 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
             failures[kind] = exc.reason_code
             summary[kind] = {**counts.as_dict(), "error": exc.reason_code, "message": exc.message}
             continue
-        counts.removed = mark_removed(ctx.run, kind)
+        counts.removed = mark_removed(seen_by, kind)
         summary[kind] = counts.as_dict()
     context = {"graph": gateway.recorder.summary()}
     if len(failures) == len(KINDS):
@@ -75,10 +81,10 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
     if failures:
         kinds = ", ".join(f"{k} ({code})" for k, code in failures.items())
         return RunOutcome(
-            status=RunStatus.PARTIALLY_SUCCEEDED,
+            status=PARTIALLY_SUCCEEDED,
             summary_counts=summary,
             context=context,
             reason_code=next(iter(failures.values())),
             message=f"Some kinds could not be read: {kinds}. Items of those kinds were kept as last observed.",
         )
-    return RunOutcome(status=RunStatus.SUCCEEDED, summary_counts=summary, context=context)
+    return RunOutcome(status=SUCCEEDED, summary_counts=summary, context=context)
