@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "tenantatlas.inventory",
     "tenantatlas.notifications",
     "tenantatlas.api",
+    "tenantatlas.embedded",  # serve and demo: what starts everything and seeds the demo
     "tenantatlas.simulator",
 ]
 

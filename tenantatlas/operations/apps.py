@@ -10,8 +10,5 @@ class OperationsConfig(AppConfig):
         from tenantatlas.operations import listeners
         from tenantatlas.operations.events import operation_run_completed
 
-        operation_run_completed.connect(
-            listeners.update_connection_health, dispatch_uid="run-health"
-        )
         operation_run_completed.connect(listeners.notify_requester, dispatch_uid="run-notify")
         operation_run_completed.connect(listeners.audit_completion, dispatch_uid="run-audit")

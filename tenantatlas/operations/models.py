@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tenantatlas.lib.reasons import get_reason
-from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
 
 
@@ -69,7 +68,7 @@ class OperationRun(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
     connection = models.ForeignKey(
-        ProviderConnection, on_delete=models.PROTECT, related_name="runs"
+        "providers.ProviderConnection", on_delete=models.PROTECT, related_name="runs"
     )
     operation_type = models.CharField(max_length=40)
     scope_key = models.CharField(max_length=120)
@@ -121,7 +120,14 @@ class OperationRun(models.Model):
 
 class ScheduleQuerySet(WorkspaceScopedQuerySet):
     def due(self, now: object) -> ScheduleQuerySet:
-        return self.filter(enabled=True, next_run_at__lte=now, connection__deleted_at__isnull=True)
+        """Enabled schedules whose time has come, on live connections that are enabled: a
+        disabled connection's schedules stay due, untouched, until it is enabled again."""
+        return self.filter(
+            enabled=True,
+            next_run_at__lte=now,
+            connection__deleted_at__isnull=True,
+            connection__status="enabled",
+        )
 
 
 class OperationSchedule(models.Model):
@@ -129,7 +135,7 @@ class OperationSchedule(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(
-        ProviderConnection, on_delete=models.CASCADE, related_name="schedules"
+        "providers.ProviderConnection", on_delete=models.CASCADE, related_name="schedules"
     )
     operation_type = models.CharField(max_length=40)
     interval_minutes = models.PositiveIntegerField()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus
-from tenantatlas.operations.tasks import enqueue_run
+from tenantatlas.operations.worker import enqueue_run
 
 logger = logging.getLogger(__name__)
 MAX_REDELIVERIES = 3

@@ -1,7 +1,12 @@
-"""One declaration per operation type. Unknown types are refused.
+"""One declaration per operation type, and the provider capabilities that carry them out.
 
-Time limits are configuration (settings.OPERATION_TIMEOUTS, TENANTATLAS_OPERATION_TIMEOUT_<TYPE>):
-the RQ job timeout is derived from them so RQ never ends a run before its own limit does.
+Unknown operation types are refused. Time limits are configuration (settings.OPERATION_TIMEOUTS,
+TENANTATLAS_OPERATION_TIMEOUT_<TYPE>): the RQ job timeout is derived from them so RQ never ends a
+run before its own limit does.
+
+Provider apps register their implementations of the capabilities (``register_capability``, from
+their AppConfig.ready()); the worker asks ``capability_handler`` for the one a run needs. A
+capability no provider implements answers ``operation.unsupported``, it never crashes a run.
 """
 
 from __future__ import annotations
@@ -11,7 +16,20 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from tenantatlas.lib.errors import InvalidInput
+from tenantatlas.lib.reasons import ProviderError
+from tenantatlas.operations.handlers import Handler
 from tenantatlas.workspaces.capabilities import PROVIDER_RUN
+
+# Capabilities a provider module may implement (signatures in operations/handlers.py). Backup and
+# remediation are declared for future modules: none implements them yet, so an operation that
+# needs one ends as "not supported" (v1 is read-only).
+CAPABILITIES: dict[str, str] = {
+    "HealthCheck": "connection checks",
+    "InventoryCollector": "inventory collection",
+    "ComplianceSnapshotter": "compliance snapshots",
+    "BackupExporter": "configuration backups",
+    "Remediator": "remediation",
+}
 
 
 @dataclass(frozen=True)
@@ -19,7 +37,7 @@ class OperationType:
     key: str
     label: str
     capability: str
-    interface: str  # the provider capability (providers/capabilities.py) that carries it out
+    interface: str  # the provider capability (a key of CAPABILITIES) that carries it out
     timeout_seconds: int  # from settings.OPERATION_TIMEOUTS
     action_label: str
 
@@ -70,4 +88,26 @@ def get_operation(key: str) -> OperationType:
     except KeyError:
         raise UnknownOperation(
             f"Unknown operation type {key!r}.", code="unknown_operation", field="operation_type"
+        ) from None
+
+
+_HANDLERS: dict[tuple[str, str], Handler] = {}
+
+
+def register_capability(*, provider: str, interface: type, handler: Handler) -> None:
+    """Declare ``handler`` as ``provider``'s implementation of ``interface`` (a Protocol of
+    operations/handlers.py). Called once per capability from the provider app's ready()."""
+    if interface.__name__ not in CAPABILITIES:
+        raise ValueError(f"Unknown capability {interface.__name__!r}.")
+    _HANDLERS[(provider, interface.__name__)] = handler
+
+
+def capability_handler(provider: str, interface: str) -> Handler:
+    """The provider's implementation of ``interface``; ``operation.unsupported`` if it has none."""
+    try:
+        return _HANDLERS[(provider, interface)]
+    except KeyError:
+        label = CAPABILITIES.get(interface, interface)
+        raise ProviderError(
+            "operation.unsupported", f"The {provider} provider does not support {label} yet."
         ) from None

@@ -27,7 +27,7 @@ from tenantatlas.operations.worker import fail_lost_run, request_hand_back
 logger = logging.getLogger(__name__)
 
 HAND_BACK_SIGNAL = signal.SIGUSR1
-RUN_TASK = "tenantatlas.operations.tasks.execute_run"
+RUN_TASK = "tenantatlas.operations.worker.execute_run"
 
 
 def _on_hand_back_signal(signum: int, frame: FrameType | None) -> None:

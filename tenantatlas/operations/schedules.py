@@ -16,7 +16,7 @@ from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.operations.models import OperationSchedule, Trigger
 from tenantatlas.operations.registry import get_operation
 from tenantatlas.operations.services import ScopeBusy, start_operation
-from tenantatlas.providers.models import ConnectionStatus, ProviderConnection
+from tenantatlas.operations.targets import RunTarget, as_model
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +31,12 @@ ALLOWED_INTERVALS = {minutes for minutes, _ in INTERVAL_CHOICES}
 
 @transaction.atomic
 def set_schedule(
-    *, actor: Any, connection: ProviderConnection, operation_type: str, interval_minutes: int | None
+    *, actor: Any, connection: RunTarget, operation_type: str, interval_minutes: int | None
 ) -> OperationSchedule | None:
     """Create, change or (interval None) remove the schedule of one operation on a connection."""
     get_operation(operation_type)
     existing = OperationSchedule.objects.filter(
-        connection=connection, operation_type=operation_type
+        connection_id=connection.pk, operation_type=operation_type
     ).first()
     if interval_minutes is None:
         if existing is not None:
@@ -44,7 +44,7 @@ def set_schedule(
                 workspace=connection.workspace,
                 actor=actor,
                 action="schedule.deleted",
-                target=connection,
+                target=as_model(connection),
                 metadata={"operation_type": operation_type},
             )
             existing.delete()
@@ -54,7 +54,7 @@ def set_schedule(
     now = timezone.now()
     schedule = existing or OperationSchedule(
         workspace=connection.workspace,
-        connection=connection,
+        connection_id=connection.pk,
         operation_type=operation_type,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
@@ -66,7 +66,7 @@ def set_schedule(
         workspace=connection.workspace,
         actor=actor,
         action="schedule.updated" if existing else "schedule.created",
-        target=connection,
+        target=as_model(connection),
         metadata={"operation_type": operation_type, "interval_minutes": interval_minutes},
     )
     return schedule
@@ -81,14 +81,14 @@ def fire_due_schedules(now: dt.datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     counts = {"started": 0, "deduplicated": 0, "skipped_busy": 0, "refused": 0}
-    due = OperationSchedule.objects.due(now).filter(connection__status=ConnectionStatus.ENABLED)
+    due = OperationSchedule.objects.due(now)
     for schedule_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             schedule = (
-                OperationSchedule.objects.select_for_update(skip_locked=True)
+                OperationSchedule.objects.due(now)
+                .select_for_update(skip_locked=True)
                 .select_related("connection__workspace")
-                .filter(pk=schedule_id, next_run_at__lte=now, enabled=True)
-                .filter(connection__status=ConnectionStatus.ENABLED)
+                .filter(pk=schedule_id)
                 .first()
             )
             if schedule is None:

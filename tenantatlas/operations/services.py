@@ -7,7 +7,6 @@ Every outcome is audited. The partial unique constraint is the last line of defe
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
 import zlib
@@ -25,8 +24,8 @@ from tenantatlas.lib.reasons import get_reason
 from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus, Trigger
 from tenantatlas.operations.registry import OPERATIONS, get_operation
-from tenantatlas.operations.tasks import enqueue_run
-from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.operations.targets import RunTarget, as_model, fresh_target
+from tenantatlas.operations.worker import enqueue_run
 from tenantatlas.workspaces.capabilities import can
 from tenantatlas.workspaces.models import Membership
 
@@ -67,7 +66,7 @@ class ScopeBusy(Refused):
 
 
 class ConnectionDisabled(Refused):
-    def __init__(self, connection: ProviderConnection) -> None:
+    def __init__(self, connection: RunTarget) -> None:
         super().__init__(
             f"“{connection.display_name}” is disabled: enable it before running operations.",
             code="connection_disabled",
@@ -105,7 +104,7 @@ def _send(run_id: int) -> None:
             raise QueueUnavailable(run_id) from None
 
 
-def scope_key_for(connection: ProviderConnection) -> str:
+def scope_key_for(connection: RunTarget) -> str:
     return f"{connection.workspace_id}:{connection.provider}:{connection.entra_tenant_id}"
 
 
@@ -126,7 +125,7 @@ def _audit_start(
     run: OperationRun,
     actor: Any,
     outcome: str,
-    connection: ProviderConnection,
+    connection: RunTarget,
     op_key: str,
     trigger: str,
 ) -> None:
@@ -140,7 +139,7 @@ def _audit_start(
         workspace=connection.workspace,
         actor=actor,
         action=action,
-        target=run if run.pk else connection,
+        target=run if run.pk else as_model(connection),
         metadata={
             "operation_type": op_key,
             "connection_id": connection.pk,
@@ -153,18 +152,20 @@ def _audit_start(
 
 @transaction.atomic
 def _gate(
-    *, actor: Any, connection: ProviderConnection, op_key: str, trigger: str
+    *, actor: Any, connection: RunTarget, op_key: str, trigger: str
 ) -> tuple[OperationRun, Outcome]:
     scope_key = scope_key_for(connection)
     _lock_scope(scope_key)
-    connection = ProviderConnection.objects.get(pk=connection.pk)
+    connection = fresh_target(connection)
     if connection.deleted_at is not None:
         raise Refused("This connection has been deleted.", code="deleted")
     # Before dedupe: a run queued before the connection was disabled must not make a start
     # on it look accepted ("Already running").
     if not connection.is_enabled:
         _audit_start(OperationRun(), actor, "connection_disabled", connection, op_key, trigger)
-        return OperationRun(connection=connection, operation_type=op_key), "connection_disabled"
+        return OperationRun(
+            connection_id=connection.pk, operation_type=op_key
+        ), "connection_disabled"
     active = OperationRun.objects.filter(scope_key=scope_key).active().first()
     if active is not None:
         outcome: Outcome = "deduplicated" if active.operation_type == op_key else "scope_busy"
@@ -174,7 +175,7 @@ def _gate(
         with transaction.atomic():
             run = OperationRun.objects.create(
                 workspace=connection.workspace,
-                connection=connection,
+                connection_id=connection.pk,
                 operation_type=op_key,
                 scope_key=scope_key,
                 trigger=trigger,
@@ -200,7 +201,7 @@ def start_operation(
     *,
     actor: Any,
     member: Membership | None,
-    connection: ProviderConnection,
+    connection: RunTarget,
     operation_type: str,
     trigger: str = Trigger.UI,
 ) -> StartResult:
@@ -255,18 +256,3 @@ def cancel_run(*, actor: Any, member: Membership | None, run: OperationRun) -> O
         metadata={"operation_type": run.operation_type},
     )
     return run
-
-
-def reschedule_run(run: OperationRun, *, not_before: dt.datetime, note: dict[str, Any]) -> bool:
-    """Put a running run back in the queue until not_before (Graph said: retry later)."""
-    with transaction.atomic():
-        updated = OperationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-            status=RunStatus.QUEUED,
-            not_before=not_before,
-            heartbeat_at=None,
-            enqueued_at=not_before,
-            context={**run.context, "rescheduled": [*run.context.get("rescheduled", []), note]},
-        )
-        if updated:
-            transaction.on_commit(lambda: enqueue_run(run.pk, run_after=not_before))
-    return bool(updated)

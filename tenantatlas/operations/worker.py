@@ -8,26 +8,26 @@ boundary; one whose process the transport saw die fails its run as run.worker_lo
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F, Q
+from django.tasks import task
 from django.utils import timezone
 
 from tenantatlas.lib import request_context
 from tenantatlas.lib.reasons import ProviderError, RetryLater, get_reason
 from tenantatlas.lib.sanitize import Redactor, redaction_scope
 from tenantatlas.operations.events import emit_run_completed
+from tenantatlas.operations.handlers import FAILED, RunHandedBack, RunOutcome, RunStopped
 from tenantatlas.operations.models import OperationRun, RunStatus
-from tenantatlas.operations.registry import get_operation
-from tenantatlas.operations.tasks import enqueue_run
-from tenantatlas.providers.capabilities import capability_handler
+from tenantatlas.operations.registry import capability_handler, get_operation
 
 logger = logging.getLogger(__name__)
 
@@ -38,39 +38,30 @@ MAX_RESCHEDULES = 5
 _hand_back_requested = threading.Event()
 
 
+@task()
+def execute_run(run_id: int) -> None:
+    """The transport's entry point: Django's tasks API carries only the run id; the run row
+    holds the truth."""
+    execute(run_id)
+
+
+def enqueue_run(run_id: int, *, run_after: dt.datetime | None = None) -> None:
+    if run_after is not None:
+        execute_run.using(run_after=run_after).enqueue(run_id)
+    else:
+        execute_run.enqueue(run_id)
+
+
 def request_hand_back() -> None:
     """Called from a worker's stop-signal handler: stop at the next page boundary, re-queue."""
     _hand_back_requested.set()
 
 
-class RunHandedBack(Exception):
-    """Raised at a page boundary when this worker is stopping: another worker takes the run."""
-
-
-class RunStopped(Exception):
-    """Raised at a page boundary when the run was cancelled or ran out of time."""
-
-    def __init__(self, reason_code: str, message: str) -> None:
-        super().__init__(message)
-        self.reason_code = reason_code
-        self.message = message
-
-
-@dataclass
-class RunOutcome:
-    status: str = RunStatus.SUCCEEDED
-    summary_counts: dict[str, Any] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)
-    reason_code: str = ""
-    message: str = ""
-
-
-class RunContext:
-    """What a handler may touch: its run, progress, cooperative stop, and the redactor."""
+class WorkerContext:
+    """The RunContext the worker hands to a handler (operations/handlers.py)."""
 
     def __init__(self, run: OperationRun, redactor: Redactor, deadline: float) -> None:
         self.run = run
-        self.connection = run.connection
         self.redactor = redactor
         self.deadline = deadline
         self._last_progress_write = 0.0
@@ -153,19 +144,19 @@ def claim(run_id: int) -> bool:
     )
 
 
-def finalize(run_id: int, outcome: RunOutcome, redactor: Redactor) -> bool:
+def finalize(run_id: int, status: str, outcome: RunOutcome, redactor: Redactor) -> bool:
     """running → terminal, only if still running (the reaper may have failed it already)."""
     with transaction.atomic():
         run = OperationRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.RUNNING:
             return False
-        run.status = outcome.status
+        run.status = status
         run.finished_at = timezone.now()
         run.summary_counts = redactor.sanitize_data(outcome.summary_counts)
         run.context = redactor.sanitize_data({**run.context, **outcome.context})
         run.reason_code = outcome.reason_code
         run.failure_message = redactor.sanitize(outcome.message, limit=500)
-        if run.progress_total is not None and outcome.status == RunStatus.SUCCEEDED:
+        if run.progress_total is not None and status == RunStatus.SUCCEEDED:
             run.progress_done = run.progress_total
         run.save()
         emit_run_completed(run.pk)
@@ -184,6 +175,21 @@ def hand_back(run: OperationRun) -> bool:
     return bool(handed)
 
 
+def reschedule(run: OperationRun, *, not_before: dt.datetime, note: dict[str, Any]) -> bool:
+    """Put a running run back in the queue until not_before (Graph said: retry later)."""
+    with transaction.atomic():
+        updated = OperationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.QUEUED,
+            not_before=not_before,
+            heartbeat_at=None,
+            enqueued_at=not_before,
+            context={**run.context, "rescheduled": [*run.context.get("rescheduled", []), note]},
+        )
+        if updated:
+            transaction.on_commit(lambda: enqueue_run(run.pk, run_after=not_before))
+    return bool(updated)
+
+
 def fail_lost_run(run_id: int, message: str) -> bool:
     """running → failed run.worker_lost now: the transport saw the worker process die."""
     with transaction.atomic():
@@ -197,11 +203,15 @@ def fail_lost_run(run_id: int, message: str) -> bool:
 
 def _failure(code: str, message: str, context: dict[str, Any] | None = None) -> RunOutcome:
     return RunOutcome(
-        status=RunStatus.CANCELLED if code == "run.cancelled" else RunStatus.FAILED,
+        status=FAILED,
         reason_code=code,
         message=message or get_reason(code).message,
         context=context or {},
     )
+
+
+def _status_of(outcome: RunOutcome) -> str:
+    return RunStatus.CANCELLED if outcome.reason_code == "run.cancelled" else outcome.status
 
 
 def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | None:
@@ -217,12 +227,10 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
         request_context.bind(request_context.RequestContext(via="worker")),
         Heartbeat(run_id, interval),
     ):
-        ctx = RunContext(run, redactor, deadline=time.monotonic() + op.timeout_seconds)
+        ctx = WorkerContext(run, redactor, deadline=time.monotonic() + op.timeout_seconds)
         try:
             outcome = capability_handler(run.connection.provider, op.interface)(ctx)
         except RetryLater as exc:
-            from tenantatlas.operations.services import reschedule_run
-
             retry_at = exc.retry_at or timezone.now()
             if len(run.context.get("rescheduled", [])) >= MAX_RESCHEDULES:
                 outcome = _failure(
@@ -232,7 +240,7 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
                 )
             else:
                 note = {"reason_code": exc.reason_code, "retry_at": retry_at.isoformat()}
-                if reschedule_run(run, not_before=retry_at, note=note):
+                if reschedule(run, not_before=retry_at, note=note):
                     return RunStatus.QUEUED
                 return None
         except RunHandedBack:
@@ -244,5 +252,6 @@ def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | No
         except Exception as exc:  # the run must end with a reason, not hang
             logger.exception("Run %s crashed in %s", run_id, op.key)
             outcome = _failure("internal.error", f"Unexpected error ({type(exc).__name__}).")
-        finalize(run_id, outcome, redactor)
-    return outcome.status
+        status = _status_of(outcome)
+        finalize(run_id, status, outcome, redactor)
+    return status

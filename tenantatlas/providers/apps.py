@@ -1,4 +1,9 @@
-"""The providers app: connections, their credentials and the gateway to Microsoft."""
+"""The providers app: connections, their credentials and the gateway to Microsoft.
+
+It plugs into the run framework below it: when ready it registers the Microsoft module's
+capabilities in the operations registry and subscribes the connection-health listener to
+OperationRunCompleted.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,14 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Provider connections"
 
     def ready(self) -> None:
+        from tenantatlas.operations.events import operation_run_completed
+        from tenantatlas.operations.registry import register_capability
+        from tenantatlas.providers import listeners, microsoft
         from tenantatlas.providers.checks import check_encryption_keys
 
         checks.register(check_encryption_keys, "providers")
+        for interface, handler in microsoft.CAPABILITIES:
+            register_capability(provider=microsoft.PROVIDER, interface=interface, handler=handler)
+        operation_run_completed.connect(
+            listeners.update_connection_health, dispatch_uid="run-health"
+        )

@@ -19,6 +19,7 @@ from tenantatlas.operations.events import operation_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.services import cancel_run, start_operation
 from tenantatlas.operations.worker import execute
+from tenantatlas.providers import listeners as provider_listeners
 from tenantatlas.testing import make_sim_connection
 
 CONTOSO = "5a1c0e4b-7f2d-4c8e-9b6a-3d2f1e0c9b8a"
@@ -117,7 +118,7 @@ def test_it_updates_connection_health_in_the_listener_not_the_job(
     sim, acme, alice, django_capture_on_commit_callbacks
 ):
     conn = make_sim_connection(acme, alice, TAILSPIN, "tailspin-demo-secret")
-    with disconnected(listeners.update_connection_health, "run-health"):
+    with disconnected(provider_listeners.update_connection_health, "run-health"):
         run = run_to_the_end(
             conn, alice, "provider.health_check", django_capture_on_commit_callbacks
         )

@@ -11,8 +11,7 @@ from django.utils import timezone
 from tenantatlas.inventory.models import ComplianceState
 from tenantatlas.inventory.services import SeenBy, record_snapshot
 from tenantatlas.lib.reasons import ProviderError
-from tenantatlas.operations.models import RunStatus
-from tenantatlas.operations.worker import RunContext, RunOutcome
+from tenantatlas.operations.handlers import SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.microsoft.access import consented_graph_client
 from tenantatlas.providers.microsoft.mapping import _when
@@ -21,7 +20,9 @@ STATES = set(ComplianceState.values)
 
 
 def compliance_snapshot(ctx: RunContext) -> RunOutcome:
-    gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="compliance.snapshot")
+    gateway = ProviderGateway(
+        ctx.run.connection, redactor=ctx.redactor, purpose="compliance.snapshot"
+    )
     client = consented_graph_client(gateway)
     stale_days = settings.COMPLIANCE_STALE_DAYS
     stale_before = timezone.now() - dt.timedelta(days=stale_days)
@@ -55,7 +56,7 @@ def compliance_snapshot(ctx: RunContext) -> RunOutcome:
     )
     ctx.progress(done, done, force=True)
     return RunOutcome(
-        status=RunStatus.SUCCEEDED,
+        status=SUCCEEDED,
         summary_counts={
             **counts,
             "stale": stale,

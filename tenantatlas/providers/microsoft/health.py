@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from tenantatlas.graph.contracts import required_permissions
 from tenantatlas.lib.reasons import ProviderError, get_reason
-from tenantatlas.operations.models import RunStatus
-from tenantatlas.operations.worker import RunContext, RunOutcome
+from tenantatlas.operations.handlers import PARTIALLY_SUCCEEDED, SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.models import Health
 
@@ -78,7 +77,7 @@ def _record_organization(gateway: ProviderGateway, client: Any, result: dict[str
 
 def health_check(ctx: RunContext) -> RunOutcome:
     gateway = ProviderGateway(
-        ctx.connection, redactor=ctx.redactor, purpose="provider.health_check"
+        ctx.run.connection, redactor=ctx.redactor, purpose="provider.health_check"
     )
     credential = gateway.current_credential()
     tokens = gateway.token_provider(credential)
@@ -127,7 +126,7 @@ def health_check(ctx: RunContext) -> RunOutcome:
             health, reason_code, message = Health.DEGRADED, "credential.expiring", expiry_message
     result.update(health=health, reason_code=reason_code, message=message)
     return RunOutcome(
-        status=RunStatus.SUCCEEDED if health == Health.HEALTHY else RunStatus.PARTIALLY_SUCCEEDED,
+        status=SUCCEEDED if health == Health.HEALTHY else PARTIALLY_SUCCEEDED,
         summary_counts={"granted": len(token.roles), "missing": len(missing), "extra": len(extra)},
         context={"health": result, "graph": gateway.recorder.summary()},
         reason_code=reason_code,

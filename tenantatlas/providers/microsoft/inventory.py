@@ -15,8 +15,7 @@ from tenantatlas.inventory.services import (
     upsert_page,
 )
 from tenantatlas.lib.reasons import ProviderError, RetryLater
-from tenantatlas.operations.models import RunStatus
-from tenantatlas.operations.worker import RunContext, RunOutcome
+from tenantatlas.operations.handlers import PARTIALLY_SUCCEEDED, SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.microsoft import mapping
 from tenantatlas.providers.microsoft.access import consented_graph_client
@@ -46,7 +45,7 @@ def _expected_devices(client: Any) -> int | None:
 
 
 def inventory_sync(ctx: RunContext) -> RunOutcome:
-    gateway = ProviderGateway(ctx.connection, redactor=ctx.redactor, purpose="inventory.sync")
+    gateway = ProviderGateway(ctx.run.connection, redactor=ctx.redactor, purpose="inventory.sync")
     client = consented_graph_client(gateway)
     seen_by = SeenBy(ctx.run.workspace_id, ctx.run.connection_id, ctx.run.pk)
     expected = _expected_devices(client)
@@ -82,10 +81,10 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
     if failures:
         kinds = ", ".join(f"{k} ({code})" for k, code in failures.items())
         return RunOutcome(
-            status=RunStatus.PARTIALLY_SUCCEEDED,
+            status=PARTIALLY_SUCCEEDED,
             summary_counts=summary,
             context=context,
             reason_code=next(iter(failures.values())),
             message=f"Some kinds could not be read: {kinds}. Items of those kinds were kept as last observed.",
         )
-    return RunOutcome(status=RunStatus.SUCCEEDED, summary_counts=summary, context=context)
+    return RunOutcome(status=SUCCEEDED, summary_counts=summary, context=context)

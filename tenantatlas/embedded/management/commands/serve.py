@@ -27,6 +27,24 @@ def _wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
+def _gunicorn(host: str, port: int, web_workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "tenantatlas.wsgi",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(web_workers),
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--no-control-socket",
+    ]
+
+
 class Command(BaseCommand):
     help = (
         "Start TenantAtlas on this machine: applies migrations, starts the bundled Microsoft "
@@ -43,59 +61,47 @@ class Command(BaseCommand):
         parser.add_argument("--simulator-port", type=int, default=8443)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        env = os.environ.copy()
-        children: list[subprocess.Popen[bytes]] = []
-
-        def spawn(name: str, argv: list[str]) -> None:
-            self.stdout.write(f"starting {name}: {' '.join(argv[1:])}")
-            children.append(subprocess.Popen(argv, env=env))  # noqa: S603 - our own commands
-
+        self.manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        self.env = os.environ.copy()
+        self.children: list[subprocess.Popen[bytes]] = []
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database migrated")
         if not options["no_demo"]:
-            url = f"https://127.0.0.1:{options['simulator_port']}"
-            env["TENANTATLAS_SIMULATOR_URL"] = url
-            settings.SIMULATOR_URL = url
-            spawn("simulator", [*manage, "simulator", "--port", str(options["simulator_port"])])
-            if not _wait_for_port("127.0.0.1", options["simulator_port"], 30):
-                self._stop(children)
-                raise CommandError("The simulator did not start (is the port in use?).")
-            call_command("demo")
+            self._start_simulator_and_demo(options["simulator_port"])
         for n in range(options["workers"]):
-            spawn(f"worker {n + 1}", [*manage, "worker"])
-        spawn("reaper", [*manage, "reap", "--loop"])  # every 15 s: lost runs end within a minute
-        spawn(
-            "web",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "tenantatlas.wsgi",
-                "--bind",
-                f"{options['host']}:{options['port']}",
-                "--workers",
-                str(options["web_workers"]),
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--no-control-socket",
-            ],
-        )
-        if not _wait_for_port(options["host"], options["port"], 30):
-            self._stop(children)
-            raise CommandError("The web server did not start (is the port in use?).")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"TenantAtlas is running on http://{options['host']}:{options['port']}/"
-            )
-        )
+            self._spawn(f"worker {n + 1}", [*self.manage, "worker"])
+        # The reaper loops every 15 s: a lost run ends within a minute.
+        self._spawn("reaper", [*self.manage, "reap", "--loop"])
+        host, port = options["host"], options["port"]
+        self._spawn("web", _gunicorn(host, port, options["web_workers"]))
+        self._wait_or_stop(host, port, "The web server did not start (is the port in use?).")
+        self.stdout.write(self.style.SUCCESS(f"TenantAtlas is running on http://{host}:{port}/"))
         if settings.ENCRYPTION_KEYS_FILE:
             self.stdout.write(
                 f"Credential encryption key: {settings.ENCRYPTION_KEYS_FILE} (0600) — back it up "
                 "with the database; without it stored credentials cannot be decrypted."
             )
+        self._supervise()
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        self.stdout.write(f"starting {name}: {' '.join(argv[1:])}")
+        self.children.append(subprocess.Popen(argv, env=self.env))  # noqa: S603 - our own commands
+
+    def _start_simulator_and_demo(self, port: int) -> None:
+        url = f"https://127.0.0.1:{port}"
+        self.env["TENANTATLAS_SIMULATOR_URL"] = url
+        settings.SIMULATOR_URL = url
+        self._spawn("simulator", [*self.manage, "simulator", "--port", str(port)])
+        self._wait_or_stop("127.0.0.1", port, "The simulator did not start (is the port in use?).")
+        call_command("demo")
+
+    def _wait_or_stop(self, host: str, port: int, failure: str) -> None:
+        if not _wait_for_port(host, port, 30):
+            self._stop()
+            raise CommandError(failure)
+
+    def _supervise(self) -> None:
+        """Until Ctrl-C or SIGTERM, or until one of the processes exits: then stop them all."""
         stop = {"flag": False}
 
         def on_signal(signum: int, frame: Any) -> None:
@@ -105,7 +111,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         try:
             while not stop["flag"]:
-                for child in children:
+                for child in self.children:
                     if child.poll() is not None:
                         self.stderr.write(
                             f"a process exited (pid {child.pid}, code {child.returncode}); stopping"
@@ -113,13 +119,13 @@ class Command(BaseCommand):
                         stop["flag"] = True
                 time.sleep(0.5)
         finally:
-            self._stop(children)
+            self._stop()
 
-    def _stop(self, children: list[subprocess.Popen[bytes]]) -> None:
-        for child in children:
+    def _stop(self) -> None:
+        for child in self.children:
             if child.poll() is None:
                 child.terminate()
-        for child in children:
+        for child in self.children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:

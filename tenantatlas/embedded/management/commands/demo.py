@@ -13,8 +13,9 @@ from django.db import transaction
 
 from tenantatlas.lib.env import envstr
 from tenantatlas.members.services import add_member
+from tenantatlas.providers.credential_input import SecretInput
 from tenantatlas.providers.models import ProviderConnection
-from tenantatlas.providers.services import SecretInput, create_connection
+from tenantatlas.providers.services.connections import create_connection
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, load_scenarios
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
