@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tenantatlas.simulator.certs import build_certificate, private_key_pem
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
@@ -44,14 +46,6 @@ def _write_private(path: Path, data: bytes) -> None:
     path.chmod(0o600)
 
 
-def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
@@ -67,8 +61,8 @@ def _create_ca(state_dir: Path) -> None:
     ca_cert = _ca_certificate(ca_key, now)
     server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     server_cert = _server_certificate(server_key, ca_key, ca_cert.subject, now)
-    _write_private(state_dir / CA_KEY_FILE, _key_pem(ca_key))
-    _write_private(state_dir / SERVER_KEY_FILE, _key_pem(server_key))
+    _write_private(state_dir / CA_KEY_FILE, private_key_pem(ca_key))
+    _write_private(state_dir / SERVER_KEY_FILE, private_key_pem(server_key))
     (state_dir / SERVER_CERT_FILE).write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     # Written last: its presence marks a complete set.
     (state_dir / CA_FILE).write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
@@ -76,32 +70,27 @@ def _create_ca(state_dir: Path) -> None:
 
 def _ca_certificate(ca_key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.Certificate:
     """A self-signed CA that may sign server certificates only (path length 0), for ten years."""
-    ca_name = _name("TenantAtlas Simulator CA")
-    return (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    return build_certificate(
+        _name("TenantAtlas Simulator CA"),
+        ca_key,
+        not_before=now,
+        days_valid=3650,
+        extensions=[
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (usage, True),
+            (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
+        ],
     )
 
 
@@ -109,30 +98,26 @@ def _server_certificate(
     server_key: rsa.RSAPrivateKey, ca_key: rsa.RSAPrivateKey, ca_name: x509.Name, now: dt.datetime
 ) -> x509.Certificate:
     """The TLS certificate for localhost, 127.0.0.1 and ::1, signed by the CA (825 days)."""
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=825))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.IPv6Address("::1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
+    names = x509.SubjectAlternativeName(
+        [
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
+            x509.IPAddress(ipaddress.IPv6Address("::1")),
+        ]
+    )
+    return build_certificate(
+        _name("localhost"),
+        server_key,
+        not_before=now,
+        days_valid=825,
+        issuer=ca_name,
+        issuer_key=ca_key,
+        extensions=[
+            (names, False),
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+        ],
     )
 
 
@@ -140,17 +125,8 @@ def _create_signing_key(state_dir: Path) -> None:
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = _name("TenantAtlas Simulator token signing")
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    _write_private(state_dir / SIGNING_KEY_FILE, _key_pem(key))
+    cert = build_certificate(name, key, not_before=now, days_valid=3650)
+    _write_private(state_dir / SIGNING_KEY_FILE, private_key_pem(key))
     (state_dir / SIGNING_CERT_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 

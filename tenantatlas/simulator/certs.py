@@ -9,11 +9,53 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+type PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def build_certificate(
+    subject: x509.Name,
+    key: PrivateKey,
+    *,
+    not_before: dt.datetime,
+    days_valid: int,
+    issuer: x509.Name | None = None,
+    issuer_key: PrivateKey | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+) -> x509.Certificate:
+    """A certificate for ``key``'s public key, SHA-256-signed by ``issuer_key`` (else self-signed).
+
+    ``extensions`` are ``(extension, critical)`` pairs, added in order. Every certificate the
+    simulator, the tests and the benchmarks make comes from here.
+    """
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer or subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + dt.timedelta(days=days_valid))
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def private_key_pem(key: PrivateKey) -> bytes:
+    """Unencrypted PKCS#8 PEM of ``key``."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def make_test_certificate(
@@ -22,32 +64,24 @@ def make_test_certificate(
     days_valid: int = 365,
     not_before: dt.datetime | None = None,
     key_size: int = 2048,
+    key_type: Literal["rsa", "ec"] = "rsa",
 ) -> tuple[str, str]:
-    """Create a self-signed RSA certificate as an app registration would hold.
+    """Create a self-signed certificate as an app registration would hold.
 
     Returns ``(private_key_pem, certificate_pem)``. ``not_before`` defaults to one hour
     ago so a freshly made certificate is valid despite small clock differences. ``key_size``
-    below 2048 makes a certificate Entra (and TenantAtlas) refuses.
+    below 2048, or an EC key (``key_type="ec"``, P-256), makes a certificate Entra (and
+    TenantAtlas) refuses.
     """
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    key: PrivateKey = (
+        ec.generate_private_key(ec.SECP256R1())
+        if key_type == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    )
     start = not_before or (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days_valid))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert = build_certificate(name, key, not_before=start, days_valid=days_valid)
+    return private_key_pem(key).decode(), cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def load_certificate(pem: str | bytes) -> x509.Certificate:
