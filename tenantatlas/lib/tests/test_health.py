@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError, connections
 from django.test import Client
 
-from tenantatlas.lib.tests.services import redis_url
+from tenantatlas.lib.tests.local_servers import redis_url
 
 CANARY = "pw-canary-3f9a1c"
 

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.urls import reverse
 from psycopg import sql
 
-from tenantatlas.lib.tests.services import (
+from tenantatlas.lib.tests.local_servers import (
     POSTGRES_ADMIN_URL,
     postgres_admin_connection,
     redis_url,
