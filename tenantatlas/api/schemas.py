@@ -14,9 +14,9 @@ from tenantatlas.lib import dates
 from tenantatlas.lib.keyset import MAX_CURSOR_CHARS
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.registry import OPERATIONS
+from tenantatlas.providers.credential_input import MAX_PEM_SIZE
 
 MAX_ID = 2**63 - 1
-MAX_PEM_CHARS = 64 * 1024
 
 
 def _storable(value: str) -> str:
@@ -49,7 +49,7 @@ Name = Annotated[
     AfterValidator(_storable),
 ]
 Secret = Annotated[SecretStr, AfterValidator(_storable_secret)]
-# An expiry is checked by lib.dates.expiry_problem, the same rule and message as the forms.
+# Whether an expiry is acceptable: providers/credential_input.py (lib.dates.expiry_problem).
 Expiry = Annotated[dt.datetime, AfterValidator(_aware)]
 ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
 if TYPE_CHECKING:
@@ -138,10 +138,10 @@ class CertificateCredentialIn(Schema):
 
     kind: Literal["certificate"]
     client_id: UUID
-    certificate_pem: Annotated[Secret, Field(min_length=1, max_length=MAX_PEM_CHARS)] = Field(
+    certificate_pem: Annotated[Secret, Field(min_length=1, max_length=MAX_PEM_SIZE)] = Field(
         description="The certificate; may also hold the private key (a combined PEM)."
     )
-    private_key_pem: Annotated[Secret, Field(max_length=MAX_PEM_CHARS)] | None = None
+    private_key_pem: Annotated[Secret, Field(max_length=MAX_PEM_SIZE)] | None = None
     key_passphrase: Annotated[Secret, Field(max_length=1024)] | None = None
     accept_expired: bool = False
 
