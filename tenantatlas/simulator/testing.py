@@ -1,6 +1,6 @@
 """pytest plugin: a real simulator for the whole test session, reset after each test.
 
-Enabled from ``tenantatlas/conftest.py`` (``pytest_plugins``). The session server loads the
+Enabled from the repository's ``conftest.py`` (``pytest_plugins``). The session server loads the
 shipped demo scenarios; tests add their own tenants with ``simulator.add_tenant(...)`` and
 the ``simulator`` fixture puts everything back afterwards.
 """

@@ -25,13 +25,13 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tenantatlas.e2e.tests.conftest import csp_problems, screenshot
 from tenantatlas.inventory.models import InventoryItem
 from tenantatlas.notifications.models import Notification
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.tests.factories import make_item, make_run, make_snapshot
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import PASSWORD, make_sim_connection
+from tests.e2e.conftest import csp_problems, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
 

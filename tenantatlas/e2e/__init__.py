@@ -1,1 +1,0 @@
-"""Browser end-to-end tests (Playwright driving Chromium against a live server). Not a Django app."""

@@ -1,0 +1,1 @@
+"""Browser end-to-end tests (Playwright driving Chromium against a live server)."""
