@@ -1,6 +1,6 @@
 """Content-Security-Policy: every page sends the strict policy and carries nothing it would block.
 
-The browser tests (e2e/tests/test_browser.py) prove Chromium sees no violation; these checks run
+The browser tests (tests/e2e/test_browser.py) prove Chromium sees no violation; these checks run
 on every page of the route table without a browser: the header is there, exact, and the HTML
 has no inline script, no event-handler attribute, no ``javascript:`` URL and no ``style``
 attribute (any of which the policy would block).

@@ -66,7 +66,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str | None]]] = {
         SYNC: ("failed", "provider.tenant_mismatch", "unhealthy"),
         SNAPSHOT: ("failed", "provider.tenant_mismatch", "unhealthy"),
     },
-    "Relecloud": {HEALTH: ("succeeded", "", "healthy")},  # its 120,000 devices: test_large_tenant
+    "Relecloud": {HEALTH: ("succeeded", "", "healthy")},  # 120,000 devices: test_large_tenant_sync
 }
 CASES = [(tenant, op) for tenant, ops in EXPECTED.items() for op in ops]
 
