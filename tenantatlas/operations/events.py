@@ -1,16 +1,16 @@
 """OperationRunCompleted: the only way terminal run news reaches people and other domains.
 
-Listeners (notifications, connection health, audit) are connected in OperationsConfig.ready().
+The run's terminal transitions (models.RunQuerySet) send it once their transaction commits.
+Listeners: the requester's notification and the audit entry (OperationsConfig.ready()), the
+connection's health (ProvidersConfig.ready()).
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import models
 from django.dispatch import Signal
-
-from tenantatlas.operations.models import OperationRun
 
 logger = logging.getLogger(__name__)
 
@@ -18,17 +18,10 @@ logger = logging.getLogger(__name__)
 operation_run_completed = Signal()
 
 
-def emit_run_completed(run_id: int) -> None:
-    """Send the event after the finalizing transaction commits."""
-
-    def send() -> None:
-        run = OperationRun.objects.select_related("connection", "workspace", "requested_by").get(
-            pk=run_id
-        )
-        for receiver, result in operation_run_completed.send_robust(sender=OperationRun, run=run):
-            if isinstance(result, Exception):
-                logger.error(
-                    "Listener %s failed for run %s: %s", receiver, run_id, result, exc_info=result
-                )
-
-    transaction.on_commit(send)
+def send_run_completed(run: models.Model) -> None:
+    """Tell every listener; one that fails is logged, and the others still hear of the run."""
+    for receiver, result in operation_run_completed.send_robust(sender=type(run), run=run):
+        if isinstance(result, Exception):
+            logger.error(
+                "Listener %s failed for run %s: %s", receiver, run.pk, result, exc_info=result
+            )

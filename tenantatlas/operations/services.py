@@ -21,7 +21,6 @@ from django.utils import timezone
 from tenantatlas.audit.services import actor_label_for, record_event
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.reasons import get_reason
-from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.models import OperationRun, RunStatus, Trigger
 from tenantatlas.operations.registry import OPERATIONS, get_operation
 from tenantatlas.operations.targets import RunTarget, as_model, fresh_target
@@ -94,13 +93,7 @@ def _send(run_id: int) -> None:
         enqueue_run(run_id)
     except Exception:
         logger.warning("Run %s could not be enqueued", run_id, exc_info=True)
-        with transaction.atomic():
-            failed = OperationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).fail(
-                QUEUE_UNAVAILABLE
-            )
-            if failed:
-                emit_run_completed(run_id)
-        if failed:  # 0 rows: delivered after all (a worker already claimed it)
+        if OperationRun.objects.fail_unsent(run_id):  # False: a worker already claimed it
             raise QueueUnavailable(run_id) from None
 
 
@@ -230,23 +223,12 @@ def cancel_run(*, actor: Any, member: Membership | None, run: OperationRun) -> O
     op = get_operation(run.operation_type)
     if member is not None and not can(member, op.capability):
         raise PermissionDenied(f"Your role does not allow {op.capability}")
-    now = timezone.now()
-    cancelled = OperationRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.CANCELLED,
-        finished_at=now,
-        reason_code="run.cancelled",
-        failure_message=f"Cancelled by {actor_label_for(actor)} before it started.",
-    )
-    if cancelled:
-        emit_run_completed(run.pk)
-    else:
-        requested = OperationRun.objects.filter(
-            pk=run.pk, status=RunStatus.RUNNING, cancel_requested_at__isnull=True
-        ).update(cancel_requested_at=now)
-        if not requested:
-            run.refresh_from_db()
-            if not run.is_active:
-                raise Refused("This run has already finished.", code="run_finished")
+    message = f"Cancelled by {actor_label_for(actor)} before it started."
+    cancelled = OperationRun.objects.cancel_queued(run.pk, message=message)
+    if not cancelled and not OperationRun.objects.request_cancel(run.pk):
+        run.refresh_from_db()
+        if not run.is_active:
+            raise Refused("This run has already finished.", code="run_finished")
     run.refresh_from_db()
     record_event(
         workspace=run.workspace,

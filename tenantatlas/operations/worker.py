@@ -1,7 +1,8 @@
 """The framework-owned wrapper around every handler: claim, heartbeat, run, finalize, announce.
 
-Handlers only do the work; this module decides what a failure means (reason code vs. crash),
-keeps the run row truthful, and emits OperationRunCompleted exactly once per terminal status.
+Handlers only do the work; this module decides what a failure means (reason code vs. crash)
+and asks the run's lifecycle (models.RunQuerySet) for every change of its status; the terminal
+ones announce OperationRunCompleted exactly once.
 A worker that is asked to stop (SIGTERM) hands its run back to the queue at the next page
 boundary; one whose process the transport saw die fails its run as run.worker_lost at once.
 """
@@ -13,18 +14,17 @@ import functools
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F, Q
 from django.tasks import task
 from django.utils import timezone
 
 from tenantatlas.lib import request_context
 from tenantatlas.lib.reasons import ProviderError, RetryLater, get_reason
 from tenantatlas.lib.sanitize import Redactor, redaction_scope
-from tenantatlas.operations.events import emit_run_completed
 from tenantatlas.operations.handlers import FAILED, RunHandedBack, RunOutcome, RunStopped
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.registry import capability_handler, get_operation
@@ -72,9 +72,7 @@ class WorkerContext:
         if not force and now - self._last_progress_write < 0.5:
             return
         self._last_progress_write = now
-        OperationRun.objects.filter(pk=self.run.pk).update(
-            progress_done=done, progress_total=total, heartbeat_at=timezone.now()
-        )
+        OperationRun.objects.progress(self.run.pk, done=done, total=total)
 
     def check_stop(self) -> None:
         """Call at page boundaries: raises RunStopped if cancelled or past the timeout, and
@@ -118,9 +116,7 @@ class Heartbeat:
 
     def _beat(self) -> None:
         try:
-            OperationRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                heartbeat_at=timezone.now()
-            )
+            OperationRun.objects.beat(self.run_id)
         except Exception:
             # A failed beat (database locked or restarting) must neither kill the run nor end
             # the heartbeat: drop this thread's connection and beat again next interval.
@@ -129,76 +125,48 @@ class Heartbeat:
 
 
 def claim(run_id: int) -> bool:
-    """queued → running, only if still queued and due. 0 rows: someone else got there first."""
-    now = timezone.now()
-    return bool(
-        OperationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED)
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-        .update(
-            status=RunStatus.RUNNING,
-            started_at=now,
-            heartbeat_at=now,
-            attempts=F("attempts") + 1,
-            cancel_requested_at=None,
-        )
-    )
+    """queued → running, only if still queued and due. False: someone else got there first."""
+    return OperationRun.objects.claim(run_id, now=timezone.now())
 
 
 def finalize(run_id: int, status: str, outcome: RunOutcome, redactor: Redactor) -> bool:
     """running → terminal, only if still running (the reaper may have failed it already)."""
-    with transaction.atomic():
-        run = OperationRun.objects.select_for_update().get(pk=run_id)
-        if run.status != RunStatus.RUNNING:
-            return False
-        run.status = status
-        run.finished_at = timezone.now()
-        run.summary_counts = redactor.sanitize_data(outcome.summary_counts)
-        run.context = redactor.sanitize_data({**run.context, **outcome.context})
-        run.reason_code = outcome.reason_code
-        run.failure_message = redactor.sanitize(outcome.message, limit=500)
-        if run.progress_total is not None and status == RunStatus.SUCCEEDED:
-            run.progress_done = run.progress_total
-        run.save()
-        emit_run_completed(run.pk)
-    return True
+    context = OperationRun.objects.filter(pk=run_id).values_list("context", flat=True).first()
+    return OperationRun.objects.finish(
+        run_id,
+        status=status,
+        summary_counts=redactor.sanitize_data(outcome.summary_counts),
+        context=redactor.sanitize_data({**(context or {}), **outcome.context}),
+        reason_code=outcome.reason_code,
+        message=redactor.sanitize(outcome.message, limit=500),
+    )
 
 
 def hand_back(run: OperationRun) -> bool:
     """running → queued again, re-enqueued for the next worker (this one is stopping)."""
     context = {**run.context, "handed_back": int(run.context.get("handed_back", 0)) + 1}
     with transaction.atomic():
-        handed = OperationRun.objects.filter(pk=run.pk).hand_back(context=context)
+        handed = OperationRun.objects.hand_back(run.pk, context=context)
         if handed:
             transaction.on_commit(functools.partial(enqueue_run, run.pk))
     if handed:
         logger.info("Run %s handed back to the queue (worker stopping)", run.pk)
-    return bool(handed)
+    return handed
 
 
 def reschedule(run: OperationRun, *, not_before: dt.datetime, note: dict[str, Any]) -> bool:
-    """Put a running run back in the queue until not_before (Graph said: retry later)."""
+    """running → queued until not_before (Graph said: retry later), re-enqueued for then."""
+    context = {**run.context, "rescheduled": [*run.context.get("rescheduled", []), note]}
     with transaction.atomic():
-        updated = OperationRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-            status=RunStatus.QUEUED,
-            not_before=not_before,
-            heartbeat_at=None,
-            enqueued_at=not_before,
-            context={**run.context, "rescheduled": [*run.context.get("rescheduled", []), note]},
-        )
-        if updated:
+        moved = OperationRun.objects.reschedule(run.pk, not_before=not_before, context=context)
+        if moved:
             transaction.on_commit(lambda: enqueue_run(run.pk, run_after=not_before))
-    return bool(updated)
+    return moved
 
 
 def fail_lost_run(run_id: int, message: str) -> bool:
     """running → failed run.worker_lost now: the transport saw the worker process die."""
-    with transaction.atomic():
-        ended = OperationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).fail(
-            "run.worker_lost", message
-        )
-        if ended:
-            emit_run_completed(run_id)
-    return bool(ended)
+    return OperationRun.objects.fail_lost(run_id, message)
 
 
 def _failure(code: str, message: str, context: dict[str, Any] | None = None) -> RunOutcome:
@@ -214,44 +182,65 @@ def _status_of(outcome: RunOutcome) -> str:
     return RunStatus.CANCELLED if outcome.reason_code == "run.cancelled" else outcome.status
 
 
+@dataclass(frozen=True)
+class BackInQueue:
+    """The run left this worker for the queue (rescheduled or handed back); ``moved`` is False
+    when it had already ended meanwhile (the reaper was faster)."""
+
+    moved: bool
+
+
+def _reschedule_or_give_up(run: OperationRun, exc: RetryLater) -> BackInQueue | RunOutcome:
+    """Follow Microsoft's "retry later" (back to the queue until then) a few times, then fail."""
+    if len(run.context.get("rescheduled", [])) >= MAX_RESCHEDULES:
+        return _failure(
+            exc.reason_code,
+            f"Microsoft Graph asked to retry later {MAX_RESCHEDULES + 1} times; giving up.",
+            {"failure_details": exc.details},
+        )
+    retry_at = exc.retry_at or timezone.now()
+    note = {"reason_code": exc.reason_code, "retry_at": retry_at.isoformat()}
+    return BackInQueue(reschedule(run, not_before=retry_at, note=note))
+
+
+def _run_handler(run: OperationRun, ctx: WorkerContext) -> BackInQueue | RunOutcome:
+    """The handler's outcome, or what the exception it raised means."""
+    op = get_operation(run.operation_type)
+    try:
+        return capability_handler(run.connection.provider, op.interface)(ctx)
+    except RetryLater as exc:
+        return _reschedule_or_give_up(run, exc)
+    except RunHandedBack:
+        return BackInQueue(hand_back(run))
+    except RunStopped as exc:
+        return _failure(exc.reason_code, exc.message)
+    except ProviderError as exc:
+        return _failure(exc.reason_code, exc.message, {"failure_details": exc.details})
+    except Exception as exc:  # the run must end with a reason, not hang
+        logger.exception("Run %s crashed in %s", run.pk, op.key)
+        return _failure("internal.error", f"Unexpected error ({type(exc).__name__}).")
+
+
 def execute(run_id: int, *, heartbeat_interval: float | None = None) -> str | None:
-    """Run one operation run end to end. Returns the terminal status, or None if not claimed."""
+    """Run one operation run end to end. Returns the status it ended with (queued when it went
+    back to the queue), or None if this worker did not get to run it."""
     if not claim(run_id):
         logger.info("Run %s not claimed (already taken, cancelled or not due)", run_id)
         return None
     run = OperationRun.objects.select_related("connection", "workspace").get(pk=run_id)
-    op = get_operation(run.operation_type)
-    interval = heartbeat_interval or settings.RUN_HEARTBEAT_SECONDS
+    if not run.connection.is_enabled:
+        # Queued before its connection was disabled: it must not reach the tenant.
+        return RunStatus.FAILED if OperationRun.objects.fail_disabled(run_id) else None
+    timeout = get_operation(run.operation_type).timeout_seconds
     with (
         redaction_scope() as redactor,
         request_context.bind(request_context.RequestContext(via="worker")),
-        Heartbeat(run_id, interval),
+        Heartbeat(run_id, heartbeat_interval or settings.RUN_HEARTBEAT_SECONDS),
     ):
-        ctx = WorkerContext(run, redactor, deadline=time.monotonic() + op.timeout_seconds)
-        try:
-            outcome = capability_handler(run.connection.provider, op.interface)(ctx)
-        except RetryLater as exc:
-            retry_at = exc.retry_at or timezone.now()
-            if len(run.context.get("rescheduled", [])) >= MAX_RESCHEDULES:
-                outcome = _failure(
-                    exc.reason_code,
-                    f"Microsoft Graph asked to retry later {MAX_RESCHEDULES + 1} times; giving up.",
-                    {"failure_details": exc.details},
-                )
-            else:
-                note = {"reason_code": exc.reason_code, "retry_at": retry_at.isoformat()}
-                if reschedule(run, not_before=retry_at, note=note):
-                    return RunStatus.QUEUED
-                return None
-        except RunHandedBack:
-            return RunStatus.QUEUED if hand_back(run) else None
-        except RunStopped as exc:
-            outcome = _failure(exc.reason_code, exc.message)
-        except ProviderError as exc:
-            outcome = _failure(exc.reason_code, exc.message, {"failure_details": exc.details})
-        except Exception as exc:  # the run must end with a reason, not hang
-            logger.exception("Run %s crashed in %s", run_id, op.key)
-            outcome = _failure("internal.error", f"Unexpected error ({type(exc).__name__}).")
+        ctx = WorkerContext(run, redactor, deadline=time.monotonic() + timeout)
+        outcome = _run_handler(run, ctx)
+        if isinstance(outcome, BackInQueue):
+            return RunStatus.QUEUED if outcome.moved else None
         status = _status_of(outcome)
         finalize(run_id, status, outcome, redactor)
     return status
