@@ -10,6 +10,7 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 # Entra refuses app credentials with shorter RSA keys (and so does NIST SP 800-131A since 2014).
 MIN_RSA_KEY_BITS = 2048
@@ -60,8 +61,7 @@ def parse_certificate_bundle(
     private_key = _read_private_key(
         key_data or certificate_data, passphrase, separate=bool(key_data)
     )
-    _check_key_pair(certificate, private_key)
-    return _parsed(certificate, private_key)
+    return _parsed(certificate, _matching_rsa_key(certificate, private_key))
 
 
 def _read_certificate(data: bytes) -> x509.Certificate:
@@ -87,7 +87,7 @@ def _read_certificate(data: bytes) -> x509.Certificate:
         ) from None
 
 
-def _read_private_key(data: bytes, passphrase: str, *, separate: bool) -> rsa.RSAPrivateKey:
+def _read_private_key(data: bytes, passphrase: str, *, separate: bool) -> PrivateKeyTypes:
     """The private key block of `data` (its own file when `separate`, else the certificate's)."""
     match = _KEY_BLOCK.search(data)
     if match is None:
@@ -101,7 +101,7 @@ def _read_private_key(data: bytes, passphrase: str, *, separate: bool) -> rsa.RS
             "no_key",
         )
     try:
-        key = serialization.load_pem_private_key(
+        return serialization.load_pem_private_key(
             match.group(0), password=passphrase.encode() if passphrase else None
         )
     except TypeError:
@@ -116,14 +116,16 @@ def _read_private_key(data: bytes, passphrase: str, *, separate: bool) -> rsa.RS
             "The private key could not be read (wrong passphrase or not a PEM private key).",
             "bad_key",
         ) from None
-    if not isinstance(key, rsa.RSAPrivateKey):
+
+
+def _matching_rsa_key(
+    certificate: x509.Certificate, private_key: PrivateKeyTypes
+) -> rsa.RSAPrivateKey:
+    """`private_key` if it is the certificate's RSA key and long enough for Entra."""
+    if not isinstance(private_key, rsa.RSAPrivateKey):
         raise _certificate_problem(
             "Entra app certificates for client credentials must use an RSA key.", "not_rsa"
         )
-    return key
-
-
-def _check_key_pair(certificate: x509.Certificate, private_key: rsa.RSAPrivateKey) -> None:
     public = certificate.public_key()
     if not isinstance(public, rsa.RSAPublicKey) or (
         public.public_numbers() != private_key.public_key().public_numbers()
@@ -138,6 +140,7 @@ def _check_key_pair(certificate: x509.Certificate, private_key: rsa.RSAPrivateKe
             "longer key.",
             "key_too_short",
         )
+    return private_key
 
 
 def _parsed(certificate: x509.Certificate, private_key: rsa.RSAPrivateKey) -> ParsedCertificate:
