@@ -24,7 +24,7 @@ class ComplianceState(models.TextChoices):
     CONFLICT = "conflict", "Conflict"
     ERROR = "error", "Error"
     UNKNOWN = "unknown", "Unknown"
-    CONFIG_MANAGER = "configManager", "Configuration Manager"
+    CONFIG_MANAGER = "configManager", "Config Manager"  # as Graph documents the state
 
 
 class InventoryItem(models.Model):
