@@ -73,7 +73,7 @@ def _read_certificate(data: bytes) -> x509.Certificate:
             else "is not a PEM certificate"
         )
         raise CertificateProblem(
-            f"The certificate file {what} (expected a '-----BEGIN CERTIFICATE-----' block).",
+            f"The certificate file {what} (expected a PEM block that starts with a BEGIN CERTIFICATE line).",
             code="no_certificate",
             part="certificate",
         )
@@ -97,7 +97,7 @@ def _read_private_key(data: bytes, passphrase: str, *, separate: bool) -> Privat
             )
         raise _key_problem(
             "No private key found: upload the PEM private key "
-            "('-----BEGIN PRIVATE KEY-----') with the certificate.",
+            "(a PEM block that starts with a BEGIN PRIVATE KEY line) with the certificate.",
             "no_key",
         )
     try:
