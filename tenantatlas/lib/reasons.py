@@ -14,17 +14,35 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Reason:
-    """One catalog entry: what went wrong and what an administrator should do about it."""
+    """One catalog entry: what went wrong and what an administrator should do about it.
+
+    ``retryable``: running the operation again later can succeed without anyone changing
+    anything. ``fatal_for_sync``: nothing else can work either, so an inventory sync stops at
+    once instead of recording the failure for one kind and reading the next. ``affects_health``:
+    the failure is a property of the connection, so a run that ends with it marks the connection
+    unhealthy (whichever operation it was).
+    """
 
     code: str
     title: str
     message: str
     remediation: str
     retryable: bool
+    fatal_for_sync: bool = False
+    affects_health: bool = False
 
 
-def _r(code: str, title: str, message: str, remediation: str, *, retryable: bool) -> Reason:
-    return Reason(code, title, message, remediation, retryable)
+def _r(
+    code: str,
+    title: str,
+    message: str,
+    remediation: str,
+    *,
+    retryable: bool,
+    fatal_for_sync: bool = False,
+    affects_health: bool = False,
+) -> Reason:
+    return Reason(code, title, message, remediation, retryable, fatal_for_sync, affects_health)
 
 
 _ENTRA_APP = "Entra admin center → Identity → Applications → App registrations → your app"
@@ -37,6 +55,8 @@ _CATALOG: tuple[Reason, ...] = (
         "The connection has no current credential.",
         "Edit the connection and enter a client secret or upload a certificate.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "credential.expiring",
@@ -45,6 +65,8 @@ _CATALOG: tuple[Reason, ...] = (
         "Create a new secret or certificate in the app registration (Certificates & secrets), "
         "then use Rotate credential on the connection before the old one expires.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "credential.decrypt_failed",
@@ -53,6 +75,8 @@ _CATALOG: tuple[Reason, ...] = (
         "Restore the encryption key that was used when the credential was saved "
         "(TENANTATLAS_ENCRYPTION_KEYS), or rotate the credential to store it again.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.invalid_client_secret",
@@ -61,6 +85,8 @@ _CATALOG: tuple[Reason, ...] = (
         f"In the {_ENTRA_APP} → Certificates & secrets, create a new client secret and paste "
         "its Value (not the Secret ID) into the connection.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.client_secret_expired",
@@ -69,6 +95,8 @@ _CATALOG: tuple[Reason, ...] = (
         f"In the {_ENTRA_APP} → Certificates & secrets, create a new client secret and rotate "
         "the connection's credential.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.certificate_invalid",
@@ -79,6 +107,8 @@ _CATALOG: tuple[Reason, ...] = (
         "After a rotation allow a few minutes for the change to propagate, and check the "
         "server clock.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.app_not_found",
@@ -88,6 +118,8 @@ _CATALOG: tuple[Reason, ...] = (
         "of the customer tenant must grant admin consent so the app gets a service principal "
         f"there ({_ENTRA_ENTERPRISE}).",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.app_disabled",
@@ -96,6 +128,8 @@ _CATALOG: tuple[Reason, ...] = (
         f"In the {_ENTRA_ENTERPRISE} → your app → Properties, set 'Enabled for users to "
         "sign-in?' to Yes (accountEnabled=true).",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.tenant_not_found",
@@ -104,6 +138,8 @@ _CATALOG: tuple[Reason, ...] = (
         "Check the Entra tenant id (Entra admin center → Overview → Tenant ID) and that the "
         "connection uses the right cloud (global, US Government or China).",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.tenant_id_invalid",
@@ -111,6 +147,8 @@ _CATALOG: tuple[Reason, ...] = (
         "The tenant identifier is neither a valid tenant id nor a domain (AADSTS900023).",
         "Enter the tenant id as a GUID, copied from Entra admin center → Overview → Tenant ID.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.blocked_by_policy",
@@ -120,6 +158,8 @@ _CATALOG: tuple[Reason, ...] = (
         "workload identities, and check security defaults and named locations for the "
         "TenantAtlas server's outbound IP address.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.consent_missing",
@@ -128,6 +168,8 @@ _CATALOG: tuple[Reason, ...] = (
         f"In the {_ENTRA_APP} → API permissions, add the Microsoft Graph application "
         "permissions TenantAtlas lists as required, then select 'Grant admin consent'.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "auth.failed",
@@ -136,6 +178,8 @@ _CATALOG: tuple[Reason, ...] = (
         "Check the tenant id, client id and credential of the connection; the details show "
         "the AADSTS code Microsoft returned (look it up at login.microsoftonline.com/error).",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "graph.unauthorized",
@@ -144,6 +188,8 @@ _CATALOG: tuple[Reason, ...] = (
         "Check that the connection uses the right cloud and that the application is allowed "
         "to call Microsoft Graph; then run the connection check again.",
         retryable=True,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "graph.permission_denied",
@@ -214,6 +260,8 @@ _CATALOG: tuple[Reason, ...] = (
         "Microsoft Graph answered for a different tenant than the connection names.",
         "Check the Entra tenant id of the connection against Entra admin center → Overview.",
         retryable=False,
+        fatal_for_sync=True,
+        affects_health=True,
     ),
     _r(
         "provider.connection_disabled",
@@ -221,6 +269,7 @@ _CATALOG: tuple[Reason, ...] = (
         "The connection is disabled; operations cannot start on it.",
         "Enable the connection on the Provider Connections page, then start the operation.",
         retryable=False,
+        fatal_for_sync=True,
     ),
     _r(
         "operation.unsupported",

@@ -7,33 +7,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenantatlas.lib.reasons import get_reason
 from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.providers.health_result import HealthResult
 from tenantatlas.providers.services.health import record_health
 
-HEALTH_AFFECTING_PREFIXES = (
-    "auth.",
-    "credential.",
-    "graph.unauthorized",
-    "provider.tenant_mismatch",
-)
 
-
-def _health_result(run: OperationRun) -> dict[str, Any] | None:
-    result = run.context.get("health") or run.context.get("failure_details", {}).get("health")
-    if result:
-        return dict(result)
-    if run.status == RunStatus.FAILED and run.reason_code.startswith(HEALTH_AFFECTING_PREFIXES):
-        return {
-            "health": "unhealthy",
-            "reason_code": run.reason_code,
-            "message": run.failure_message,
-        }
+def health_of(run: OperationRun) -> HealthResult | None:
+    """What the run says about its connection's health: a check's findings, or "unhealthy"
+    when any run failed for a reason about the connection itself; None when it says nothing."""
+    if run.context.get("health"):
+        return HealthResult.from_json(run.context["health"])
+    if run.status == RunStatus.FAILED and get_reason(run.reason_code).affects_health:
+        return HealthResult.of_failed_run(run.reason_code, run.failure_message)
     return None
 
 
 def update_connection_health(sender: Any, run: OperationRun, **kwargs: Any) -> None:
-    result = _health_result(run)
-    if result is None:
-        return
-    result.setdefault("message", run.failure_message)
-    record_health(connection=run.connection, result=result, run=run)
+    found = health_of(run)
+    if found is not None:
+        record_health(connection=run.connection, result=found, run=run)

@@ -64,6 +64,22 @@ def test_it_marks_transient_failures_retryable() -> None:
     assert not REASONS["graph.permission_denied"].retryable
 
 
+def test_it_says_once_which_failures_end_a_sync_and_which_mark_the_connection() -> None:
+    connection_broken = {
+        code
+        for code in SPEC_CODES
+        if code.startswith(("auth.", "credential."))
+        or code in {"graph.unauthorized", "provider.tenant_mismatch"}
+    }
+    assert {c for c, r in REASONS.items() if r.affects_health} == connection_broken
+    assert {c for c, r in REASONS.items() if r.fatal_for_sync} == connection_broken | {
+        "provider.connection_disabled"
+    }
+    # One kind the app may not read is recorded and the sync goes on; it is not the connection.
+    assert not REASONS["graph.permission_denied"].fatal_for_sync
+    assert not REASONS["graph.permission_denied"].affects_health
+
+
 def test_it_maps_unknown_codes_to_internal_error() -> None:
     assert get_reason("nope.nope").code == "internal.error"
     assert get_reason(None).code == "internal.error"

@@ -1,7 +1,13 @@
-"""Connection health: can we authenticate, with which permissions, against the right tenant?"""
+"""Connection health: can we authenticate, with which permissions, against the right tenant?
+
+The check builds one HealthResult step by step (token and permissions → the tenant →
+Intune → the credential's expiry) and ends its run with it in the context; a finding that makes
+the connection unhealthy ends the run failed, with the findings so far.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -9,10 +15,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from tenantatlas.graph.contracts import required_permissions
-from tenantatlas.lib.reasons import ProviderError, get_reason
-from tenantatlas.operations.handlers import PARTIALLY_SUCCEEDED, SUCCEEDED, RunContext, RunOutcome
+from tenantatlas.lib.reasons import ProviderError, RetryLater, get_reason
+from tenantatlas.operations.handlers import (
+    FAILED,
+    PARTIALLY_SUCCEEDED,
+    SUCCEEDED,
+    RunContext,
+    RunOutcome,
+)
 from tenantatlas.providers.gateway import ProviderGateway
-from tenantatlas.providers.models import Health
+from tenantatlas.providers.health_result import HealthResult
+from tenantatlas.providers.models import CredentialKind, Health, ProviderCredential
 
 
 def permission_gaps(roles: list[str]) -> tuple[list[str], list[str]]:
@@ -35,14 +48,22 @@ def _default_domain(org: dict[str, Any]) -> str:
     return ""
 
 
-def _expiry_problem(expires_at: dt.datetime | None) -> tuple[str, str] | None:
+def _expiry(credential: ProviderCredential) -> tuple[str, str, str] | None:
+    """(health, reason code, message) when the credential has expired or expires soon."""
+    expires_at = credential.expires_at
     if expires_at is None:
         return None
     now = timezone.now()
     if expires_at <= now:
-        return "unhealthy", f"The credential expired on {expires_at:%Y-%m-%d}."
+        code = (
+            "auth.client_secret_expired"
+            if credential.kind == CredentialKind.CLIENT_SECRET
+            else "auth.certificate_invalid"
+        )
+        return Health.UNHEALTHY, code, f"The credential expired on {expires_at:%Y-%m-%d}."
     if expires_at - now <= dt.timedelta(days=settings.CREDENTIAL_EXPIRY_WARNING_DAYS):
-        return "degraded", f"The credential expires on {expires_at:%Y-%m-%d}."
+        message = f"The credential expires on {expires_at:%Y-%m-%d}."
+        return Health.DEGRADED, "credential.expiring", message
     return None
 
 
@@ -61,74 +82,100 @@ def _probe_intune(client: Any, roles: list[str]) -> dict[str, Any]:
     return {"intune": "licensed", "enrolled_devices": overview.get("enrolledDeviceCount")}
 
 
-def _record_organization(gateway: ProviderGateway, client: Any, result: dict[str, Any]) -> None:
+class Unhealthy(Exception):
+    """A finding that ends the check: the connection cannot work as it is."""
+
+    def __init__(self, found: HealthResult, details: dict[str, Any] | None = None) -> None:
+        super().__init__(found.reason_code)
+        self.found = found
+        self.details = details or {}
+
+
+def _permissions(found: HealthResult, roles: list[str] | None) -> HealthResult:
+    """What the token grants against what the Graph contracts need."""
+    if roles is None:  # a token without roles: nobody granted admin consent
+        missing, _ = permission_gaps([])
+        found = dataclasses.replace(found, granted=(), missing=tuple(missing), extra=())
+        code = "auth.consent_missing"
+        raise Unhealthy(found.but(Health.UNHEALTHY, code, get_reason(code).message))
+    missing, extra = permission_gaps(roles)
+    found = dataclasses.replace(
+        found, granted=tuple(sorted(roles)), missing=tuple(missing), extra=tuple(extra)
+    )
+    if missing:
+        message = "Missing application permissions: " + ", ".join(missing)
+        return found.but(Health.DEGRADED, "graph.permission_denied", message)
+    return found
+
+
+def _organization(gateway: ProviderGateway, client: Any, found: HealthResult) -> HealthResult:
     """The tenant's name and default domain, once /organization proved it is the right tenant
     (another tenant's name is never recorded on this connection)."""
     try:
         org = gateway.verify_tenant(client)
-    except ProviderError as exc:
-        exc.details = {
-            **exc.details,
-            "health": {**result, "health": Health.UNHEALTHY, "reason_code": exc.reason_code},
-        }
+    except RetryLater:
         raise
-    result.update(tenant_name=str(org.get("displayName", "")), default_domain=_default_domain(org))
+    except ProviderError as exc:
+        verdict = found.but(Health.UNHEALTHY, exc.reason_code, exc.message)
+        raise Unhealthy(verdict, exc.details) from exc
+    name, domain = str(org.get("displayName", "")), _default_domain(org)
+    return dataclasses.replace(found, tenant_name=name, default_domain=domain)
 
 
-def health_check(ctx: RunContext) -> RunOutcome:
-    gateway = ProviderGateway(
-        ctx.run.connection, redactor=ctx.redactor, purpose="provider.health_check"
+def _intune(client: Any, found: HealthResult) -> HealthResult:
+    probe = _probe_intune(client, list(found.granted or ()))
+    found = dataclasses.replace(
+        found,
+        intune=probe["intune"],
+        intune_error=probe.get("intune_error", ""),
+        enrolled_devices=probe.get("enrolled_devices"),
     )
+    if found.intune == "unlicensed" and found.health == Health.HEALTHY:
+        message = "Microsoft Intune is not licensed in this tenant: device data cannot be read."
+        return found.but(Health.DEGRADED, "graph.license_missing", message)
+    return found
+
+
+def _credential(credential: ProviderCredential, found: HealthResult) -> HealthResult:
+    found = dataclasses.replace(found, credential_expires_at=credential.expires_at)
+    expiry = _expiry(credential)
+    if expiry is None:
+        return found
+    health, code, message = expiry
+    if health == Health.UNHEALTHY:
+        raise Unhealthy(found.but(health, code, message))
+    return found.but(health, code, message) if found.health == Health.HEALTHY else found
+
+
+def _examine(ctx: RunContext, gateway: ProviderGateway) -> HealthResult:
     credential = gateway.current_credential()
     tokens = gateway.token_provider(credential)
     token = tokens.get_token()
     ctx.check_stop()
-    result: dict[str, Any] = {
-        "granted": sorted(token.roles or []),
-        "checked_at": timezone.now().isoformat(),
-    }
-    if token.roles is None:
-        missing, _ = permission_gaps([])
-        result.update(
-            health=Health.UNHEALTHY, reason_code="auth.consent_missing", missing=missing, extra=[]
-        )
-        raise ProviderError(
-            "auth.consent_missing",
-            get_reason("auth.consent_missing").message,
-            details={"health": result},
-        )
-    missing, extra = permission_gaps(token.roles)
-    result.update(missing=missing, extra=extra)
+    found = HealthResult(health=Health.HEALTHY, checked_at=timezone.now())
+    found = _permissions(found, token.roles)
+    found = _organization(gateway, gateway.graph_client(tokens), found)
+    found = _intune(gateway.graph_client(tokens, max_attempts=1), found)
+    return _credential(credential, found)
 
-    _record_organization(gateway, gateway.graph_client(tokens), result)
 
-    health, reason_code, message = Health.HEALTHY, "", ""
-    if missing:
-        health, reason_code = Health.DEGRADED, "graph.permission_denied"
-        message = "Missing application permissions: " + ", ".join(missing)
-    intune = _probe_intune(gateway.graph_client(tokens, max_attempts=1), token.roles)
-    result.update(intune)
-    if intune.get("intune") == "unlicensed" and health == Health.HEALTHY:
-        health, reason_code = Health.DEGRADED, "graph.license_missing"
-        message = "Microsoft Intune is not licensed in this tenant: device data cannot be read."
-    expiry = _expiry_problem(credential.expires_at)
-    if expiry is not None:
-        level, expiry_message = expiry
-        if level == "unhealthy":
-            code = (
-                "auth.client_secret_expired"
-                if credential.kind == "client_secret"
-                else "auth.certificate_invalid"
-            )
-            result.update(health=Health.UNHEALTHY, reason_code=code, message=expiry_message)
-            raise ProviderError(code, expiry_message, details={"health": result})
-        if health == Health.HEALTHY:
-            health, reason_code, message = Health.DEGRADED, "credential.expiring", expiry_message
-    result.update(health=health, reason_code=reason_code, message=message)
+def health_check(ctx: RunContext) -> RunOutcome:
+    connection = ctx.run.connection
+    gateway = ProviderGateway(connection, redactor=ctx.redactor, purpose="provider.health_check")
+    try:
+        found = _examine(ctx, gateway)
+    except Unhealthy as exc:
+        return RunOutcome(
+            status=FAILED,
+            context={"health": exc.found.to_json(), "failure_details": exc.details},
+            reason_code=exc.found.reason_code,
+            message=exc.found.message,
+        )
+    counts = {name: len(getattr(found, name) or ()) for name in ("granted", "missing", "extra")}
     return RunOutcome(
-        status=SUCCEEDED if health == Health.HEALTHY else PARTIALLY_SUCCEEDED,
-        summary_counts={"granted": len(token.roles), "missing": len(missing), "extra": len(extra)},
-        context={"health": result, "graph": gateway.recorder.summary()},
-        reason_code=reason_code,
-        message=message,
+        status=SUCCEEDED if found.health == Health.HEALTHY else PARTIALLY_SUCCEEDED,
+        summary_counts=counts,
+        context={"health": found.to_json(), "graph": gateway.recorder.summary()},
+        reason_code=found.reason_code,
+        message=found.message,
     )

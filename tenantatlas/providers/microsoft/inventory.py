@@ -29,9 +29,6 @@ KINDS: list[tuple[str, str, Callable[[dict[str, Any]], ObservedItem]]] = [
     (InventoryKind.MOBILE_APP, "mobile_apps.list", mapping.app),
 ]
 
-# Failures that end the whole run: nothing else can work either.
-FATAL_PREFIXES = ("auth.", "credential.", "graph.unauthorized", "provider.")
-
 
 def _expected_devices(client: Any) -> int | None:
     try:
@@ -64,7 +61,7 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
         except RetryLater:
             raise  # Graph said "come back later": the worker reschedules the whole run
         except ProviderError as exc:
-            if exc.reason_code.startswith(FATAL_PREFIXES):
+            if exc.reason.fatal_for_sync:  # nothing else can work either
                 raise
             failures[kind] = exc.reason_code
             summary[kind] = {**counts.as_dict(), "error": exc.reason_code, "message": exc.message}

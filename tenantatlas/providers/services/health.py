@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.providers.health_result import HealthResult
 from tenantatlas.providers.models import Health, ProviderConnection
 
 
@@ -20,23 +21,24 @@ def reset_health(connection: ProviderConnection) -> None:
 
 
 @transaction.atomic
-def record_health(
-    *, connection: ProviderConnection, result: dict[str, Any], run: Any = None
-) -> None:
+def record_health(*, connection: ProviderConnection, result: HealthResult, run: Any = None) -> None:
     """Store a health check's outcome on the connection (called by the run-completed listener)."""
     connection = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
     previous = connection.health
-    connection.health = result.get("health", Health.UNKNOWN)
-    connection.health_reason_code = result.get("reason_code", "") or ""
-    connection.health_message = (result.get("message") or "")[:500]
+    connection.health = result.health
+    connection.health_reason_code = result.reason_code
+    connection.health_message = result.message[:500]
     connection.health_checked_at = timezone.now()
-    for field in ("granted", "missing", "extra"):
-        if field in result:
-            setattr(connection, f"{field}_permissions", list(result[field]))
-    if result.get("tenant_name"):
-        connection.entra_tenant_name = result["tenant_name"][:200]
-    if result.get("default_domain"):
-        connection.default_domain = result["default_domain"][:255]
+    if result.granted is not None:
+        connection.granted_permissions = list(result.granted)
+    if result.missing is not None:
+        connection.missing_permissions = list(result.missing)
+    if result.extra is not None:
+        connection.extra_permissions = list(result.extra)
+    if result.tenant_name:
+        connection.entra_tenant_name = result.tenant_name[:200]
+    if result.default_domain:
+        connection.default_domain = result.default_domain[:255]
     connection.save()
     if previous != connection.health:
         record_event(

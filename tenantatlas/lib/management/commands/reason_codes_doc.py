@@ -18,10 +18,13 @@ HEADER = """# Reason codes
 Every failed or partially failed provider run, and every unhealthy connection, carries one stable
 reason code. The code is what badges, filters, the API and alerts key on; the message shown next
 to it is sanitized and may vary. *Retryable* means running the operation again later can succeed
-without anyone changing anything.
+without anyone changing anything. *Ends a sync* means an inventory sync stops at once (nothing
+else can work either) instead of recording the failure for one kind and reading the next.
+*Connection health* means a run of any operation that fails with it marks the connection
+unhealthy.
 
-| Code | Title | Retryable |
-|---|---|---|
+| Code | Title | Retryable | Ends a sync | Connection health |
+|---|---|---|---|---|
 """
 
 
@@ -29,11 +32,15 @@ def doc_path() -> Path:
     return Path(settings.BASE_DIR) / "docs" / "reason-codes.md"
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def render() -> str:
     """The complete Markdown document for the current catalog."""
     rows = [
-        f"| [`{r.code}`](#{r.code.replace('.', '')}) | {r.title} | "
-        f"{'yes' if r.retryable else 'no'} |"
+        f"| [`{r.code}`](#{r.code.replace('.', '')}) | {r.title} | {_yes(r.retryable)} | "
+        f"{_yes(r.fatal_for_sync)} | {_yes(r.affects_health)} |"
         for r in REASONS.values()
     ]
     sections = [
