@@ -11,12 +11,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from tenantatlas.lib.actors import DEMO
+from tenantatlas.lib.actors import DEMO
 from tenantatlas.lib.env import envstr
 from tenantatlas.members.services import add_member
 from tenantatlas.providers.credential_input import SecretInput
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.providers.services.connections import create_connection
-from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, load_scenarios
+from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, TenantScenario, load_scenarios
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
 DEMO_USERS = [("admin", Role.OWNER), ("operator", Role.OPERATOR), ("viewer", Role.READONLY)]
@@ -49,41 +51,52 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         password, fresh = demo_password()
-        users = get_user_model()
         workspace = Workspace.objects.filter(slug="demo").first() or Workspace.objects.create(
             name="Demo", slug="demo"
         )
-        owner = None
-        for username, role in DEMO_USERS:
-            user = users.objects.filter(username=username).first()
-            if user is None:
-                user = users.objects.create_user(
-                    username=username, email=f"{username}@demo.invalid", password=password
-                )
-            if not Membership.objects.filter(workspace=workspace, user=user).exists():
-                add_member(actor=None, workspace=workspace, user=user, role=role)
-            owner = owner or user
-        created = 0
-        for tenant in load_scenarios(options["scenarios"]):
-            exists = ProviderConnection.objects.for_workspace(workspace).filter(
-                entra_tenant_id=tenant.tenant_id
-            )
-            if exists.exists() or not tenant.apps or not tenant.apps[0].secrets:
-                continue
-            app = tenant.apps[0]
-            create_connection(
-                actor=owner,
-                workspace=workspace,
-                display_name=tenant.display_name,
-                entra_tenant_id=tenant.tenant_id,
-                cloud="simulator",
-                credential=SecretInput(
-                    client_id=app.client_id,
-                    client_secret=app.secrets[0].value,
-                    expires_at=app.secrets[0].expires_at,
-                ),
-            )
-            created += 1
+        owner, *_ = [
+            _demo_member(workspace, username, role, password) for username, role in DEMO_USERS
+        ]
+        created = sum(
+            _demo_connection(workspace, owner, tenant)
+            for tenant in load_scenarios(options["scenarios"])
+        )
         self.stdout.write(f"Demo workspace ready ({created} connection(s) added).")
         where = "" if not fresh else f" (saved in {Path(settings.DATA_DIR) / 'demo-password'})"
         self.stdout.write(f"Sign in as admin / operator / viewer with password: {password}{where}")
+
+
+def _demo_member(workspace: Workspace, username: str, role: str, password: str) -> Any:
+    """The demo user (created with ``password`` the first time), a member of the workspace."""
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    if user is None:
+        user = users.objects.create_user(
+            username=username, email=f"{username}@demo.invalid", password=password
+        )
+    if not Membership.objects.filter(workspace=workspace, user=user).exists():
+        add_member(actor=DEMO, workspace=workspace, user=user, role=role)
+    return user
+
+
+def _demo_connection(workspace: Workspace, owner: Any, tenant: TenantScenario) -> bool:
+    """A connection to the simulated tenant, unless the workspace has one (or it has no app)."""
+    exists = ProviderConnection.objects.for_workspace(workspace).filter(
+        entra_tenant_id=tenant.tenant_id
+    )
+    if exists.exists() or not tenant.apps or not tenant.apps[0].secrets:
+        return False
+    app = tenant.apps[0]
+    create_connection(
+        actor=owner,
+        workspace=workspace,
+        display_name=tenant.display_name,
+        entra_tenant_id=tenant.tenant_id,
+        cloud="simulator",
+        credential=SecretInput(
+            client_id=app.client_id,
+            client_secret=app.secrets[0].value,
+            expires_at=app.secrets[0].expires_at,
+        ),
+    )
+    return True
