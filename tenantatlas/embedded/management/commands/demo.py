@@ -12,7 +12,6 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from tenantatlas.lib.actors import DEMO
-from tenantatlas.lib.actors import DEMO
 from tenantatlas.lib.env import envstr
 from tenantatlas.members.services import add_member
 from tenantatlas.providers.credential_input import SecretInput
