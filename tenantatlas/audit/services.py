@@ -8,34 +8,34 @@ from django.db import models
 
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib import request_context
+from tenantatlas.lib.actors import Actor, actor_label, user_or_none
 from tenantatlas.lib.sanitize import sanitize, sanitize_data
 from tenantatlas.workspaces.models import Workspace
 
-
-def actor_label_for(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    label = getattr(actor, "username", None) or str(actor)
-    return str(label)[:200]
+# The run framework still names actors through this; lib.actors.actor_label is the one rule.
+actor_label_for = actor_label
 
 
 def record_event(
     *,
     workspace: Workspace,
-    actor: Any,
+    actor: Actor | None,
     action: str,
     target: models.Model | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event; metadata is sanitized, the request context fills ip/request id."""
+    """Append one audit event; metadata is sanitized, the request context fills ip/request id.
+
+    ``actor=None`` is recorded as the system, like a SystemActor: the gateway and the run
+    framework still pass it until they name their SystemActor.
+    """
     context = request_context.current()
-    user = actor if getattr(actor, "is_authenticated", False) else None
     if context.api_token_id is not None:
         metadata = {**(metadata or {}), "api_token_id": context.api_token_id}
     return AuditEvent.objects.create(
         workspace=workspace,
-        actor=user,
-        actor_label=actor_label_for(actor),
+        actor=user_or_none(actor),
+        actor_label=actor_label(actor),
         action=action,
         target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeGuard
 
 if TYPE_CHECKING:  # Django's own model, not an app of this project
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    # The project's user model (AUTH_USER_MODEL is not swapped): the model the ``created_by``,
+    # ``user`` and ``actor`` foreign keys point at.
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,15 @@ DEMO = SystemActor("demo")
 SIGN_IN = SystemActor("sign-in")
 COMMAND = SystemActor("command")
 
-type Actor = AbstractBaseUser | SystemActor
+type Actor = User | SystemActor
 
 
-def is_user(actor: Actor | AnonymousUser | None) -> TypeGuard[AbstractBaseUser]:
+def is_user(actor: Actor | AnonymousUser | None) -> TypeGuard[User]:
     """True for a signed-in person (the one answer to "is it a real user?")."""
     return not isinstance(actor, SystemActor) and bool(getattr(actor, "is_authenticated", False))
 
 
-def user_or_none(actor: Actor | None) -> AbstractBaseUser | None:
+def user_or_none(actor: Actor | None) -> User | None:
     """The person behind the action, for ``created_by``-style columns; None for the system."""
     return actor if is_user(actor) else None
 

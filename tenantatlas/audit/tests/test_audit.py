@@ -16,6 +16,7 @@ from tenantatlas.audit.models import AuditEvent
 from tenantatlas.audit.services import record_event
 from tenantatlas.audit.views import CSV_COLUMNS
 from tenantatlas.lib import request_context
+from tenantatlas.lib.actors import RUN_COMPLETION
 from tenantatlas.testing import client_for, make_connection
 
 DAY_1 = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
@@ -70,7 +71,9 @@ def history(alice: Any, maggie: Any, acme: Any, mallory: Any, globex: Any) -> di
         "deleted": event_at(
             DAY_3, workspace=acme, actor=maggie, action="connection.deleted", target=acme
         ),
-        "system": event_at(DAY_3, workspace=acme, actor=None, action="connection.health_changed"),
+        "system": event_at(
+            DAY_3, workspace=acme, actor=RUN_COMPLETION, action="connection.health_changed"
+        ),
         "globex": event_at(
             DAY_2, workspace=globex, actor=mallory, action="connection.created", target=globex
         ),
