@@ -21,6 +21,7 @@ from django.db.models import Sum
 from django.http import HttpRequest
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import SIGN_IN
 from tenantatlas.lib.sanitize import sanitize
 from tenantatlas.workspaces.models import Membership
 
@@ -39,7 +40,8 @@ def cool_off_minutes(request: HttpRequest | None = None) -> int:
     return max(1, round(cool_off(request).total_seconds() / 60))
 
 
-class SignInLockoutHandler(AxesDatabaseHandler):
+# django-axes ships no type information, so its handler is Any to mypy.
+class SignInLockoutHandler(AxesDatabaseHandler):  # type: ignore[misc]
     """Axes' database handler with a failure limit per lockout parameter."""
 
     def remaining_attempts(
@@ -111,7 +113,7 @@ def record_sign_in_lockout(*, username: str, locked: list[str], request: HttpReq
     for membership in memberships:
         record_event(
             workspace=membership.workspace,
-            actor=None,
+            actor=SIGN_IN,
             action="account.sign_in_locked",
             target=user,
             metadata={"locked": locked, "cool_off_minutes": cool_off_minutes(request)},

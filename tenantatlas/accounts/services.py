@@ -14,7 +14,6 @@ import re
 import secrets
 import string
 from collections.abc import Iterable
-from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -23,6 +22,7 @@ from django.utils import timezone
 from tenantatlas.accounts.models import ApiToken
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib import dates
+from tenantatlas.lib.actors import Actor, is_user, user_or_none
 from tenantatlas.lib.errors import InvalidInput
 from tenantatlas.workspaces.capabilities import (
     CAPABILITY_LABELS,
@@ -70,14 +70,14 @@ def _validate_capabilities(member: Membership, capabilities: Iterable[str]) -> l
 @transaction.atomic
 def create_api_token(
     *,
-    actor: Any,
+    actor: Actor,
     member: Membership,
     name: str,
     capabilities: Iterable[str],
     expires_at: dt.datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token for the member (the actor themself); returns (row, plaintext shown once)."""
-    if member.user_id != getattr(actor, "pk", None):
+    if not is_user(actor) or member.user_id != actor.pk:
         raise PermissionDenied("Tokens are created by the person they belong to.")
     name = (name or "").strip()
     if not name:
@@ -132,14 +132,18 @@ def can_revoke(member: Membership, token: ApiToken) -> bool:
 
 
 @transaction.atomic
-def revoke_api_token(*, actor: Any, token: ApiToken) -> ApiToken:
+def revoke_api_token(*, actor: Actor, token: ApiToken) -> ApiToken:
     """Revoke at once; revoking a revoked token changes nothing."""
-    member = Membership.objects.filter(workspace_id=token.workspace_id, user=actor).first()
+    member = (
+        Membership.objects.filter(workspace_id=token.workspace_id, user=actor).first()
+        if is_user(actor)
+        else None
+    )
     if member is None or not can_revoke(member, token):
         raise PermissionDenied("Only the token's owner or a workspace manager may revoke it.")
     now = timezone.now()
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=now, revoked_by=actor
+        revoked_at=now, revoked_by=user_or_none(actor)
     )
     token.refresh_from_db()
     if updated:
@@ -153,7 +157,7 @@ def revoke_api_token(*, actor: Any, token: ApiToken) -> ApiToken:
     return token
 
 
-def revoke_api_tokens_of(*, actor: Any, membership: Membership, reason: str) -> int:
+def revoke_api_tokens_of(*, actor: Actor, membership: Membership, reason: str) -> int:
     """Revoke every live token of the member in the workspace (they are leaving it).
 
     Runs inside the caller's transaction, so the tokens go with the membership or not at all; a
@@ -164,9 +168,8 @@ def revoke_api_tokens_of(*, actor: Any, membership: Membership, reason: str) -> 
         .filter(user_id=membership.user_id, revoked_at__isnull=True)
         .select_for_update()
     )
-    revoked_by = actor if getattr(actor, "is_authenticated", False) else None
     ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(
-        revoked_at=timezone.now(), revoked_by=revoked_by
+        revoked_at=timezone.now(), revoked_by=user_or_none(actor)
     )
     for token in tokens:
         record_event(
