@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,6 +20,7 @@ from django.utils.text import slugify
 
 from tenantatlas.accounts.services import revoke_api_tokens_of
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import Actor, is_user, user_or_none
 from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.workspaces.models import (
     Invitation,
@@ -28,10 +30,15 @@ from tenantatlas.workspaces.models import (
     Workspace,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 @transaction.atomic
-def create_workspace(*, actor: Any, name: str, slug: str = "") -> Workspace:
+def create_workspace(*, actor: Actor, name: str, slug: str = "") -> Workspace:
     """Create a workspace with the actor as its first owner."""
+    if not is_user(actor):
+        raise PermissionDenied("A workspace is created by the person who will own it.")
     name = name.strip()
     if not name:
         raise InvalidInput("Enter a workspace name.", field="name")
@@ -57,7 +64,7 @@ def _lock_workspace(workspace_id: int) -> None:
     Workspace.objects.select_for_update().filter(pk=workspace_id).first()
 
 
-def _add_membership(*, actor: Any, workspace: Workspace, user: Any, role: str) -> Membership:
+def _add_membership(*, actor: Actor, workspace: Workspace, user: User, role: str) -> Membership:
     """The one path that creates a membership (inside the caller's transaction)."""
     if role not in Role.values:
         raise InvalidInput("Choose a valid role.", field="role")
@@ -78,7 +85,7 @@ def _add_membership(*, actor: Any, workspace: Workspace, user: Any, role: str) -
 
 
 @transaction.atomic
-def add_member(*, actor: Any, workspace: Workspace, user: Any, role: str) -> Membership:
+def add_member(*, actor: Actor, workspace: Workspace, user: User, role: str) -> Membership:
     """Add a user without asking them: for demo seeding and commands only, never a page."""
     return _add_membership(actor=actor, workspace=workspace, user=user, role=role)
 
@@ -94,7 +101,7 @@ def _is_last_owner(membership: Membership) -> bool:
 
 
 @transaction.atomic
-def change_role(*, actor: Any, membership: Membership, role: str) -> Membership:
+def change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise InvalidInput("Choose a valid role.", field="role")
     _lock_workspace(membership.workspace_id)
@@ -117,7 +124,7 @@ def change_role(*, actor: Any, membership: Membership, role: str) -> Membership:
 
 
 @transaction.atomic
-def remove_member(*, actor: Any, membership: Membership) -> None:
+def remove_member(*, actor: Actor, membership: Membership) -> None:
     _lock_workspace(membership.workspace_id)
     membership.refresh_from_db()
     if _is_last_owner(membership):
@@ -144,14 +151,14 @@ def normalize_identifier(identifier: str) -> str:
     return (identifier or "").strip().lower()
 
 
-def _close(invitation: Invitation, *, status: str, actor: Any) -> None:
+def _close(invitation: Invitation, *, status: str, actor: Actor) -> None:
     invitation.status = status
     invitation.closed_at = timezone.now()
-    invitation.closed_by = actor if getattr(actor, "is_authenticated", False) else None
+    invitation.closed_by = user_or_none(actor)
     invitation.save(update_fields=["status", "closed_at", "closed_by"])
 
 
-def _audit_invitation(invitation: Invitation, *, actor: Any, action: str, **extra: Any) -> None:
+def _audit_invitation(invitation: Invitation, *, actor: Actor, action: str, **extra: Any) -> None:
     record_event(
         workspace=invitation.workspace,
         actor=actor,
@@ -163,7 +170,7 @@ def _audit_invitation(invitation: Invitation, *, actor: Any, action: str, **extr
 
 @transaction.atomic
 def invite_member(
-    *, actor: Any, workspace: Workspace, identifier: str, role: str
+    *, actor: Actor, workspace: Workspace, identifier: str, role: str
 ) -> tuple[Invitation, str]:
     """Invite a username or e-mail address; returns (invitation, single-use link secret).
 
@@ -196,7 +203,7 @@ def invite_member(
         identifier=identifier,
         role=role,
         token_hash=hash_invitation_token(plaintext),
-        invited_by=actor if getattr(actor, "is_authenticated", False) else None,
+        invited_by=user_or_none(actor),
         expires_at=now + dt.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
     )
     _audit_invitation(
@@ -213,12 +220,12 @@ def find_invitation_by_token(plaintext: str) -> Invitation | None:
     )
 
 
-def is_addressed_to(invitation: Invitation, user: Any) -> bool:
+def is_addressed_to(invitation: Invitation, user: User) -> bool:
     return Invitation.objects.addressed_to(user).filter(pk=invitation.pk).exists()
 
 
 @transaction.atomic
-def revoke_invitation(*, actor: Any, invitation: Invitation) -> Invitation:
+def revoke_invitation(*, actor: Actor, invitation: Invitation) -> Invitation:
     _lock_workspace(invitation.workspace_id)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != InvitationStatus.PENDING:
@@ -236,13 +243,20 @@ CLOSED_MESSAGES = {
 }
 
 
-def _locked_for(actor: Any, invitation: Invitation) -> Invitation:
-    """The invitation locked, if it is addressed to the actor; another account is refused."""
+def _invitee(actor: Actor) -> User:
+    """Only the invited person uses an invitation: the system is never the one it addresses."""
+    if not is_user(actor):
+        raise Refused("This invitation is for another account.", code="invitation_other_account")
+    return actor
+
+
+def _locked_for(user: User, invitation: Invitation) -> Invitation:
+    """The invitation locked, if it is addressed to the user; another account is refused."""
     _lock_workspace(invitation.workspace_id)  # first, as invite_member does: no deadlock
     invitation = (
         Invitation.objects.select_for_update().select_related("workspace").get(pk=invitation.pk)
     )
-    if not is_addressed_to(invitation, actor):
+    if not is_addressed_to(invitation, user):
         raise Refused("This invitation is for another account.", code="invitation_other_account")
     return invitation
 
@@ -254,46 +268,48 @@ def _refuse_unless_pending(invitation: Invitation) -> None:
 
 
 @transaction.atomic
-def _expire_if_due(*, actor: Any, invitation: Invitation) -> None:
+def _expire_if_due(*, user: User, invitation: Invitation) -> None:
     """Mark a pending invitation found past its expiry as expired (audited once)."""
-    invitation = _locked_for(actor, invitation)
+    invitation = _locked_for(user, invitation)
     if invitation.status == InvitationStatus.PENDING and invitation.is_expired:
-        _close(invitation, status=InvitationStatus.EXPIRED, actor=actor)
-        _audit_invitation(invitation, actor=actor, action="invitation.expired")
+        _close(invitation, status=InvitationStatus.EXPIRED, actor=user)
+        _audit_invitation(invitation, actor=user, action="invitation.expired")
 
 
 # Accepting and declining first mark an expired invitation in a transaction of its own, so the
 # mark and its audit row stay although the use itself is then refused.
 
 
-def accept_invitation(*, actor: Any, invitation: Invitation) -> Membership:
+def accept_invitation(*, actor: Actor, invitation: Invitation) -> Membership:
     """The invited account joins with the invitation's role; the invitation is used up."""
-    _expire_if_due(actor=actor, invitation=invitation)
-    return _accept(actor=actor, invitation=invitation)
+    user = _invitee(actor)
+    _expire_if_due(user=user, invitation=invitation)
+    return _accept(user=user, invitation=invitation)
 
 
 @transaction.atomic
-def _accept(*, actor: Any, invitation: Invitation) -> Membership:
-    invitation = _locked_for(actor, invitation)
+def _accept(*, user: User, invitation: Invitation) -> Membership:
+    invitation = _locked_for(user, invitation)
     _refuse_unless_pending(invitation)
     membership = _add_membership(
-        actor=actor, workspace=invitation.workspace, user=actor, role=invitation.role
+        actor=user, workspace=invitation.workspace, user=user, role=invitation.role
     )
-    _close(invitation, status=InvitationStatus.ACCEPTED, actor=actor)
-    _audit_invitation(invitation, actor=actor, action="invitation.accepted")
+    _close(invitation, status=InvitationStatus.ACCEPTED, actor=user)
+    _audit_invitation(invitation, actor=user, action="invitation.accepted")
     return membership
 
 
-def decline_invitation(*, actor: Any, invitation: Invitation) -> Invitation:
+def decline_invitation(*, actor: Actor, invitation: Invitation) -> Invitation:
     """The invited account says no; the invitation is used up and nothing else changes."""
-    _expire_if_due(actor=actor, invitation=invitation)
-    return _decline(actor=actor, invitation=invitation)
+    user = _invitee(actor)
+    _expire_if_due(user=user, invitation=invitation)
+    return _decline(user=user, invitation=invitation)
 
 
 @transaction.atomic
-def _decline(*, actor: Any, invitation: Invitation) -> Invitation:
-    invitation = _locked_for(actor, invitation)
+def _decline(*, user: User, invitation: Invitation) -> Invitation:
+    invitation = _locked_for(user, invitation)
     _refuse_unless_pending(invitation)
-    _close(invitation, status=InvitationStatus.DECLINED, actor=actor)
-    _audit_invitation(invitation, actor=actor, action="invitation.declined")
+    _close(invitation, status=InvitationStatus.DECLINED, actor=user)
+    _audit_invitation(invitation, actor=user, action="invitation.declined")
     return invitation

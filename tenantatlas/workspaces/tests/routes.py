@@ -23,6 +23,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
+from tenantatlas.lib.actors import SYSTEM
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import make_connection, make_user
 from tenantatlas.workspaces.capabilities import (
@@ -135,7 +136,7 @@ def _invitation(workspace: Workspace, user: Any) -> int:
 
     identifier = f"invitee-{uuid.uuid4().hex[:8]}@example.test"
     invitation, _ = invite_member(
-        actor=None, workspace=workspace, identifier=identifier, role=Role.READONLY
+        actor=SYSTEM, workspace=workspace, identifier=identifier, role=Role.READONLY
     )
     return invitation.pk
 
@@ -282,7 +283,7 @@ def _invitation_for(user: Any) -> tuple[int, str]:
     slug = f"inviting-{uuid.uuid4().hex[:8]}"
     workspace = Workspace.objects.create(name=f"Inviting {slug}", slug=slug)
     invitation, token = invite_member(
-        actor=None, workspace=workspace, identifier=user.username, role=Role.READONLY
+        actor=SYSTEM, workspace=workspace, identifier=user.username, role=Role.READONLY
     )
     return invitation.pk, token
 
