@@ -5,14 +5,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
+from tenantatlas.lib.actors import Actor, is_user
 from tenantatlas.lib.sanitize import sanitize
 from tenantatlas.notifications.models import Notification
 from tenantatlas.workspaces.models import Workspace
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 TITLE_LIMIT = Notification._meta.get_field("title").max_length or 200
 BODY_LIMIT = Notification._meta.get_field("body").max_length or 1000
@@ -28,9 +32,21 @@ def _local_url(url: str) -> str:
 
 
 def notify(
-    *, user: Any, workspace: Workspace, kind: str, title: str, body: str = "", url: str = ""
+    *,
+    user: User | None,
+    workspace: Workspace,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
 ) -> Notification:
-    """Create an unread notification for `user` in `workspace` (title/body sanitized)."""
+    """Create an unread notification for `user` in `workspace` (title/body sanitized).
+
+    ``user`` admits None only because the run-completion listener passes the nullable
+    ``run.requested_by`` (it returns before when nobody requested the run).
+    """
+    if user is None:
+        raise ValueError("A notification is for a person, not for nobody.")
     return Notification.objects.create(
         user=user,
         workspace=workspace,
@@ -42,8 +58,10 @@ def notify(
 
 
 @transaction.atomic
-def mark_read(*, actor: Any, notification: Notification) -> bool:
+def mark_read(*, actor: Actor, notification: Notification) -> bool:
     """Mark one of the actor's own notifications read; True when it was unread."""
+    if not is_user(actor):
+        return False  # notifications are for people: the system has none
     updated = Notification.objects.filter(
         pk=notification.pk, user=actor, read_at__isnull=True
     ).update(read_at=timezone.now())
@@ -51,8 +69,10 @@ def mark_read(*, actor: Any, notification: Notification) -> bool:
 
 
 @transaction.atomic
-def mark_all_read(*, actor: Any, workspace: Workspace) -> int:
+def mark_all_read(*, actor: Actor, workspace: Workspace) -> int:
     """Mark all of the actor's unread notifications in the workspace read; returns how many."""
+    if not is_user(actor):
+        return 0
     return (
         Notification.objects.for_workspace(workspace)
         .filter(user=actor, read_at__isnull=True)
@@ -60,7 +80,7 @@ def mark_all_read(*, actor: Any, workspace: Workspace) -> int:
     )
 
 
-def unread_count(*, user: Any, workspace: Workspace) -> int:
+def unread_count(*, user: User, workspace: Workspace) -> int:
     return (
         Notification.objects.for_workspace(workspace)
         .filter(user=user, read_at__isnull=True)

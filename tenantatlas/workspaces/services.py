@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import F
 from django.utils import timezone
 
 from tenantatlas.workspaces.models import Membership
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Writing last_used_at on every page view would turn each read into a write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -28,7 +31,7 @@ def touch_membership(membership: Membership, *, force: bool = False) -> None:
     membership.last_used_at = now
 
 
-def last_used_membership(user: Any) -> Membership | None:
+def last_used_membership(user: User) -> Membership | None:
     """The membership the user used last; never used ones by newest first, not by name."""
     return (
         Membership.objects.filter(user=user)
