@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.test import Client
 
+from tenantatlas.lib.actors import Actor
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
 PASSWORD = "correct-horse-battery-staple"
@@ -181,7 +182,7 @@ KNOWN_SECRET = "Kx8Q~canary-secret-value-7b1d0c2e9f"
 
 def make_connection(
     workspace: Workspace,
-    actor: Any,
+    actor: Actor,
     *,
     name: str = "Contoso",
     entra_tenant_id: str = "11111111-2222-3333-4444-555555555555",
@@ -214,7 +215,7 @@ DEMO_CLIENT_ID = "0b5e2c4d-9a1f-4e3b-8c7d-6f5a4b3c2d1e"
 
 
 def make_sim_connection(
-    workspace: Workspace, actor: Any, tenant_id: str, secret: str, name: str = ""
+    workspace: Workspace, actor: Actor, tenant_id: str, secret: str, name: str = ""
 ) -> Any:
     return make_connection(
         workspace,

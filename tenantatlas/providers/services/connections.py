@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import Actor, user_or_none
 from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.providers.credential_input import CredentialInput
@@ -40,7 +41,7 @@ def _check_unique_tenant(workspace: Workspace, entra_tenant_id: str, exclude: in
 @transaction.atomic
 def create_connection(
     *,
-    actor: Any,
+    actor: Actor,
     workspace: Workspace,
     display_name: str,
     entra_tenant_id: str,
@@ -60,7 +61,7 @@ def create_connection(
                 entra_tenant_id=entra_tenant_id,
                 cloud=cloud,
                 is_default=is_first,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=user_or_none(actor),
             )
     except IntegrityError:
         raise _duplicate_tenant() from None
@@ -83,7 +84,7 @@ def create_connection(
 @transaction.atomic
 def update_connection(
     *,
-    actor: Any,
+    actor: Actor,
     connection: ProviderConnection,
     display_name: str,
     entra_tenant_id: str,
@@ -137,7 +138,7 @@ def _change_client_id(
 @transaction.atomic
 def set_connection_status(
     *,
-    actor: Any,
+    actor: Actor,
     connection: ProviderConnection,
     enabled: bool,
     new_default: ProviderConnection | None = None,
@@ -166,7 +167,7 @@ def set_connection_status(
 
 @transaction.atomic
 def delete_connection(
-    *, actor: Any, connection: ProviderConnection, new_default: ProviderConnection | None = None
+    *, actor: Actor, connection: ProviderConnection, new_default: ProviderConnection | None = None
 ) -> None:
     """Soft delete: runs, inventory and snapshots stay readable in history."""
     lock_workspace(connection.workspace)

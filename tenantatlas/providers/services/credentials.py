@@ -5,14 +5,13 @@ Sealing (encrypting) happens only here; only the gateway opens (decrypts) a cred
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib import dates
+from tenantatlas.lib.actors import Actor, user_or_none
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.providers.credential_input import CredentialInput, SecretInput
 from tenantatlas.providers.credentials import CredentialManager
@@ -51,19 +50,19 @@ def _sealed_row(credential: CredentialInput, manager: CredentialManager) -> Prov
 
 
 def add_credential(
-    connection: ProviderConnection, credential: CredentialInput, *, actor: Any, version: int
+    connection: ProviderConnection, credential: CredentialInput, *, actor: Actor, version: int
 ) -> ProviderCredential:
     """Seal `credential` as version `version` of the connection (inside the caller's transaction)."""
     row = _sealed_row(credential, CredentialManager())
     row.connection = connection
     row.version = version
-    row.created_by = actor if getattr(actor, "is_authenticated", False) else None
+    row.created_by = user_or_none(actor)
     row.save()
     return row
 
 
 def rotate(
-    connection: ProviderConnection, credential: CredentialInput, *, actor: Any
+    connection: ProviderConnection, credential: CredentialInput, *, actor: Actor
 ) -> ProviderCredential:
     """Retire the current credential and add `credential` as the next version (caller locks)."""
     history = ProviderCredential.objects.filter(connection=connection)
@@ -91,13 +90,13 @@ def rotate(
 
 @transaction.atomic
 def rotate_credential(
-    *, actor: Any, connection: ProviderConnection, credential: CredentialInput
+    *, actor: Actor, connection: ProviderConnection, credential: CredentialInput
 ) -> ProviderCredential:
     lock_workspace(connection.workspace)
     return rotate(connection, credential, actor=actor)
 
 
-def rotate_encryption_keys(*, actor: Any = None, batch_size: int = 200) -> dict[str, int]:
+def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> dict[str, int]:
     """Re-encrypt every credential with the primary key; unreadable rows are left untouched.
 
     Every workspace with credentials gets one ``credential.keys_rotated`` audit event per run.
@@ -138,7 +137,7 @@ def _reseal_batch(manager: CredentialManager, ids: list[int]) -> list[tuple[int,
 
 @transaction.atomic
 def _audit_key_rotation(
-    tallies: dict[int, dict[str, int]], *, primary_key_id: str, actor: Any
+    tallies: dict[int, dict[str, int]], *, primary_key_id: str, actor: Actor
 ) -> None:
     for workspace in Workspace.objects.filter(pk__in=tallies).order_by("pk"):
         metadata = {**tallies[workspace.pk], "primary_key_id": primary_key_id}

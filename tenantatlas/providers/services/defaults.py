@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import Actor
 from tenantatlas.lib.errors import Refused
 from tenantatlas.providers.models import ConnectionQuerySet, ConnectionStatus, ProviderConnection
 from tenantatlas.providers.services.locks import lock_workspace
 
 
-def make_default(connection: ProviderConnection, *, actor: Any) -> None:
+def make_default(connection: ProviderConnection, *, actor: Actor) -> None:
     """Move the default to `connection` (inside the caller's transaction and workspace lock)."""
     ProviderConnection.objects.for_workspace(connection.workspace).filter(is_default=True).exclude(
         pk=connection.pk
@@ -28,7 +27,7 @@ def make_default(connection: ProviderConnection, *, actor: Any) -> None:
 
 
 @transaction.atomic
-def set_default_connection(*, actor: Any, connection: ProviderConnection) -> ProviderConnection:
+def set_default_connection(*, actor: Actor, connection: ProviderConnection) -> ProviderConnection:
     lock_workspace(connection.workspace)
     connection.refresh_from_db()
     if connection.deleted_at is not None:
@@ -43,7 +42,7 @@ def set_default_connection(*, actor: Any, connection: ProviderConnection) -> Pro
     return connection
 
 
-def enabled_successors(connection: ProviderConnection) -> ConnectionQuerySet:
+def enabled_successors(connection: ProviderConnection) -> ConnectionQuerySet[ProviderConnection]:
     """The connections that may take over the default from this one: the other enabled ones."""
     return (
         ProviderConnection.objects.for_workspace(connection.workspace)
@@ -53,7 +52,11 @@ def enabled_successors(connection: ProviderConnection) -> ConnectionQuerySet:
 
 
 def hand_over_default(
-    connection: ProviderConnection, new_default: ProviderConnection | None, *, actor: Any, verb: str
+    connection: ProviderConnection,
+    new_default: ProviderConnection | None,
+    *,
+    actor: Actor,
+    verb: str,
 ) -> None:
     """A default goes away only with another enabled connection taking over in the same action;
     when no other connection is enabled, the workspace is left without a default."""
@@ -73,7 +76,7 @@ def hand_over_default(
         make_default(new_default, actor=actor)
 
 
-def take_default_if_vacant(connection: ProviderConnection, *, actor: Any) -> None:
+def take_default_if_vacant(connection: ProviderConnection, *, actor: Actor) -> None:
     """Nobody holds the default (every connection was disabled): `connection` takes it, from no one."""
     live = ProviderConnection.objects.for_workspace(connection.workspace)
     if not live.filter(is_default=True).exists():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import RUN_COMPLETION
+from tenantatlas.operations.models import OperationRun
 from tenantatlas.providers.health_result import HealthResult
 from tenantatlas.providers.models import Health, ProviderConnection
 
@@ -21,7 +21,9 @@ def reset_health(connection: ProviderConnection) -> None:
 
 
 @transaction.atomic
-def record_health(*, connection: ProviderConnection, result: HealthResult, run: Any = None) -> None:
+def record_health(
+    *, connection: ProviderConnection, result: HealthResult, run: OperationRun | None = None
+) -> None:
     """Store a health check's outcome on the connection (called by the run-completed listener)."""
     connection = ProviderConnection.objects.select_for_update().get(pk=connection.pk)
     previous = connection.health
@@ -43,13 +45,13 @@ def record_health(*, connection: ProviderConnection, result: HealthResult, run: 
     if previous != connection.health:
         record_event(
             workspace=connection.workspace,
-            actor=None,
+            actor=RUN_COMPLETION,
             action="connection.health_changed",
             target=connection,
             metadata={
                 "from": previous,
                 "to": connection.health,
                 "reason_code": connection.health_reason_code,
-                "run_id": getattr(run, "pk", None),
+                "run_id": run.pk if run is not None else None,
             },
         )

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.core.management.base import SystemCheckError
 
+from tenantatlas.lib.actors import COMMAND
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
 from tenantatlas.providers.checks import check_encryption_keys
@@ -128,7 +129,7 @@ def test_it_re_encrypts_everything_with_the_new_key_and_then_needs_only_that_key
 ) -> None:
     settings.ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
 
-    counts = rotate_encryption_keys(batch_size=2)  # more than one batch
+    counts = rotate_encryption_keys(actor=COMMAND, batch_size=2)  # more than one batch
 
     assert counts == {"reencrypted": 3, "already_current": 0, "unreadable": 0}
     after = snapshot()
@@ -147,10 +148,10 @@ def test_it_leaves_rows_already_on_the_primary_key_alone(
     settings: Any, sealed_with_old_key: dict[int, tuple[str, str]]
 ) -> None:
     settings.ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
-    rotate_encryption_keys()
+    rotate_encryption_keys(actor=COMMAND)
     rotated = snapshot()
 
-    counts = rotate_encryption_keys()
+    counts = rotate_encryption_keys(actor=COMMAND)
 
     assert counts == {"reencrypted": 0, "already_current": 3, "unreadable": 0}
     assert snapshot() == rotated
@@ -212,7 +213,7 @@ def test_it_overwrites_nothing_it_cannot_decrypt(
 ) -> None:
     settings.ENCRYPTION_KEYS = [STRANGER_KEY]
 
-    counts = rotate_encryption_keys()
+    counts = rotate_encryption_keys(actor=COMMAND)
 
     assert counts == {"reencrypted": 0, "already_current": 0, "unreadable": 3}
     assert snapshot() == sealed_with_old_key  # byte-identical ciphertext, same key ids
@@ -241,7 +242,7 @@ def test_it_rotates_the_readable_rows_and_keeps_the_unreadable_ones(
     stranger_row = stranger.current_credential
     settings.ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
 
-    counts = rotate_encryption_keys()
+    counts = rotate_encryption_keys(actor=COMMAND)
 
     assert counts == {"reencrypted": 3, "already_current": 0, "unreadable": 1}
     after = snapshot()

@@ -9,6 +9,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenantatlas.lib.actors import COMMAND
 from tenantatlas.lib.private_files import write_private_file
 from tenantatlas.providers.services.credentials import rotate_encryption_keys
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
                 f"Added a new primary key to {settings.ENCRYPTION_KEYS_FILE}. Restart every "
                 "TenantAtlas process that was running: it only knows the old keys."
             )
-        counts = rotate_encryption_keys()
+        counts = rotate_encryption_keys(actor=COMMAND)
         self.stdout.write(
             f"Re-encrypted {counts['reencrypted']} credential(s) "
             f"({counts['already_current']} already used the primary key); "
