@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import RUN_COMPLETION
 from tenantatlas.lib.reasons import get_reason
 from tenantatlas.notifications.services import notify
 from tenantatlas.operations.models import OperationRun
@@ -39,7 +40,7 @@ def audit_completion(sender: Any, run: OperationRun, **kwargs: Any) -> None:
     with transaction.atomic():
         record_event(
             workspace=run.workspace,
-            actor=None,
+            actor=RUN_COMPLETION,
             action="operation.finished",
             target=run,
             metadata={

@@ -1,17 +1,18 @@
-"""Recurring operations. Firing goes through the same start gate as a button press; a start that
-meets a busy scope is skipped and recorded, never queued twice. Schedules of a disabled connection
-do not fire at all: they are left out silently (no run, no record) until it is enabled again."""
+"""Recurring operations. Firing goes through the same start gate as a button press, as the
+schedule system actor; a start that meets a busy scope is skipped and recorded, never queued
+twice. Schedules of a disabled connection do not fire at all: they are left out silently (no
+run, no record) until it is enabled again."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import SCHEDULE, Actor, user_or_none
 from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.operations.models import OperationSchedule, Trigger
 from tenantatlas.operations.registry import get_operation
@@ -31,7 +32,7 @@ ALLOWED_INTERVALS = {minutes for minutes, _ in INTERVAL_CHOICES}
 
 @transaction.atomic
 def set_schedule(
-    *, actor: Any, connection: RunTarget, operation_type: str, interval_minutes: int | None
+    *, actor: Actor, connection: RunTarget, operation_type: str, interval_minutes: int | None
 ) -> OperationSchedule | None:
     """Create, change or (interval None) remove the schedule of one operation on a connection."""
     get_operation(operation_type)
@@ -56,7 +57,7 @@ def set_schedule(
         workspace=connection.workspace,
         connection_id=connection.pk,
         operation_type=operation_type,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=user_or_none(actor),
     )
     schedule.interval_minutes = interval_minutes
     schedule.enabled = True
@@ -104,8 +105,7 @@ def fire_due_schedules(now: dt.datetime | None = None) -> dict[str, int]:
 def _fire(schedule: OperationSchedule) -> str:
     try:
         result = start_operation(
-            actor=None,
-            member=None,
+            actor=SCHEDULE,
             connection=schedule.connection,
             operation_type=schedule.operation_type,
             trigger=Trigger.SCHEDULE,

@@ -1,8 +1,13 @@
-"""The start gate and other run state changes.
+"""The start gate and the run's other service-level changes (cancel).
 
 start_operation: authorize → lock the scope → same type active? return it (deduplicated) →
 other type active? ScopeBusy → else create a queued run → enqueue after commit.
-Every outcome is audited. The partial unique constraint is the last line of defence.
+Every outcome is audited (a refusal too, after the gate's transaction rolled back). The partial
+unique constraint is the last line of defence: a start that meets it goes through the gate once
+more and gets the answer the winner left behind.
+
+Who starts: a person (authorized through their membership of the workspace) or a SystemActor
+(a schedule: the product acting on its own, authorized by whoever set the schedule up).
 """
 
 from __future__ import annotations
@@ -11,26 +16,30 @@ import functools
 import logging
 import zlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from tenantatlas.audit.services import actor_label_for, record_event
+from tenantatlas.audit.services import record_event
+from tenantatlas.lib.actors import Actor, SystemActor, actor_label, user_or_none
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.reasons import get_reason
 from tenantatlas.operations.models import OperationRun, RunStatus, Trigger
-from tenantatlas.operations.registry import OPERATIONS, get_operation
+from tenantatlas.operations.registry import OPERATIONS, OperationType, get_operation
 from tenantatlas.operations.targets import RunTarget, as_model, fresh_target
 from tenantatlas.operations.worker import enqueue_run
 from tenantatlas.workspaces.capabilities import can
-from tenantatlas.workspaces.models import Membership
+from tenantatlas.workspaces.models import Membership, Workspace
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["created", "deduplicated", "scope_busy", "connection_disabled"]
+# A start that meets the partial unique index goes through the gate again, at most this often.
+GATE_ATTEMPTS = 3
+
+Outcome = Literal["created", "deduplicated"]
 
 
 @dataclass(frozen=True)
@@ -65,11 +74,14 @@ class ScopeBusy(Refused):
 
 
 class ConnectionDisabled(Refused):
+    """The connection is disabled: nothing may start on it (even while an old run is queued)."""
+
     def __init__(self, connection: RunTarget) -> None:
         super().__init__(
             f"“{connection.display_name}” is disabled: enable it before running operations.",
             code="connection_disabled",
         )
+        self.connection = connection
 
 
 QUEUE_UNAVAILABLE = "queue.unavailable"
@@ -114,116 +126,125 @@ def _lock_scope(scope_key: str) -> None:
             )
 
 
-def _audit_start(
-    run: OperationRun,
-    actor: Any,
-    outcome: str,
-    connection: RunTarget,
-    op_key: str,
-    trigger: str,
+def _authorize(
+    actor: Actor, member: Membership | None, workspace: Workspace, op: OperationType
 ) -> None:
-    action = {
-        "created": "operation.started",
-        "deduplicated": "operation.deduplicated",
-        "scope_busy": "operation.scope_busy",
-        "connection_disabled": "operation.refused",
-    }[outcome]
-    record_event(
-        workspace=connection.workspace,
-        actor=actor,
-        action=action,
-        target=run if run.pk else as_model(connection),
-        metadata={
-            "operation_type": op_key,
-            "connection_id": connection.pk,
-            "run_id": run.pk,
-            "trigger": trigger,
-            **({"reason": "connection disabled"} if outcome == "connection_disabled" else {}),
-        },
-    )
+    """A person needs the operation's capability in the workspace (their membership is looked up
+    unless the caller has it at hand); a system actor is the product acting on its own."""
+    if isinstance(actor, SystemActor):
+        return
+    if member is None:
+        member = Membership.objects.filter(workspace=workspace, user_id=actor.pk).first()
+    if member is None or member.workspace_id != workspace.pk or not can(member, op.capability):
+        raise PermissionDenied(f"Your role does not allow {op.capability}")
+
+
+@dataclass(frozen=True)
+class _Start:
+    """One start request, as the gate and its audit events see it."""
+
+    actor: Actor
+    connection: RunTarget
+    op: OperationType
+    trigger: str
+
+    def audit(self, action: str, run: OperationRun | None, **extra: str) -> None:
+        record_event(
+            workspace=self.connection.workspace,
+            actor=self.actor,
+            action=action,
+            target=run if run is not None else as_model(self.connection),
+            metadata={
+                "operation_type": self.op.key,
+                "connection_id": self.connection.pk,
+                "run_id": run.pk if run is not None else None,
+                "trigger": self.trigger,
+                **extra,
+            },
+        )
 
 
 @transaction.atomic
-def _gate(
-    *, actor: Any, connection: RunTarget, op_key: str, trigger: str
-) -> tuple[OperationRun, Outcome]:
-    scope_key = scope_key_for(connection)
+def _gate(start: _Start) -> StartResult:
+    """Under the scope's lock: the run this start gets, or the refusal it meets (raised)."""
+    scope_key = scope_key_for(start.connection)
     _lock_scope(scope_key)
-    connection = fresh_target(connection)
+    connection = fresh_target(start.connection)
     if connection.deleted_at is not None:
         raise Refused("This connection has been deleted.", code="deleted")
     # Before dedupe: a run queued before the connection was disabled must not make a start
     # on it look accepted ("Already running").
     if not connection.is_enabled:
-        _audit_start(OperationRun(), actor, "connection_disabled", connection, op_key, trigger)
-        return OperationRun(
-            connection_id=connection.pk, operation_type=op_key
-        ), "connection_disabled"
+        raise ConnectionDisabled(connection)
     active = OperationRun.objects.filter(scope_key=scope_key).active().first()
+    if active is not None and active.operation_type != start.op.key:
+        raise ScopeBusy(active)
     if active is not None:
-        outcome: Outcome = "deduplicated" if active.operation_type == op_key else "scope_busy"
-        _audit_start(active, actor, outcome, connection, op_key, trigger)
-        return active, outcome
-    try:
-        with transaction.atomic():
-            run = OperationRun.objects.create(
-                workspace=connection.workspace,
-                connection_id=connection.pk,
-                operation_type=op_key,
-                scope_key=scope_key,
-                trigger=trigger,
-                requested_by=actor if getattr(actor, "is_authenticated", False) else None,
-                requested_by_label=actor_label_for(actor),
-                enqueued_at=timezone.now(),
-                context={"connection_name": connection.display_name},
-            )
-    except IntegrityError:
-        # Another transaction won the race despite the lock (e.g. a different lock path).
-        active = OperationRun.objects.filter(scope_key=scope_key).active().first()
-        if active is None:
-            raise
-        outcome = "deduplicated" if active.operation_type == op_key else "scope_busy"
-        _audit_start(active, actor, outcome, connection, op_key, trigger)
-        return active, outcome
-    _audit_start(run, actor, "created", connection, op_key, trigger)
+        start.audit("operation.deduplicated", active)
+        return StartResult(run=active, outcome="deduplicated")
+    run = OperationRun.objects.create(
+        workspace=connection.workspace,
+        connection_id=connection.pk,
+        operation_type=start.op.key,
+        scope_key=scope_key,
+        trigger=start.trigger,
+        requested_by=user_or_none(start.actor),
+        requested_by_label=actor_label(start.actor),
+        enqueued_at=timezone.now(),
+        context={"connection_name": connection.display_name},
+    )
+    start.audit("operation.started", run)
     transaction.on_commit(functools.partial(_send, run.pk))  # QueueUnavailable if refused
-    return run, "created"
+    return StartResult(run=run, outcome="created")
+
+
+def _audit_refusal(start: _Start, refusal: Refused) -> None:
+    """A refused start is audited too: after the gate's rollback, in its own transaction."""
+    with transaction.atomic():
+        if isinstance(refusal, ScopeBusy):
+            start.audit("operation.scope_busy", refusal.active_run)
+        elif isinstance(refusal, ConnectionDisabled):
+            start.audit("operation.refused", None, reason="connection disabled")
 
 
 def start_operation(
     *,
-    actor: Any,
-    member: Membership | None,
+    actor: Actor,
+    member: Membership | None = None,
     connection: RunTarget,
     operation_type: str,
     trigger: str = Trigger.UI,
 ) -> StartResult:
-    """Create or reuse the run for this scope. Raises ScopeBusy, ConnectionDisabled,
-    PermissionDenied, QueueUnavailable (503: the transport refused the run, which was failed)."""
+    """Create or reuse the run for this scope. Raises PermissionDenied, ScopeBusy,
+    ConnectionDisabled, QueueUnavailable (503: the transport refused the run, which was failed).
+
+    ``member`` is the actor's membership when the caller has it (a view); it is looked up
+    otherwise. A SystemActor (a schedule) needs none.
+    """
     op = get_operation(operation_type)
-    if member is not None and not can(member, op.capability):
-        raise PermissionDenied(f"Your role does not allow {op.capability}")
-    for attempt in range(3):
+    _authorize(actor, member, connection.workspace, op)
+    start = _Start(actor=actor, connection=connection, op=op, trigger=trigger)
+    for attempt in range(1, GATE_ATTEMPTS + 1):
         try:
-            run, outcome = _gate(actor=actor, connection=connection, op_key=op.key, trigger=trigger)
-            break
+            return _gate(start)
         except IntegrityError:
-            if attempt == 2:
+            # Another start won the race to the partial unique index (despite the lock): the
+            # next pass through the gate sees its run.
+            if attempt == GATE_ATTEMPTS:
                 raise
-    if outcome == "scope_busy":
-        raise ScopeBusy(run)
-    if outcome == "connection_disabled":
-        raise ConnectionDisabled(connection)
-    return StartResult(run=run, outcome=outcome)
+        except Refused as refusal:
+            _audit_refusal(start, refusal)
+            raise
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 @transaction.atomic
-def cancel_run(*, actor: Any, member: Membership | None, run: OperationRun) -> OperationRun:
+def cancel_run(
+    *, actor: Actor, member: Membership | None = None, run: OperationRun
+) -> OperationRun:
     """Queued runs end at once; running runs stop at their next page boundary."""
-    op = get_operation(run.operation_type)
-    if member is not None and not can(member, op.capability):
-        raise PermissionDenied(f"Your role does not allow {op.capability}")
-    message = f"Cancelled by {actor_label_for(actor)} before it started."
+    _authorize(actor, member, run.workspace, get_operation(run.operation_type))
+    message = f"Cancelled by {actor_label(actor)} before it started."
     cancelled = OperationRun.objects.cancel_queued(run.pk, message=message)
     if not cancelled and not OperationRun.objects.request_cancel(run.pk):
         run.refresh_from_db()

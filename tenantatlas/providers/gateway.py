@@ -18,6 +18,7 @@ import jwt
 from tenantatlas.audit.services import record_event
 from tenantatlas.graph.clouds import get_cloud
 from tenantatlas.graph.recorder import RequestRecorder
+from tenantatlas.lib.actors import SYSTEM
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
 from tenantatlas.providers.credentials import CredentialManager, KeyCoverage, key_coverage
@@ -93,7 +94,7 @@ class ProviderGateway:
         material = CredentialManager().open(credential, self.redactor)
         record_event(
             workspace=self.connection.workspace,
-            actor=None,
+            actor=SYSTEM,  # the run's worker, on the product's behalf
             action="credential.decrypted",
             target=self.connection,
             metadata={

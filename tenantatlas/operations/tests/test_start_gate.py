@@ -137,3 +137,40 @@ def test_it_hides_operation_actions_from_readonly_members(acme, alice, vera):
         'data-operation="inventory.sync"'
         in client_for(alice).get(reverse("providers:list", args=["acme"])).text
     )
+
+
+def test_it_authorizes_a_person_whose_membership_the_caller_did_not_pass(
+    acme, globex, alice, vera, mallory
+):
+    conn = make_connection(acme, alice)
+    for person in (vera, mallory):  # read-only here; a member of another workspace only
+        with pytest.raises(PermissionDenied):
+            start_operation(
+                actor=person, member=None, connection=conn, operation_type="inventory.sync"
+            )
+    with pytest.raises(PermissionDenied):  # a membership of another workspace counts for nothing
+        start_operation(
+            actor=mallory,
+            member=Membership.objects.get(user=mallory),
+            connection=conn,
+            operation_type="inventory.sync",
+        )
+    assert OperationRun.objects.count() == 0
+    run = start_operation(actor=alice, connection=conn, operation_type="inventory.sync").run
+    with pytest.raises(PermissionDenied):
+        cancel_run(actor=vera, member=None, run=run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED
+
+
+def test_it_starts_for_the_system_as_no_one_in_particular(acme, alice):
+    from tenantatlas.lib.actors import SCHEDULE
+    from tenantatlas.operations.models import Trigger
+
+    conn = make_connection(acme, alice)
+    run = start_operation(
+        actor=SCHEDULE, connection=conn, operation_type="inventory.sync", trigger=Trigger.SCHEDULE
+    ).run
+    assert (run.requested_by, run.requested_by_label) == (None, "system")
+    started = AuditEvent.objects.get(action="operation.started")
+    assert (started.actor, started.actor_label) == (None, "system")
