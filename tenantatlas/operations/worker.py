@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.utils import InterfaceError, OperationalError
 from django.tasks import task
 from django.utils import timezone
 
@@ -216,6 +217,10 @@ def _run_handler(run: OperationRun, ctx: WorkerContext) -> BackInQueue | RunOutc
         return _failure(exc.reason_code, exc.message)
     except ProviderError as exc:
         return _failure(exc.reason_code, exc.message, {"failure_details": exc.details})
+    except (OperationalError, InterfaceError):
+        # The database went away: nothing can be recorded now. The worker reconnects, and the
+        # run's stale heartbeat lets the reaper end it (run.worker_lost).
+        raise
     except Exception as exc:  # the run must end with a reason, not hang
         logger.exception("Run %s crashed in %s", run.pk, op.key)
         return _failure("internal.error", f"Unexpected error ({type(exc).__name__}).")

@@ -2,19 +2,23 @@
 
 Nothing else in the product writes a run's status; a move the table allows happens once, one it
 does not allow changes nothing. A run queued before its connection was disabled never starts,
-and an operation no provider implements ends cleanly as not supported.
+an operation no provider implements ends cleanly as not supported, and a run the database
+dropped mid-way is left to the reaper.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 import itertools
 import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db.utils import OperationalError
+from django.utils import timezone
 
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.notifications.models import Notification
@@ -26,11 +30,13 @@ from tenantatlas.operations.models import (
     OperationRun,
     RunStatus,
 )
+from tenantatlas.operations.reaper import reap
 from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.factories import make_run
 from tenantatlas.operations.worker import execute
+from tenantatlas.providers.microsoft import inventory as microsoft_inventory
 from tenantatlas.providers.services.connections import set_connection_status
-from tenantatlas.testing import make_connection
+from tenantatlas.testing import make_connection, make_sim_connection
 
 Q, R, S, P, F, C = (
     RunStatus.QUEUED,
@@ -49,6 +55,7 @@ EXPECTED = {
     C: set(),
 }
 PAIRS = list(itertools.product(RunStatus.values, RunStatus.values))
+CONTOSO = "5a1c0e4b-7f2d-4c8e-9b6a-3d2f1e0c9b8a"
 
 
 def test_it_writes_the_transitions_down_once_for_every_status():
@@ -192,3 +199,30 @@ def test_it_ends_an_operation_no_provider_implements_as_not_supported(
     assert (
         run.failure_message == "The microsoft provider does not support configuration backups yet."
     )
+
+
+def test_it_leaves_a_run_the_database_dropped_to_the_reaper(
+    sim, acme, alice, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Nothing can be recorded while the database is gone: the worker lets the error through
+    (its transport reconnects) and the stale heartbeat ends the run as run.worker_lost."""
+    conn = make_sim_connection(acme, alice, CONTOSO, "contoso-demo-secret")
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start_operation(
+            actor=alice, member=None, connection=conn, operation_type="inventory.sync"
+        ).run
+
+    def database_gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(microsoft_inventory, "upsert_page", database_gone)
+    with pytest.raises(OperationalError):
+        execute(run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.reason_code) == (RunStatus.RUNNING, "")
+
+    later = timezone.now() + dt.timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reap(now=later)["worker_lost"] == 1
+    run.refresh_from_db()
+    assert (run.status, run.reason_code) == (RunStatus.FAILED, "run.worker_lost")
