@@ -8,7 +8,6 @@ from django import forms
 
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.registry import OPERATION_LABELS
-from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.filters import ConnectionChoiceField, history_connections
 from tenantatlas.workspaces.models import Workspace
 
@@ -20,9 +19,8 @@ class RunFilterForm(forms.Form):
         label="Operation",
         choices=[("", "Any operation"), *OPERATION_LABELS.items()],
     )
-    connection = ConnectionChoiceField(
-        required=False, queryset=ProviderConnection.objects.none(), empty_label="Any connection"
-    )
+    # The choices are the workspace's connections, set per request in __init__.
+    connection = ConnectionChoiceField(required=False, empty_label="Any connection")
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
