@@ -71,7 +71,8 @@ class RunQuerySet(WorkspaceScopedQuerySet):
     def move(self, sources: str | Iterable[str], to: str, **fields: Any) -> bool:
         """The one write of a run's status: the rows of this queryset that are in ``sources``
         move to ``to`` (setting ``fields``) in one conditional UPDATE. True if a row moved;
-        False if none was in ``sources`` (someone else got there first)."""
+        False if none was in ``sources`` (someone else got there first). Callers ask for one of
+        the named transitions below, each of one run; this is the step they share."""
         sources = (sources,) if isinstance(sources, str) else tuple(sources)
         refused = [source for source in sources if to not in TRANSITIONS[source]]
         if refused:
