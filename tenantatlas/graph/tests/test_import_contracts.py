@@ -11,10 +11,22 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-LAYERS = (
-    "api embedded providers operations inventory notifications members accounts audit "
-    "workspaces graph simulator badges lib"
-).split()
+LAYERS = [
+    "api",
+    "embedded",
+    "providers",
+    "operations",
+    "inventory",
+    "notifications",
+    "members",
+    "accounts",
+    "audit",
+    "workspaces",
+    "graph",
+    "simulator",
+    "badges",
+    "lib",
+]
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
