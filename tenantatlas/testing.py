@@ -15,7 +15,9 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 from django.core.signals import request_finished, request_started
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tenantatlas.lib.actors import Actor
 from tenantatlas.workspaces.models import Membership, Role, Workspace
@@ -175,6 +177,16 @@ def client_for(user: Any | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def page_queries(client: Client, url: str) -> int:
+    """How many queries a second GET of `url` makes (it must answer 200)."""
+    # Steady state: the first page of a visit also notes the workspace as last used.
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
 
 
 KNOWN_SECRET = "Kx8Q~canary-secret-value-7b1d0c2e9f"

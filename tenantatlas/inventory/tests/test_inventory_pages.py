@@ -7,8 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from django.db import connection as db
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,7 +14,7 @@ from tenantatlas.inventory.models import InventoryItem
 from tenantatlas.inventory.views import ITEMS_PER_PAGE
 from tenantatlas.lib.tests.test_content_security_policy import assert_strict
 from tenantatlas.operations.tests.factories import item_row, make_item, make_run, make_snapshot
-from tenantatlas.testing import client_for
+from tenantatlas.testing import client_for, page_queries
 
 
 def list_url(slug: str = "acme") -> str:
@@ -169,15 +167,6 @@ def test_it_pages_by_name_without_duplicates_or_misses(alice: Any, contoso: Any)
     assert seen == expected
 
 
-def _queries(client: Any, url: str) -> int:
-    # Steady state: the first page of a visit also notes the workspace as last used.
-    client.get(url)
-    with CaptureQueriesContext(db) as ctx:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(ctx.captured_queries)
-
-
 def test_it_renders_the_inventory_list_and_detail_in_constant_queries(
     alice: Any, contoso: Any, fabrikam: Any
 ) -> None:
@@ -190,8 +179,8 @@ def test_it_renders_the_inventory_list_and_detail_in_constant_queries(
         ]
     )
     make_snapshot(ws, contoso, compliant=5)
-    few = _queries(client, list_url())
-    few_detail = _queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
+    few = page_queries(client, list_url())
+    few_detail = page_queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
 
     InventoryItem.objects.bulk_create(
         [
@@ -203,8 +192,8 @@ def test_it_renders_the_inventory_list_and_detail_in_constant_queries(
     )
     for day in range(1, 30):
         make_snapshot(ws, contoso, compliant=day, taken_at=timezone.now() - dt.timedelta(days=day))
-    many = _queries(client, list_url())
-    many_detail = _queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
+    many = page_queries(client, list_url())
+    many_detail = page_queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
 
     assert few == many
     assert few_detail == many_detail

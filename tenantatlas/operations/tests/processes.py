@@ -2,7 +2,8 @@
 
 A subprocess sees the test database through ``DATABASE_URL`` naming it directly (the
 SQLite test file or the per-process PostgreSQL test database), the same encryption keys,
-and the session simulator as its ``simulator`` cloud.
+and the session simulator as its ``simulator`` cloud. At the end, for in-process tests too: a
+simulated tenant (``sim_tenant``) and one run taken to its end (``run_once``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+
+from tenantatlas.operations.models import OperationRun
+from tenantatlas.operations.services import start_operation
+from tenantatlas.operations.worker import execute
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
@@ -189,6 +194,17 @@ def use_rq(settings: Any, server: PrivateRedis) -> None:
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 
 
+@contextlib.contextmanager
+def rq_transport(settings: Any, simulator: Any) -> Iterator[tuple[PrivateRedis, dict[str, str]]]:
+    """A private Redis this test process enqueues on, and the environment of a worker on it."""
+    with private_redis() as server:
+        use_rq(settings, server)
+        yield (
+            server,
+            subprocess_env(simulator, TENANTATLAS_TASK_TRANSPORT="rq", REDIS_URL=server.url),
+        )
+
+
 def child_pids(pid: int) -> list[int]:
     """Direct children of `pid` (Linux /proc)."""
     children: list[int] = []
@@ -234,3 +250,16 @@ def sim_tenant(tenant_id: str, secret: str, **fields: Any) -> Any:
         ],
         **fields,
     )
+
+
+def run_once(conn: Any, actor: Any, operation_type: str, capture: Any) -> OperationRun:
+    """Start an operation and run it to its end in this process; `capture` is pytest-django's
+    `django_capture_on_commit_callbacks`. Returns the run as it ended."""
+    with capture(execute=False):
+        run = start_operation(
+            actor=actor, member=None, connection=conn, operation_type=operation_type
+        ).run
+    with capture(execute=True):
+        execute(run.pk)
+    run.refresh_from_db()
+    return run

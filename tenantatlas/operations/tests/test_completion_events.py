@@ -16,8 +16,9 @@ from tenantatlas.audit.models import AuditEvent
 from tenantatlas.notifications.models import Notification
 from tenantatlas.operations import listeners
 from tenantatlas.operations.events import operation_run_completed
-from tenantatlas.operations.models import OperationRun, RunStatus
+from tenantatlas.operations.models import RunStatus
 from tenantatlas.operations.services import cancel_run, start_operation
+from tenantatlas.operations.tests.processes import run_once
 from tenantatlas.operations.worker import execute
 from tenantatlas.providers import listeners as provider_listeners
 from tenantatlas.testing import make_sim_connection
@@ -35,25 +36,12 @@ def disconnected(listener, dispatch_uid: str) -> Iterator[None]:
         operation_run_completed.connect(listener, dispatch_uid=dispatch_uid)
 
 
-def run_to_the_end(conn, actor, operation_type, capture) -> OperationRun:
-    with capture(execute=False):
-        run = start_operation(
-            actor=actor, member=None, connection=conn, operation_type=operation_type
-        ).run
-    with capture(execute=True):
-        execute(run.pk)
-    run.refresh_from_db()
-    return run
-
-
 def test_it_creates_no_notification_when_the_listener_is_disconnected(
     sim, acme, alice, django_capture_on_commit_callbacks
 ):
     conn = make_sim_connection(acme, alice, CONTOSO, "contoso-demo-secret")
     with disconnected(listeners.notify_requester, "run-notify"):
-        run = run_to_the_end(
-            conn, alice, "provider.health_check", django_capture_on_commit_callbacks
-        )
+        run = run_once(conn, alice, "provider.health_check", django_capture_on_commit_callbacks)
     assert run.status == RunStatus.SUCCEEDED
     assert Notification.objects.count() == 0
     # The event itself was sent: the other listeners did their part.
@@ -64,9 +52,7 @@ def test_it_creates_no_notification_when_the_listener_is_disconnected(
     assert conn.health == "healthy"
 
     # Connected again, the next finished run notifies its requester.
-    second = run_to_the_end(
-        conn, alice, "provider.health_check", django_capture_on_commit_callbacks
-    )
+    second = run_once(conn, alice, "provider.health_check", django_capture_on_commit_callbacks)
     assert list(Notification.objects.values_list("url", flat=True)) == [
         reverse("operations:run", kwargs={"slug": "acme", "pk": second.pk})
     ]
@@ -77,12 +63,8 @@ def test_it_notifies_exactly_once_per_terminal_run(
 ):
     healthy = make_sim_connection(acme, alice, CONTOSO, "contoso-demo-secret")
     expired = make_sim_connection(acme, alice, TAILSPIN, "tailspin-demo-secret")
-    succeeded = run_to_the_end(
-        healthy, bob, "provider.health_check", django_capture_on_commit_callbacks
-    )
-    failed = run_to_the_end(
-        expired, bob, "provider.health_check", django_capture_on_commit_callbacks
-    )
+    succeeded = run_once(healthy, bob, "provider.health_check", django_capture_on_commit_callbacks)
+    failed = run_once(expired, bob, "provider.health_check", django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False):
         queued = start_operation(
             actor=bob, member=None, connection=healthy, operation_type="inventory.sync"
@@ -119,14 +101,12 @@ def test_it_updates_connection_health_in_the_listener_not_the_job(
 ):
     conn = make_sim_connection(acme, alice, TAILSPIN, "tailspin-demo-secret")
     with disconnected(provider_listeners.update_connection_health, "run-health"):
-        run = run_to_the_end(
-            conn, alice, "provider.health_check", django_capture_on_commit_callbacks
-        )
+        run = run_once(conn, alice, "provider.health_check", django_capture_on_commit_callbacks)
     assert run.reason_code == "auth.client_secret_expired"
     conn.refresh_from_db()
     assert (conn.health, conn.health_checked_at) == ("unknown", None)
 
-    run = run_to_the_end(conn, alice, "provider.health_check", django_capture_on_commit_callbacks)
+    run = run_once(conn, alice, "provider.health_check", django_capture_on_commit_callbacks)
     conn.refresh_from_db()
     assert (conn.health, conn.health_reason_code) == ("unhealthy", "auth.client_secret_expired")
     assert conn.health_checked_at is not None

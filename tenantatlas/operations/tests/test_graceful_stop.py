@@ -21,11 +21,10 @@ from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.processes import (
     manage,
     output_of,
-    private_redis,
+    rq_transport,
     sim_tenant,
     stop,
     subprocess_env,
-    use_rq,
     wait_for,
 )
 from tenantatlas.simulator.scenarios import Faults
@@ -109,12 +108,10 @@ def test_it_hands_the_run_back_on_sigterm_with_rq(sim, acme, alice, settings):
     tenant = "5e1f0a2b-0002-4c6d-8e9f-0a1b2c3d4e5f"
     _slow_tenant(sim, tenant, "stop-rq")
     conn = make_sim_connection(acme, alice, tenant, "stop-rq")
-    with private_redis() as redis_server:
-        use_rq(settings, redis_server)
+    with rq_transport(settings, sim) as (redis_server, env):
         run = start_operation(
             actor=alice, member=None, connection=conn, operation_type="inventory.sync"
         ).run
-        env = subprocess_env(sim, TENANTATLAS_TASK_TRANSPORT="rq", REDIS_URL=redis_server.url)
         worker = manage("worker", env=env)
         exited_after = _stop_mid_run(worker, run)
         _assert_handed_back(run, output_of(worker))

@@ -6,15 +6,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.db import connection as db
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.operations.tests.factories import make_run, make_runs
 from tenantatlas.operations.views import RUNS_PER_PAGE
-from tenantatlas.testing import client_for
+from tenantatlas.testing import client_for, page_queries
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -202,15 +200,6 @@ def test_it_answers_a_garbled_cursor_with_a_link_to_the_first_page(
     assert f'href="{runs_url()}?status=failed"' in response.content.decode()
 
 
-def _queries(client: Any, url: str) -> int:
-    # Steady state: the first page of a visit also notes the workspace as last used.
-    client.get(url)
-    with CaptureQueriesContext(db) as ctx:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(ctx.captured_queries)
-
-
 @pytest.mark.parametrize("status", ["succeeded", "running"])
 def test_it_renders_monitoring_in_a_constant_number_of_queries(
     alice: Any, contoso: Any, fabrikam: Any, status: str
@@ -219,13 +208,13 @@ def test_it_renders_monitoring_in_a_constant_number_of_queries(
     make_runs(contoso.workspace, contoso, 10, status=status if status != "running" else "succeeded")
     if status == "running":
         make_run(contoso.workspace, fabrikam, status="running")
-    few = _queries(client, runs_url())
-    few_detail = _queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
+    few = page_queries(client, runs_url())
+    few_detail = page_queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
 
     make_runs(contoso.workspace, contoso, 990)
     make_runs(contoso.workspace, fabrikam, 10)
-    many = _queries(client, runs_url())
-    many_detail = _queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
+    many = page_queries(client, runs_url())
+    many_detail = page_queries(client, reverse("providers:detail", args=["acme", contoso.pk]))
 
     assert few == many
     assert few_detail == many_detail

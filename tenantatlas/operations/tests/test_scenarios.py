@@ -11,10 +11,7 @@ import dataclasses
 import pytest
 
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
-from tenantatlas.operations.models import OperationRun
-from tenantatlas.operations.services import start_operation
-from tenantatlas.operations.tests.processes import ALL_ROLES, sim_tenant
-from tenantatlas.operations.worker import execute
+from tenantatlas.operations.tests.processes import ALL_ROLES, run_once, sim_tenant
 from tenantatlas.simulator.data import effective_device_count, is_renamed_device, is_renamed_item
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, Faults, load_scenarios
 from tenantatlas.testing import make_sim_connection
@@ -73,17 +70,6 @@ CASES = [(tenant, op) for tenant, ops in EXPECTED.items() for op in ops]
 
 def secret_of(tenant) -> str:
     return tenant.apps[0].secrets[0].value
-
-
-def run_once(conn, actor, operation_type, capture) -> OperationRun:
-    with capture(execute=False):
-        run = start_operation(
-            actor=actor, member=None, connection=conn, operation_type=operation_type
-        ).run
-    with capture(execute=True):
-        execute(run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def items(conn) -> dict[tuple[str, str], tuple[str, str, object]]:

@@ -23,12 +23,11 @@ from tenantatlas.operations.services import ScopeBusy, start_operation
 from tenantatlas.operations.tests.processes import (
     manage,
     output_of,
-    private_redis,
+    rq_transport,
     rq_work_horse,
     sim_tenant,
     stop,
     subprocess_env,
-    use_rq,
     wait_for,
 )
 from tenantatlas.operations.worker import claim, execute
@@ -148,12 +147,10 @@ def test_it_fails_the_run_at_once_when_an_rq_work_horse_is_killed(sim, acme, ali
     slow = Faults(slow_seconds=2.0, slow_paths=[DEVICES])
     sim.add_tenant(sim_tenant(HORSE_TENANT, "horse", device_count=6000, faults=slow))
     conn = make_sim_connection(acme, alice, HORSE_TENANT, "horse")
-    with private_redis() as redis_server:
-        use_rq(settings, redis_server)
+    with rq_transport(settings, sim) as (_, env):
         run = start_operation(
             actor=alice, member=None, connection=conn, operation_type="inventory.sync"
         ).run
-        env = subprocess_env(sim, TENANTATLAS_TASK_TRANSPORT="rq", REDIS_URL=redis_server.url)
         worker = manage("worker", env=env)
         try:
             wait_for(lambda: _mid_run(run), timeout=60, what="the work horse to be mid-sync")

@@ -101,6 +101,11 @@ def certificate_form(cert_pem: str, key_pem: str | None = None, **overrides: Any
     return data
 
 
+def fresh(connection: ProviderConnection) -> ProviderConnection:
+    """The connection as the database holds it now."""
+    return ProviderConnection.objects.get(pk=connection.pk)
+
+
 def url(name: str, workspace: Any, connection: ProviderConnection | None = None) -> str:
     kwargs: dict[str, Any] = {"slug": workspace.slug}
     if connection is not None:

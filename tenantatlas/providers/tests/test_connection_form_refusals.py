@@ -321,11 +321,6 @@ def test_it_refuses_a_certificate_type_without_a_file(client: Any, acme: Any) ->
 # -- edit and rotate change nothing on bad input -------------------------------------------------
 
 
-@pytest.fixture
-def contoso(alice: Any, acme: Any) -> ProviderConnection:
-    return make_connection(acme, alice, name="Contoso", entra_tenant_id=TENANT_A)
-
-
 def test_it_changes_nothing_when_an_edit_is_refused(client: Any, acme: Any, contoso: Any) -> None:
     credential = contoso.current_credential
     before = counts()

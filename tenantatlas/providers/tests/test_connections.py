@@ -33,6 +33,7 @@ from tenantatlas.providers.tests.helpers import (
     actions,
     counts,
     defaults,
+    fresh,
     make_run,
     secret_form,
     url,
@@ -41,22 +42,8 @@ from tenantatlas.testing import KNOWN_SECRET, client_for, make_connection
 
 
 @pytest.fixture
-def contoso(alice: Any, acme: Any) -> ProviderConnection:
-    return make_connection(acme, alice, name="Contoso", entra_tenant_id=TENANT_A)
-
-
-@pytest.fixture
-def fabrikam(alice: Any, acme: Any, contoso: ProviderConnection) -> ProviderConnection:
-    return make_connection(acme, alice, name="Fabrikam", entra_tenant_id=TENANT_B)
-
-
-@pytest.fixture
 def northwind(alice: Any, acme: Any, fabrikam: ProviderConnection) -> ProviderConnection:
     return make_connection(acme, alice, name="Northwind", entra_tenant_id=TENANT_C)
-
-
-def fresh(connection: ProviderConnection) -> ProviderConnection:
-    return ProviderConnection.objects.get(pk=connection.pk)
 
 
 def current(connection: ProviderConnection) -> ProviderCredential:

@@ -15,32 +15,18 @@ from tenantatlas.operations.registry import OPERATIONS
 from tenantatlas.providers.models import ConnectionStatus, ProviderConnection
 from tenantatlas.providers.services.connections import delete_connection, set_connection_status
 from tenantatlas.providers.tests.helpers import (
-    TENANT_A,
     TENANT_B,
     TENANT_C,
     actions,
     counts,
     defaults,
+    fresh,
     make_run,
     url,
 )
 from tenantatlas.testing import client_for, make_connection
 
 DISABLED_NOTE = "Disabled — enable it to run operations"
-
-
-@pytest.fixture
-def contoso(alice: Any, acme: Any) -> ProviderConnection:
-    return make_connection(acme, alice, name="Contoso", entra_tenant_id=TENANT_A)
-
-
-@pytest.fixture
-def fabrikam(alice: Any, acme: Any, contoso: ProviderConnection) -> ProviderConnection:
-    return make_connection(acme, alice, name="Fabrikam", entra_tenant_id=TENANT_B)
-
-
-def fresh(connection: ProviderConnection) -> ProviderConnection:
-    return ProviderConnection.objects.get(pk=connection.pk)
 
 
 def disable(alice: Any, connection: ProviderConnection, **kwargs: Any) -> ProviderConnection:

@@ -11,25 +11,12 @@ import pytest
 
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
 from tenantatlas.operations.models import OperationRun
-from tenantatlas.operations.services import start_operation
-from tenantatlas.operations.tests.processes import ALL_ROLES, sim_tenant
-from tenantatlas.operations.worker import execute
+from tenantatlas.operations.tests.processes import ALL_ROLES, run_once, sim_tenant
 from tenantatlas.providers.models import Health
 from tenantatlas.testing import make_sim_connection
 
 SECRET = "tenant-identity-secret"
 SYNC, SNAPSHOT, HEALTH = "inventory.sync", "compliance.snapshot", "provider.health_check"
-
-
-def run_once(conn: Any, actor: Any, operation_type: str, capture: Any) -> OperationRun:
-    with capture(execute=False):
-        run = start_operation(
-            actor=actor, member=None, connection=conn, operation_type=operation_type
-        ).run
-    with capture(execute=True):
-        execute(run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def stored(conn: Any) -> dict[str, Any]:
