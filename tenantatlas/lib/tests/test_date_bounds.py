@@ -52,6 +52,23 @@ def _page_errors(response: Any) -> str:
     return response.content.decode().replace("&#x27;", "'")
 
 
+def _api_create_secret_connection(user: Any, display_name: str, expires_at: str) -> Any:
+    return ApiClient(token_for(user)).call(
+        "POST",
+        "/connections",
+        {
+            "display_name": display_name,
+            "entra_tenant_id": str(uuid.uuid4()),
+            "credential": {
+                "kind": "client_secret",
+                "client_id": str(uuid.uuid4()),
+                "client_secret": "s3cret",
+                "expires_at": expires_at,
+            },
+        },
+    )
+
+
 # -- one rule for form and API --------------------------------------------------------------------
 
 
@@ -63,20 +80,7 @@ def test_it_bounds_a_secret_expiry_the_same_in_the_form_and_the_api(
     form = client_for(alice).post(
         url("create", acme), secret_form(secret_expires_on=day.isoformat())
     )
-    api = ApiClient(token_for(alice)).call(
-        "POST",
-        "/connections",
-        {
-            "display_name": "Via API",
-            "entra_tenant_id": str(uuid.uuid4()),
-            "credential": {
-                "kind": "client_secret",
-                "client_id": str(uuid.uuid4()),
-                "client_secret": "s3cret",
-                "expires_at": dates.end_of_day(day).isoformat(),
-            },
-        },
-    )
+    api = _api_create_secret_connection(alice, "Via API", dates.end_of_day(day).isoformat())
 
     if problem is None:
         assert form.status_code == 302
@@ -106,46 +110,31 @@ def test_it_bounds_an_api_token_expiry_the_same_in_the_form_and_the_service(
     )
     member = Membership.objects.get(workspace=acme, user=alice)
 
-    if problem is None:
-        assert page.status_code == 200
-        assert ApiToken.objects.get().expires_at == dates.end_of_day(day)
-        create_api_token(
+    def create_in_code() -> Any:
+        return create_api_token(
             actor=alice,
             member=member,
             name="Code",
             capabilities=["provider.view"],
             expires_at=dates.end_of_day(day),
         )
+
+    if problem is None:
+        assert page.status_code == 200
+        assert ApiToken.objects.get().expires_at == dates.end_of_day(day)
+        create_in_code()
     else:
         assert problem in _page_errors(page)
         with pytest.raises(InvalidInput) as refused:
-            create_api_token(
-                actor=alice,
-                member=member,
-                name="Code",
-                capabilities=["provider.view"],
-                expires_at=dates.end_of_day(day),
-            )
+            create_in_code()
         assert refused.value.message == problem
         assert ApiToken.objects.count() == 0
 
 
 @pytest.mark.django_db
 def test_it_refuses_an_api_expiry_without_a_time_zone(acme: Any, alice: Any) -> None:
-    response = ApiClient(token_for(alice)).call(
-        "POST",
-        "/connections",
-        {
-            "display_name": "Naive",
-            "entra_tenant_id": str(uuid.uuid4()),
-            "credential": {
-                "kind": "client_secret",
-                "client_id": str(uuid.uuid4()),
-                "client_secret": "s3cret",
-                "expires_at": (dt.datetime.now() + dt.timedelta(days=3)).isoformat(),
-            },
-        },
-    )
+    naive = dt.datetime.now() + dt.timedelta(days=3)
+    response = _api_create_secret_connection(alice, "Naive", naive.isoformat())
 
     assert response.status_code == 400
     assert "time zone" in response.json()["error"]["message"]
