@@ -54,6 +54,15 @@ def _rw(*names: str) -> tuple[str, ...]:
     return tuple(itertools.chain.from_iterable(pairs))
 
 
+#: The least-privileged application permissions that read everything served here: what a fully
+#: consented app registration holds in the tests and benchmarks.
+READ_ALL_ROLES = (
+    "Organization.Read.All",
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementApps.Read.All",
+    "DeviceManagementServiceConfig.Read.All",
+)
 ORGANIZATION_READ = _rw("Organization.Read.All", "Directory.Read.All")
 DEVICES_READ = _rw("DeviceManagementManagedDevices.Read.All")
 CONFIGURATION_READ = _rw("DeviceManagementConfiguration.Read.All")

@@ -28,6 +28,7 @@ from django.db import connection
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.worker import execute
+from tenantatlas.simulator.graph import READ_ALL_ROLES
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
@@ -223,13 +224,7 @@ def rq_work_horse(worker_pid: int) -> int | None:
     return None
 
 
-ALL_ROLES = [
-    "Organization.Read.All",
-    "DeviceManagementManagedDevices.Read.All",
-    "DeviceManagementConfiguration.Read.All",
-    "DeviceManagementApps.Read.All",
-    "DeviceManagementServiceConfig.Read.All",
-]
+ALL_ROLES = list(READ_ALL_ROLES)
 
 
 def sim_tenant(tenant_id: str, secret: str, **fields: Any) -> Any:

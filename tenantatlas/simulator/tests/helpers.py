@@ -8,6 +8,7 @@ from typing import Any
 import msal
 import requests
 
+from tenantatlas.simulator.graph import READ_ALL_ROLES
 from tenantatlas.simulator.scenarios import AppScenario, SecretSpec, TenantScenario
 from tenantatlas.simulator.server import SimulatorServer
 
@@ -22,13 +23,7 @@ ADATUM = "a4c8e2f6-1b3d-4a5c-9e7f-0d2b4f6a8c1e"
 PROSEWARE = "b9d3f7a1-4e6c-4b8d-a0f2-5c7e9b1d3f6a"
 ALPINE = "c5e9a3d7-2f4b-4c6e-8a0d-7b1f3e5a9c2d"
 
-ALL_ROLES = [
-    "Organization.Read.All",
-    "DeviceManagementManagedDevices.Read.All",
-    "DeviceManagementConfiguration.Read.All",
-    "DeviceManagementApps.Read.All",
-    "DeviceManagementServiceConfig.Read.All",
-]
+ALL_ROLES = list(READ_ALL_ROLES)
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
 SECRET = "test-secret-value"
 
