@@ -18,6 +18,7 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 
+@pytest.mark.django_db  # the checks include database ones (stored credentials vs. the keys)
 def test_it_passes_django_system_checks() -> None:
     call_command("check", fail_level="WARNING")
 
