@@ -12,9 +12,6 @@ from tenantatlas.lib.actors import Actor, actor_label, user_or_none
 from tenantatlas.lib.sanitize import sanitize, sanitize_data
 from tenantatlas.workspaces.models import Workspace
 
-# The run framework still names actors through this; lib.actors.actor_label is the one rule.
-actor_label_for = actor_label
-
 
 def record_event(
     *,
