@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
 
@@ -69,13 +70,47 @@ class InventoryItem(models.Model):
             models.Index(fields=["workspace", "kind", "display_name"], name="inv_ws_kind_name"),
             models.Index(fields=["connection", "kind", "removed_at"], name="inv_conn_kind_removed"),
             models.Index(fields=["connection", "kind", "last_seen_run"], name="inv_conn_kind_run"),
+            # Stale devices (last check-in before a cut-off) of a workspace, counted per connection.
+            models.Index(
+                fields=["workspace", "kind", "last_sync_at", "connection"],
+                condition=Q(removed_at__isnull=True),
+                name="inv_live_last_sync",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.display_name or self.external_id
 
 
-class ComplianceSnapshot(models.Model):
+class ComplianceCounts(models.Model):
+    """Device counts by Graph's complianceState: the columns a snapshot and a summary share."""
+
+    compliant = models.PositiveIntegerField(default=0)
+    noncompliant = models.PositiveIntegerField(default=0)
+    in_grace_period = models.PositiveIntegerField(default=0)
+    conflict = models.PositiveIntegerField(default=0)
+    error = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    config_manager = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+# Graph's complianceState value → the column that counts it.
+STATE_COLUMNS = {
+    ComplianceState.COMPLIANT: "compliant",
+    ComplianceState.NONCOMPLIANT: "noncompliant",
+    ComplianceState.IN_GRACE_PERIOD: "in_grace_period",
+    ComplianceState.CONFLICT: "conflict",
+    ComplianceState.ERROR: "error",
+    ComplianceState.UNKNOWN: "unknown",
+    ComplianceState.CONFIG_MANAGER: "config_manager",
+}
+
+
+class ComplianceSnapshot(ComplianceCounts):
     """Device counts by compliance state at one moment, forming a trend."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
@@ -92,16 +127,8 @@ class ComplianceSnapshot(models.Model):
         related_name="snapshot",
     )
     taken_at = models.DateTimeField()
-    compliant = models.PositiveIntegerField(default=0)
-    noncompliant = models.PositiveIntegerField(default=0)
-    in_grace_period = models.PositiveIntegerField(default=0)
-    conflict = models.PositiveIntegerField(default=0)
-    error = models.PositiveIntegerField(default=0)
-    unknown = models.PositiveIntegerField(default=0)
-    config_manager = models.PositiveIntegerField(default=0)
     stale = models.PositiveIntegerField(default=0)
     stale_after_days = models.PositiveIntegerField(default=7)
-    total = models.PositiveIntegerField(default=0)
     tenant_summary = models.JSONField(default=dict, blank=True)
 
     objects = WorkspaceScopedQuerySet.as_manager()
@@ -112,3 +139,61 @@ class ComplianceSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot of {self.connection_id} at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class TenantSummary(ComplianceCounts):
+    """Per connection, what the overview shows, precomputed when a sync or snapshot finishes.
+
+    The compliance counts are the connection's managed devices as the last inventory sync left
+    them (so they match the device list they link to); the freshness fields say when the last
+    sync and snapshot that produced data finished.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    connection = models.OneToOneField(
+        "providers.ProviderConnection", on_delete=models.CASCADE, related_name="tenant_summary"
+    )
+    devices_counted_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_status = models.CharField(max_length=30, blank=True)
+    last_sync_run = models.ForeignKey(
+        "operations.OperationRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_snapshot = models.ForeignKey(
+        "ComplianceSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_snapshot_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace"], name="summary_ws")]
+
+    def __str__(self) -> str:
+        return f"Summary of connection {self.connection_id}"
+
+
+class ComplianceTrendDay(ComplianceCounts):
+    """The workspace's devices by compliance state on one (UTC) day: the latest snapshot of
+    every connection summed, rewritten by each snapshot of that day."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    stale = models.PositiveIntegerField(default=0)
+    connections = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "day"], name="trend_one_row_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Compliance of workspace {self.workspace_id} on {self.day}"

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
+from tenantatlas.inventory.summaries import note_snapshot
 
 UPSERT_FIELDS = [
     "display_name",
@@ -200,7 +201,8 @@ def record_snapshot(
     stale_after_days: int,
     tenant_summary: dict[str, Any],
 ) -> ComplianceSnapshot:
-    return ComplianceSnapshot.objects.create(
+    """Store the snapshot; it becomes the connection's latest and rewrites today's trend row."""
+    snapshot = ComplianceSnapshot.objects.create(
         workspace_id=seen_by.workspace_id,
         connection_id=seen_by.connection_id,
         run_id=seen_by.run_id,
@@ -217,3 +219,5 @@ def record_snapshot(
         total=sum(counts.values()),
         tenant_summary=tenant_summary,
     )
+    note_snapshot(snapshot)
+    return snapshot

@@ -14,6 +14,7 @@ from tenantatlas.inventory.services import (
     mark_removed,
     upsert_page,
 )
+from tenantatlas.inventory.summaries import record_sync_summary
 from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.operations.handlers import PARTIALLY_SUCCEEDED, SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
@@ -75,6 +76,7 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
             first, f"Every inventory kind failed ({first}).", details={"summary": summary}
         )
     ctx.progress(done, done, force=True)
+    record_sync_summary(seen_by, status=PARTIALLY_SUCCEEDED if failures else SUCCEEDED)
     if failures:
         kinds = ", ".join(f"{k} ({code})" for k, code in failures.items())
         return RunOutcome(
