@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from typing import Any
 
 from django import forms
@@ -12,6 +10,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from tenantatlas.audit.models import AuditEvent
+from tenantatlas.lib.csv_export import csv_response
 from tenantatlas.workspaces.access import workspace_view
 from tenantatlas.workspaces.capabilities import AUDIT_VIEW
 from tenantatlas.workspaces.requests import WorkspaceRequest
@@ -75,47 +74,22 @@ def audit_log(request: WorkspaceRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: Any) -> str:
-    """Neutralise spreadsheet formulas (CSV injection); metadata is written as JSON."""
-    if isinstance(value, dict | list):
-        text = json.dumps(value, sort_keys=True, default=str)
-    else:
-        text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
 @workspace_view(AUDIT_VIEW)
 def audit_export(request: WorkspaceRequest) -> StreamingHttpResponse:
     _, events = _filtered(request)
-    writer = csv.writer(_Echo())
-
-    def rows() -> Any:
-        yield writer.writerow(CSV_COLUMNS)
-        for e in events.iterator(chunk_size=1000):
-            yield writer.writerow(
-                [
-                    _csv_cell(v)
-                    for v in (
-                        e.created_at.isoformat(),
-                        e.actor_label,
-                        e.action,
-                        e.target_type,
-                        e.target_id,
-                        e.target_label,
-                        e.ip,
-                        e.request_id,
-                        e.via,
-                        e.metadata,
-                    )
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    slug = request.workspace.slug
-    response["Content-Disposition"] = f'attachment; filename="audit-{slug}.csv"'
-    return response
+    rows = (
+        (
+            e.created_at.isoformat(),
+            e.actor_label,
+            e.action,
+            e.target_type,
+            e.target_id,
+            e.target_label,
+            e.ip,
+            e.request_id,
+            e.via,
+            e.metadata,
+        )
+        for e in events.iterator(chunk_size=1000)
+    )
+    return csv_response(CSV_COLUMNS, rows, filename=f"audit-{request.workspace.slug}.csv")
