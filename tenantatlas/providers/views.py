@@ -19,6 +19,7 @@ from tenantatlas.operations.models import OperationRun, Trigger
 from tenantatlas.operations.registry import OPERATION_ACTIONS, UnknownOperation
 from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
 from tenantatlas.operations.services import ScopeBusy, start_operation
+from tenantatlas.providers.filters import ConnectionFilterForm
 from tenantatlas.providers.forms import (
     ChooseDefaultForm,
     ConnectionForm,
@@ -55,29 +56,19 @@ def _to_list(request: WorkspaceRequest) -> HttpResponse:
 
 @workspace_view(PROVIDER_VIEW)
 def connection_list(request: WorkspaceRequest) -> HttpResponse:
-    """Paged (50 a page) with a search over names, tenant ids and domains."""
-    search = request.GET.get("q", "").strip()[:100]
-    connections = _connections(request).for_workspace(request.workspace)
-    if search:
-        connections = connections.filter(
-            Q(display_name__icontains=search)
-            | Q(entra_tenant_name__icontains=search)
-            | Q(default_domain__icontains=search)
-            | Q(entra_tenant_id__icontains=search)
-        )
+    """Paged (50 a page), searchable, filtered and sorted by GET parameters (filters.py)."""
+    form = ConnectionFilterForm(request.GET or None)
+    connections = form.apply(_connections(request).for_workspace(request.workspace))
     page = Paginator(connections, CONNECTIONS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "providers/list.html",
-        {
-            "connections": page.object_list,
-            "page": page,
-            "search": search,
-            "query": query.urlencode(),
-        },
-    )
+    context = {
+        "connections": page.object_list,
+        "page": page,
+        "form": form,
+        "query": query.urlencode(),
+    }
+    return render(request, "providers/list.html", context)
 
 
 @workspace_view(PROVIDER_VIEW)
