@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "tenantatlas.operations.apps.OperationsConfig",
     "tenantatlas.inventory",
     "tenantatlas.notifications",
+    "tenantatlas.overview",
     "tenantatlas.api",
     "tenantatlas.embedded",  # serve and demo: what starts everything and seeds the demo
     "tenantatlas.simulator",
@@ -180,7 +181,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "members:home"
+LOGIN_REDIRECT_URL = "overview:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Sign-in lockout (django-axes, see tenantatlas/accounts/lockout.py). Failures are counted per

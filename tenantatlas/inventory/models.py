@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
 
@@ -197,3 +199,8 @@ class ComplianceTrendDay(ComplianceCounts):
 
     def __str__(self) -> str:
         return f"Compliance of workspace {self.workspace_id} on {self.day}"
+
+    @property
+    def taken_at(self) -> dt.datetime:
+        """When the day's figures were last rewritten (the trend chart's time axis)."""
+        return self.updated_at

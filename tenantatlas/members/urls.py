@@ -5,7 +5,7 @@ from tenantatlas.members import views
 app_name = "members"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("start/", views.start, name="start"),
     path("invitations/", views.my_invitations, name="invitations"),
     path("invitations/<int:pk>/accept/", views.invitation_accept, name="invitation_accept"),
     path("invitations/<int:pk>/decline/", views.invitation_decline, name="invitation_decline"),

@@ -1,4 +1,4 @@
-"""Home (the workspace used last, else invitations and a new workspace), members and invitations.
+"""Starting out (invitations and a new workspace when one has none), members and invitations.
 
 An invitation has two sides: the inviter's (the members page) and the invitee's (their own list
 and the single-use link).
@@ -34,18 +34,14 @@ def _my_invitations(user: Any) -> Any:
 
 
 @login_required
-def home(request: AuthenticatedRequest) -> HttpResponse:
-    """Go to the workspace used last; with none, offer the user's invitations or a new workspace."""
-    chosen = last_used_membership(request.user)
-    if chosen is not None:
-        waiting = Invitation.objects.pending().addressed_to(request.user).count()
-        if waiting:
-            messages.info(request, f"You have {waiting} pending invitation(s): see Invitations.")
-        return redirect("providers:list", slug=chosen.workspace.slug)
+def start(request: AuthenticatedRequest) -> HttpResponse:
+    """Without a workspace: the user's invitations and a new workspace; with one, the home page."""
+    if last_used_membership(request.user) is not None:
+        return redirect("overview:home")
     form = WorkspaceForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         workspace = services.create_workspace(actor=request.user, name=form.cleaned_data["name"])
-        return redirect("providers:list", slug=workspace.slug)
+        return redirect("overview:workspace", slug=workspace.slug)
     context = {"form": form, "invitations": _my_invitations(request.user)}
     return render(request, "members/no_workspace.html", context)
 

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
-from tenantatlas.operations.models import RunStatus
+from tenantatlas.operations.models import PROBLEM_STATUSES, RunStatus
 from tenantatlas.operations.registry import OPERATION_LABELS
 from tenantatlas.workspaces.filters import ConnectionChoiceField, history_connections
 from tenantatlas.workspaces.models import Workspace
 
+PROBLEMS = "problems"  # failed or partially succeeded: what the overview counts as a problem
+FINISHED_WITHIN = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
+
 
 class RunFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *RunStatus.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            *RunStatus.choices,
+            (PROBLEMS, "Failed or partially succeeded"),
+        ],
+    )
+    finished = forms.ChoiceField(
+        required=False,
+        label="Finished",
+        choices=[("", "Any time"), ("24h", "In the last 24 hours"), ("7d", "In the last 7 days")],
+    )
     operation_type = forms.ChoiceField(
         required=False,
         label="Operation",
@@ -44,8 +61,12 @@ class RunFilterForm(forms.Form):
         """Apply the valid filters; an invalid value is ignored (the form shows its error)."""
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
-        if data.get("status"):
+        if data.get("status") == PROBLEMS:
+            runs = runs.filter(status__in=PROBLEM_STATUSES)
+        elif data.get("status"):
             runs = runs.filter(status=data["status"])
+        if data.get("finished"):
+            runs = runs.filter(finished_at__gte=timezone.now() - FINISHED_WITHIN[data["finished"]])
         if data.get("operation_type"):
             runs = runs.filter(operation_type=data["operation_type"])
         if data.get("connection"):

@@ -34,6 +34,8 @@ class RunStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# What the overview and alerts count as a run that went wrong.
+PROBLEM_STATUSES = (RunStatus.FAILED, RunStatus.PARTIALLY_SUCCEEDED)
 TERMINAL_STATUSES = (
     RunStatus.SUCCEEDED,
     RunStatus.PARTIALLY_SUCCEEDED,
@@ -302,6 +304,11 @@ class OperationRun(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="run_ws_created"),
             models.Index(fields=["workspace", "status"], name="run_ws_status"),
+            # Problem runs of the last 24 h (the overview), per workspace and per connection.
+            models.Index(
+                fields=["workspace", "status", "finished_at", "connection"],
+                name="run_ws_status_finished",
+            ),
             models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
         ]
 

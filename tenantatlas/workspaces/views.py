@@ -15,7 +15,7 @@ from tenantatlas.workspaces.requests import AuthenticatedRequest, WorkspaceReque
 
 @workspace_view(PROVIDER_VIEW)
 def workspace_home(request: WorkspaceRequest) -> HttpResponse:
-    return redirect("providers:list", slug=request.workspace.slug)
+    return redirect("overview:workspace", slug=request.workspace.slug)
 
 
 @login_required
@@ -28,6 +28,6 @@ def switch_workspace(request: AuthenticatedRequest) -> HttpResponse:
         .first()
     )
     if membership is None:
-        return redirect("members:home")
+        return redirect("overview:home")
     note_workspace_use(request, membership)
-    return redirect("providers:list", slug=slug)
+    return redirect("overview:workspace", slug=slug)

@@ -40,7 +40,7 @@ CONTOSO_CLIENT = "0b5e2c4d-9a1f-4e3b-8c7d-6f5a4b3c2d1e"
 CONTOSO_SECRET = "contoso-demo-secret"
 CONTOSO_DEVICES = 5000  # simulator/scenarios/demo.toml
 DEVICES_PATH = "/v1.0/deviceManagement/managedDevices"
-OUTSIDE_WORKSPACES = {"accounts:login", "accounts:logout", "members:home", "workspaces:switch"}
+OUTSIDE_WORKSPACES = {"accounts:login", "accounts:logout", "overview:home", "members:start", "workspaces:switch"}
 
 
 @dataclass

@@ -15,12 +15,17 @@ from tenantatlas.workspaces.models import Membership, Role, Workspace
 
 LOGIN = reverse("accounts:login")
 LOGOUT = reverse("accounts:logout")
-HOME = reverse("members:home")
+HOME = reverse("overview:home")
+START = reverse("members:start")
 SWITCH = reverse("workspaces:switch")
 
 
 def connections_of(slug: str) -> str:
     return reverse("providers:list", kwargs={"slug": slug})
+
+
+def overview_of(slug: str) -> str:
+    return reverse("overview:workspace", kwargs={"slug": slug})
 
 
 def signed_in_as(client: Client) -> str | None:
@@ -48,9 +53,9 @@ def test_it_signs_in_and_lands_on_the_users_workspace(alice: Any, acme: Any) -> 
 
     response = client.post(LOGIN, {"username": "alice", "password": PASSWORD}, follow=True)
 
-    assert response.redirect_chain == [(HOME, 302), (connections_of("acme"), 302)]
+    assert response.redirect_chain == [(HOME, 302), (overview_of("acme"), 302)]
     assert response.status_code == 200
-    assert "Provider connections" in response.content.decode()
+    assert "<h1>Overview</h1>" in response.content.decode()
     assert signed_in_as(client) == "alice"
 
 
@@ -107,7 +112,8 @@ def test_it_signs_out_with_a_post_only(alice: Any, acme: Any) -> None:
 
 
 def test_it_offers_a_user_without_workspace_to_create_one(newcomer: Any, acme: Any) -> None:
-    response = client_for(newcomer).get(HOME)
+    assert client_for(newcomer).get(HOME)["Location"] == START
+    response = client_for(newcomer).get(START)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -119,21 +125,22 @@ def test_it_offers_a_user_without_workspace_to_create_one(newcomer: Any, acme: A
 def test_it_creates_a_first_workspace_with_the_user_as_owner(newcomer: Any) -> None:
     client = client_for(newcomer)
 
-    response = client.post(HOME, {"name": "Nora's MSP"}, follow=True)
+    response = client.post(START, {"name": "Nora's MSP"}, follow=True)
 
     workspace = Workspace.objects.get(name="Nora's MSP")
-    assert response.redirect_chain == [(connections_of(workspace.slug), 302)]
+    assert response.redirect_chain == [(overview_of(workspace.slug), 302)]
     assert workspace.slug == "noras-msp"
     assert Membership.objects.get(workspace=workspace, user=newcomer).role == Role.OWNER
     event = AuditEvent.objects.get(action="workspace.created")
     assert (event.workspace, event.actor) == (workspace, newcomer)
     # an owner manages members and reads the audit log of the new workspace
     assert client.get(reverse("members:list", kwargs={"slug": workspace.slug})).status_code == 200
-    assert client.get(HOME)["Location"] == connections_of(workspace.slug)
+    assert client.get(HOME)["Location"] == overview_of(workspace.slug)
+    assert client.get(START)["Location"] == HOME
 
 
 def test_it_refuses_an_empty_workspace_name(newcomer: Any) -> None:
-    response = client_for(newcomer).post(HOME, {"name": "   "})
+    response = client_for(newcomer).post(START, {"name": "   "})
 
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()

@@ -20,7 +20,7 @@ from tenantatlas.testing import PASSWORD
 from tenantatlas.workspaces.models import Membership, Role
 
 LOGIN = reverse("accounts:login")
-HOME = reverse("members:home")
+HOME = reverse("overview:home")
 ATTACKER = "203.0.113.7"
 NEIGHBOUR = "198.51.100.20"
 WRONG = "Tr0ub4dor&3-not-it"

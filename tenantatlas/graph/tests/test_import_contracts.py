@@ -14,6 +14,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 LAYERS = [
     "api",
     "embedded",
+    "overview",
     "providers",
     "operations",
     "inventory",

@@ -298,7 +298,7 @@ def test_it_offers_pending_invitations_to_a_user_without_a_workspace(
 ) -> None:
     invite(alice, acme, "carol")
 
-    html = client_for(carol).get(reverse("members:home")).content.decode()
+    html = client_for(carol).get(reverse("overview:home"), follow=True).content.decode()
 
     assert "You are not a member of any workspace yet." in html
     assert "Acme IT" in html
@@ -310,8 +310,8 @@ def test_it_tells_a_member_of_another_workspace_about_a_pending_invitation(
 ) -> None:
     invite(alice, acme, "mallory")
 
-    response = client_for(mallory).get(reverse("members:home"), follow=True)
+    response = client_for(mallory).get(reverse("overview:home"), follow=True)
 
-    assert response.redirect_chain == [(reverse("providers:list", kwargs={"slug": "globex"}), 302)]
+    assert response.redirect_chain == [(reverse("overview:workspace", kwargs={"slug": "globex"}), 302)]
     assert "You have 1 pending invitation(s): see Invitations." in response.content.decode()
     assert not Membership.objects.filter(user=mallory, workspace=acme).exists()

@@ -168,6 +168,8 @@ _CONNECTION_FORM = {
 WORKSPACE_ROUTES: list[Route] = [
     # workspaces/urls.py
     Route("workspaces:workspace", PROVIDER_VIEW, ok=302),
+    # overview/urls.py
+    Route("overview:workspace", PROVIDER_VIEW),
     # members/urls.py
     Route("members:list", WORKSPACE_MANAGE),
     # Inviting answers with the page (and the link shown once), whether or not the account exists.
@@ -323,8 +325,9 @@ class GlobalRoute:
 
 
 GLOBAL_ROUTES: list[GlobalRoute] = [
-    GlobalRoute("members:home"),
-    GlobalRoute("members:home", method="POST", data={"name": "Another"}),
+    GlobalRoute("overview:home"),
+    GlobalRoute("members:start"),
+    GlobalRoute("members:start", method="POST", data={"name": "Another"}),
     GlobalRoute("workspaces:switch", method="POST", data={"slug": "acme"}),
     # Invitations are the invitee's own: someone else's is a 404, its link a clear 403.
     GlobalRoute("members:invitations"),

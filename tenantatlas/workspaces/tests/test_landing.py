@@ -1,8 +1,10 @@
-"""After sign-in a user lands in the workspace they used last, never one chosen by name order."""
+"""After sign-in a user lands on their home page, the workspace they used last first (never one
+chosen by name order); with a single workspace, on that workspace's overview."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from django.utils import timezone
 from tenantatlas.testing import PASSWORD
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
-HOME = reverse("members:home")
+HOME = reverse("overview:home")
 
 
 def connections_of(workspace: Workspace) -> str:
@@ -30,8 +32,19 @@ def signed_in(username: str) -> Client:
     return client
 
 
+def overview_of(workspace: Workspace) -> str:
+    return reverse("overview:workspace", kwargs={"slug": workspace.slug})
+
+
 def landing(username: str) -> str:
-    return str(signed_in(username).get(HOME)["Location"])
+    """The workspace sign-in offers first: its overview, or the home page's first row."""
+    response = signed_in(username).get(HOME)
+    if response.status_code == 302:
+        return str(response["Location"])
+    assert response.status_code == 200
+    slugs = re.findall(r'id="workspace-([\w-]+)"', response.content.decode())
+    assert len(slugs) == Membership.objects.filter(user__username=username).count()
+    return overview_of(Workspace.objects.get(slug=slugs[0]))
 
 
 @pytest.fixture
@@ -42,14 +55,14 @@ def zeta(alice: Any) -> Workspace:
     return workspace
 
 
-def test_it_lands_in_the_workspace_used_last_not_the_first_by_name(
+def test_it_lists_the_workspace_used_last_first_not_the_first_by_name(
     alice: Any, acme: Workspace, zeta: Workspace
 ) -> None:
     signed_in("alice").get(connections_of(zeta))
-    assert landing("alice") == connections_of(zeta)
+    assert landing("alice") == overview_of(zeta)
 
     signed_in("alice").get(connections_of(acme))
-    assert landing("alice") == connections_of(acme)
+    assert landing("alice") == overview_of(acme)
 
 
 def test_it_follows_a_change_of_workspace_within_the_same_minute(
@@ -60,7 +73,7 @@ def test_it_follows_a_change_of_workspace_within_the_same_minute(
     browser.get(connections_of(acme))
     browser.get(connections_of(zeta))  # zeta's last use was written less than a minute ago
 
-    assert landing("alice") == connections_of(zeta)
+    assert landing("alice") == overview_of(zeta)
 
 
 def test_it_remembers_a_switch_even_before_the_page_opens(
@@ -71,7 +84,7 @@ def test_it_remembers_a_switch_even_before_the_page_opens(
 
     browser.post(reverse("workspaces:switch"), {"slug": "zeta"})
 
-    assert landing("alice") == connections_of(zeta)
+    assert landing("alice") == overview_of(zeta)
 
 
 def test_it_writes_the_last_use_at_most_once_a_minute(alice: Any, acme: Workspace) -> None:
@@ -98,10 +111,10 @@ def test_it_writes_the_last_use_at_most_once_a_minute(alice: Any, acme: Workspac
     assert third > first
 
 
-def test_it_lands_in_the_newest_membership_when_none_was_used_yet(
+def test_it_lists_the_newest_membership_first_when_none_was_used_yet(
     alice: Any, acme: Workspace, zeta: Workspace
 ) -> None:
-    assert landing("alice") == connections_of(zeta)
+    assert landing("alice") == overview_of(zeta)
 
 
 def test_it_skips_a_last_used_workspace_the_user_has_left(
@@ -111,4 +124,4 @@ def test_it_skips_a_last_used_workspace_the_user_has_left(
 
     Membership.objects.filter(user=alice, workspace=zeta).delete()
 
-    assert landing("alice") == connections_of(acme)
+    assert landing("alice") == overview_of(acme)

@@ -1,0 +1,161 @@
+"""What the overview pages show, read from the database in a fixed number of queries.
+
+Every figure is an aggregate over precomputed rows (connections, their credentials, the
+per-connection `TenantSummary` written by syncs and snapshots, the daily `ComplianceTrendDay`)
+or an indexed count (stale devices, problem runs of the last 24 h), so the number of queries
+never grows with the number of connections, devices or runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import Cast, NullIf
+from django.utils import timezone
+
+from tenantatlas.inventory.models import (
+    STATE_COLUMNS,
+    ComplianceTrendDay,
+    InventoryItem,
+    InventoryKind,
+    TenantSummary,
+)
+from tenantatlas.operations.models import PROBLEM_STATUSES, OperationRun, OperationSchedule
+from tenantatlas.providers.models import (
+    ConnectionStatus,
+    Health,
+    ProviderConnection,
+    ProviderCredential,
+)
+from tenantatlas.workspaces.models import Workspace
+
+PROBLEM_WINDOW = dt.timedelta(hours=24)
+EXPIRY_WINDOWS = (7, 30, 60)  # days; the overview's credential buckets
+SYNC, SNAPSHOT = "inventory.sync", "compliance.snapshot"
+HEALTH_ORDER = (Health.UNHEALTHY, Health.DEGRADED, Health.HEALTHY, Health.UNKNOWN)
+COUNT_COLUMNS = [*STATE_COLUMNS.values(), "total"]
+
+
+def stale_cutoff(now: dt.datetime | None = None) -> dt.datetime:
+    return (now or timezone.now()) - dt.timedelta(days=settings.COMPLIANCE_STALE_DAYS)
+
+
+def stale_devices(workspace_ids: list[int], now: dt.datetime | None = None) -> QuerySet[Any]:
+    """Present managed devices whose last check-in is older than the stale period (or unknown)."""
+    return InventoryItem.objects.filter(
+        workspace_id__in=workspace_ids,
+        kind=InventoryKind.MANAGED_DEVICE,
+        removed_at__isnull=True,
+    ).filter(Q(last_sync_at__lt=stale_cutoff(now)) | Q(last_sync_at__isnull=True))
+
+
+def live_summaries(workspace_ids: list[int]) -> QuerySet[TenantSummary]:
+    return TenantSummary.objects.filter(
+        workspace_id__in=workspace_ids, connection__deleted_at__isnull=True
+    )
+
+
+def problem_runs(workspace_ids: list[int], now: dt.datetime | None = None) -> QuerySet[Any]:
+    since = (now or timezone.now()) - PROBLEM_WINDOW
+    return OperationRun.objects.filter(
+        workspace_id__in=workspace_ids, status__in=PROBLEM_STATUSES, finished_at__gte=since
+    )
+
+
+@dataclass
+class ExpiryCounts:
+    expired: int = 0
+    within: dict[int, int] = field(default_factory=dict)  # days → expiring within, not expired
+
+    @property
+    def soon(self) -> int:
+        """Expired or expiring within the widest window the overview shows."""
+        return self.expired + self.within.get(EXPIRY_WINDOWS[-1], 0)
+
+
+def expiry_counts(
+    workspace_ids: list[int], now: dt.datetime | None = None
+) -> dict[int, ExpiryCounts]:
+    """Per workspace: current credentials of live connections, expired or expiring in N days."""
+    now = now or timezone.now()
+    windows = {
+        f"d{days}": Count(
+            "id", filter=Q(expires_at__gt=now, expires_at__lte=now + dt.timedelta(days=days))
+        )
+        for days in EXPIRY_WINDOWS
+    }
+    rows = (
+        ProviderCredential.objects.current()
+        .filter(connection__workspace_id__in=workspace_ids, connection__deleted_at__isnull=True)
+        .values("connection__workspace_id")
+        .annotate(expired=Count("id", filter=Q(expires_at__lte=now)), **windows)
+        .order_by()
+    )
+    return {
+        row["connection__workspace_id"]: ExpiryCounts(
+            row["expired"], {days: row[f"d{days}"] for days in EXPIRY_WINDOWS}
+        )
+        for row in rows
+    }
+
+
+def health_counts(workspace_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per workspace: enabled live connections by health, and how many are disabled."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        ProviderConnection.objects.live()
+        .filter(workspace_id__in=workspace_ids)
+        .values_list("workspace_id", "status", "health")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for workspace_id, status, health, n in rows:
+        bucket = counts.setdefault(workspace_id, {**dict.fromkeys(HEALTH_ORDER, 0), "disabled": 0})
+        key = "disabled" if status == ConnectionStatus.DISABLED else health
+        bucket[key] = bucket.get(key, 0) + n
+    return counts
+
+
+def compliance_share(compliant: int, total: int) -> float | None:
+    return None if not total else compliant / total
+
+
+def compliant_share_expression() -> Any:
+    return Cast(F("tenant_summary__compliant"), FloatField()) / NullIf(
+        F("tenant_summary__total"), 0
+    )
+
+
+def device_sums(workspace_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per workspace: managed devices by compliance-state column, summed over its connections."""
+    rows = (
+        live_summaries(workspace_ids)
+        .values("workspace_id")
+        .annotate(**{column: Sum(column) for column in COUNT_COLUMNS})
+        .order_by()
+    )
+    return {
+        row.pop("workspace_id"): {key: value or 0 for key, value in row.items()} for row in rows
+    }
+
+
+def problem_counts(workspace_ids: list[int], now: dt.datetime | None = None) -> dict[int, int]:
+    rows = problem_runs(workspace_ids, now).values_list("workspace_id").annotate(n=Count("id"))
+    return dict(rows.order_by())
+
+
+def trend_days(workspace: Workspace, days: int = 90) -> list[ComplianceTrendDay]:
+    since = timezone.now().date() - dt.timedelta(days=days)
+    return list(ComplianceTrendDay.objects.for_workspace(workspace).filter(day__gte=since))
+
+
+def schedule_intervals(workspace: Workspace) -> dict[tuple[int, str], int]:
+    """(connection id, operation type) → minutes, for the enabled sync and snapshot schedules."""
+    rows = OperationSchedule.objects.filter(
+        workspace=workspace, enabled=True, operation_type__in=(SYNC, SNAPSHOT)
+    ).values_list("connection_id", "operation_type", "interval_minutes")
+    return {(conn, op): minutes for conn, op, minutes in rows}

@@ -1,0 +1,151 @@
+"""The overview's per-tenant table: one row per live connection, sortable, paged.
+
+A page costs the same queries whatever the workspace holds: the page of connections (with
+their summary and current credential), then one grouped query each for the page's stale
+devices, problem runs and schedules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.utils import timezone
+
+from tenantatlas.badges.catalog import credential_expiry_state
+from tenantatlas.inventory.models import TenantSummary
+from tenantatlas.overview.queries import (
+    HEALTH_ORDER,
+    SNAPSHOT,
+    SYNC,
+    compliance_share,
+    compliant_share_expression,
+    problem_runs,
+    schedule_intervals,
+    stale_devices,
+)
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.workspaces.models import Workspace
+
+TENANTS_PER_PAGE = 50
+UNSCHEDULED_FRESHNESS = dt.timedelta(days=1)
+SCHEDULE_GRACE = dt.timedelta(minutes=30)  # a scheduled run may start late and take a while
+
+_HEALTH_RANK = Case(
+    *(When(health=health, then=Value(rank)) for rank, health in enumerate(HEALTH_ORDER)),
+    default=Value(len(HEALTH_ORDER)),
+    output_field=IntegerField(),
+)
+# sort key → the column it orders by; "-key" descends. Rows without the figure come last either
+# way; ties fall back to the name. An unknown key sorts by health (the worst first).
+SORTS = {
+    "name": "display_name",
+    "health": "health_rank",
+    "share": "share",
+    "noncompliant": "tenant_summary__noncompliant",
+    "devices": "tenant_summary__total",
+    "last_sync": "tenant_summary__last_sync_at",
+    "last_snapshot": "tenant_summary__last_snapshot_at",
+}
+SORT_LABELS = {
+    "name": "Connection",
+    "health": "Health",
+    "share": "Compliant",
+    "noncompliant": "Not compliant",
+    "devices": "Devices",
+    "last_sync": "Last sync",
+    "last_snapshot": "Last snapshot",
+}
+
+
+def ordering(sort: str) -> tuple[str, tuple[Any, ...]]:
+    """The chosen sort (normalised) and its ORDER BY terms."""
+    key = sort.removeprefix("-")
+    if key not in SORTS:
+        sort = key = "health"
+    column = F(SORTS[key])
+    first = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_last=True)
+    return sort, (first, F("display_name").asc(), F("id").asc())
+
+
+@dataclass
+class TenantRow:
+    connection: ProviderConnection
+    summary: TenantSummary | None
+    share: float | None
+    stale: int
+    problems: int
+    credential_state: str
+    sync_overdue: bool
+    snapshot_overdue: bool
+
+
+def _overdue(when: dt.datetime | None, minutes: int | None, now: dt.datetime) -> bool:
+    allowed = dt.timedelta(minutes=minutes) + SCHEDULE_GRACE if minutes else UNSCHEDULED_FRESHNESS
+    return when is None or now - when > allowed
+
+
+def tenant_page(workspace: Workspace, *, sort: str, page_number: Any) -> tuple[str, Page[Any]]:
+    sort, terms = ordering(sort)
+    connections = (
+        ProviderConnection.objects.for_workspace(workspace)
+        .with_current_credential()
+        .select_related("tenant_summary")
+        .annotate(health_rank=_HEALTH_RANK, share=compliant_share_expression())
+        .order_by(*terms)
+    )
+    page = Paginator(connections, TENANTS_PER_PAGE).get_page(page_number)
+    ids = [conn.pk for conn in page.object_list]
+    stale = dict(
+        stale_devices([workspace.pk])
+        .filter(connection_id__in=ids)
+        .values_list("connection_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    problems = dict(
+        problem_runs([workspace.pk])
+        .filter(connection_id__in=ids)
+        .values_list("connection_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    intervals = schedule_intervals(workspace)
+    now = timezone.now()
+    page.object_list = [
+        _row(conn, stale.get(conn.pk, 0), problems.get(conn.pk, 0), intervals, now)
+        for conn in page.object_list
+    ]
+    return sort, page
+
+
+def _row(
+    conn: ProviderConnection,
+    stale: int,
+    problems: int,
+    intervals: dict[tuple[int, str], int],
+    now: dt.datetime,
+) -> TenantRow:
+    summary: TenantSummary | None = getattr(conn, "tenant_summary", None)
+    credential = conn.current_credential
+    return TenantRow(
+        connection=conn,
+        summary=summary,
+        share=compliance_share(summary.compliant, summary.total) if summary else None,
+        stale=stale,
+        problems=problems,
+        credential_state=credential_expiry_state(
+            credential.expires_at if credential else None,
+            has_credential=credential is not None,
+            now=now,
+        ),
+        sync_overdue=_overdue(
+            summary.last_sync_at if summary else None, intervals.get((conn.pk, SYNC)), now
+        ),
+        snapshot_overdue=_overdue(
+            summary.last_snapshot_at if summary else None, intervals.get((conn.pk, SNAPSHOT)), now
+        ),
+    )

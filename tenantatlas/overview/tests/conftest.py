@@ -1,0 +1,1 @@
+from tenantatlas.operations.tests.factories import contoso, fabrikam, initech  # noqa: F401

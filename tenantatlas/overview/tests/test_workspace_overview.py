@@ -1,0 +1,151 @@
+"""The workspace overview: every figure right, every figure a working link, nothing of another
+workspace, and the same number of queries for 10 or 1,000 connections."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.urls import reverse
+
+from tenantatlas.inventory.models import TenantSummary
+from tenantatlas.overview.tests.estate import seed_acme, seed_globex
+from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.testing import client_for, page_queries
+from tenantatlas.workspaces.models import Workspace
+
+
+def overview_url(workspace: Workspace, **query: str) -> str:
+    url = reverse("overview:workspace", kwargs={"slug": workspace.slug})
+    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def figures(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-figure="([\w-]+)">([^<]+)<', html))
+
+
+@pytest.fixture
+def estate(acme, alice, globex, mallory) -> dict[str, ProviderConnection]:
+    seed_globex(globex, mallory)
+    return seed_acme(acme, alice)
+
+
+def test_it_shows_the_estates_figures_and_none_of_another_workspaces(estate, acme, vera):
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+
+    assert figures(html) == {
+        "health-unhealthy": "1",
+        "health-degraded": "1",
+        "health-healthy": "1",
+        "health-unknown": "0",
+        "disabled": "1",
+        "devices-total": "14",
+        "share": "78.6 %",  # 11 of 14
+        "noncompliant": "2",
+        "in-grace": "1",
+        "stale": "3",
+        "expired": "1",
+        "expiring-7": "1",
+        "expiring-30": "1",
+        "expiring-60": "2",
+        "problems": "2",
+    }
+    assert "Initech" not in html
+
+
+def test_it_lists_the_troubled_connections_with_reason_and_remedy(estate, acme, vera):
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+    troubled = html[html.index('id="troubled-heading"') : html.index('id="trend-heading"')]
+
+    assert "Bravo" in troubled and "Charlie" in troubled
+    assert "Alpha" not in troubled and "Delta" not in troubled
+    assert "auth.client_secret_expired" in troubled and "graph.permission_denied" in troubled
+    for conn in (estate["Bravo"], estate["Charlie"]):
+        assert reverse("providers:detail", kwargs={"slug": "acme", "pk": conn.pk}) in troubled
+
+
+def test_every_figure_links_to_a_list_that_answers(estate, acme, vera):
+    client = client_for(vera)
+    html = client.get(overview_url(acme)).content.decode()
+    links = {
+        unescape(href)
+        for href in re.findall(r'href="([^"]+)"', html)
+        if href.startswith("/w/acme/") and "?" in href
+    }
+    assert len(links) > 20
+    for link in sorted(links):
+        response = client.get(link)
+        assert response.status_code == 200, link
+        assert b"Some filters were ignored" not in response.content, link
+
+
+def test_the_tenant_table_sorts_by_compliant_share(estate, acme, vera):
+    client = client_for(vera)
+
+    def order(sort: str) -> list[str]:
+        html = client.get(overview_url(acme, sort=sort)).content.decode()
+        table = html[html.index('id="tenants-heading"') :]
+        ids = [int(pk) for pk in re.findall(r'id="tenant-(\d+)"', table)]
+        names = dict(ProviderConnection.objects.values_list("pk", "display_name"))
+        return [names[pk] for pk in ids]
+
+    # Charlie 100 %, Alpha 70 %; tenants without devices come last either way.
+    assert order("-share") == ["Charlie", "Alpha", "Bravo", "Delta"]
+    assert order("share") == ["Alpha", "Charlie", "Bravo", "Delta"]
+    assert order("health")[:2] == ["Bravo", "Charlie"]  # unhealthy first, then degraded
+    assert order("nonsense") == order("health")
+
+
+def test_the_figure_links_carry_the_filters_they_promise(estate, acme, vera):
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+
+    def query_of(figure: str) -> dict[str, list[str]]:
+        href = re.search(rf'href="([^"]+)" data-figure="{figure}"', html)
+        assert href, figure
+        return parse_qs(urlsplit(unescape(href.group(1))).query)
+
+    assert query_of("noncompliant") == {"kind": ["managed_device"], "compliance_state": ["noncompliant"]}
+    assert query_of("stale") == {"kind": ["managed_device"], "stale": ["1"]}
+    assert query_of("problems") == {"status": ["problems"], "finished": ["24h"]}
+    assert query_of("expired") == {"expiry": ["expired"]}
+    assert query_of("health-degraded") == {"health": ["degraded"], "status": ["enabled"]}
+
+
+def _bulk_estate(workspace: Workspace, count: int) -> None:
+    conns = ProviderConnection.objects.bulk_create(
+        [
+            ProviderConnection(
+                workspace=workspace,
+                display_name=f"Tenant {i:04}",
+                entra_tenant_id=uuid.uuid4(),
+                health=("healthy", "degraded", "unhealthy", "unknown")[i % 4],
+                health_reason_code="graph.permission_denied" if i % 4 else "",
+            )
+            for i in range(count)
+        ]
+    )
+    TenantSummary.objects.bulk_create(
+        [
+            TenantSummary(workspace=workspace, connection=c, compliant=3, noncompliant=1, total=4)
+            for c in conns
+        ]
+    )
+
+
+@pytest.mark.parametrize("sort", ["health", "-share", "last_sync"])
+def test_its_query_count_does_not_grow_with_the_connections(acme, vera, globex, sort):
+    _bulk_estate(acme, 10)
+    _bulk_estate(globex, 10)
+    client = client_for(vera)
+    few = page_queries(client, overview_url(acme, sort=sort))
+
+    _bulk_estate(acme, 990)
+    many = page_queries(client, overview_url(acme, sort=sort))
+
+    assert many == few
+    html = client.get(overview_url(acme, sort=sort)).content.decode()
+    assert figures(html)["devices-total"] == "4000"
