@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -10,9 +11,11 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from tenantatlas.lib.errors import Refused
 from tenantatlas.operations.models import OperationRun, Trigger
@@ -54,21 +57,53 @@ def _to_list(request: WorkspaceRequest) -> HttpResponse:
     return redirect("providers:list", slug=request.workspace.slug)
 
 
+def _render_polling(
+    request: WorkspaceRequest, template: str, context: dict[str, Any], *, active: bool
+) -> HttpResponse:
+    """The whole page; for htmx just the fragment, answered 286 (stop polling) once no run it
+    shows is active. Monitoring's pages poll the same way."""
+    if not request.htmx:
+        response = render(request, template, context)
+    else:
+        response = render(request, template + context["fragment"], context)
+        if not active:
+            response = HttpResponseStopPolling(response.content)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _with_active_runs(
+    connections: list[ProviderConnection],
+) -> list[tuple[ProviderConnection, OperationRun | None]]:
+    """Each connection with its queued or running run (or None), all fetched in one query."""
+    found: dict[int, OperationRun] = {}
+    if connections:
+        runs = OperationRun.objects.active().filter(connection__in=[c.pk for c in connections])
+        for run in runs.order_by("created_at", "pk"):
+            found.setdefault(run.connection_id, run)
+    return [(connection, found.get(connection.pk)) for connection in connections]
+
+
 @workspace_view(PROVIDER_VIEW)
 def connection_list(request: WorkspaceRequest) -> HttpResponse:
-    """Paged (50 a page), searchable, filtered and sorted by GET parameters (filters.py)."""
+    """Paged (50 a page), searchable, filtered and sorted by GET parameters (filters.py); the
+    table polls while a run on a connection it shows is queued or running."""
     form = ConnectionFilterForm(request.GET or None)
     connections = form.apply(_connections(request).for_workspace(request.workspace))
     page = Paginator(connections, CONNECTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = _with_active_runs(list(page.object_list))
+    active = any(run is not None for _, run in rows)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
-        "connections": page.object_list,
+        "rows": rows,
         "page": page,
         "form": form,
         "query": query.urlencode(),
+        "active": active,
+        "fragment": "#connections-table",
     }
-    return render(request, "providers/list.html", context)
+    return _render_polling(request, "providers/list.html", context, active=active)
 
 
 @workspace_view(PROVIDER_VIEW)
@@ -261,11 +296,13 @@ def connection_start_operation(
         toast = _run_toast(request, level, result.message, result.run)
     level, text, url = toast
     if request.htmx:
-        return render(
+        response = render(
             request,
             "providers/_toast.html",
             {"level": messages.DEFAULT_TAGS[level], "text": text, "url": url},
         )
+        # The list and the detail page listen, to show (and follow) the run at once.
+        return trigger_client_event(response, "connection-runs-changed")
     messages.add_message(
         request, level, format_html('{} · <a href="{}">View run</a>', text, url) if url else text
     )
