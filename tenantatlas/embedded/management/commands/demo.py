@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 from typing import Any
@@ -10,16 +11,27 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from tenantatlas.lib.actors import DEMO
 from tenantatlas.lib.env import envstr
 from tenantatlas.members.services import add_member
+from tenantatlas.operations.models import OperationSchedule, Trigger
+from tenantatlas.operations.schedules import set_schedule
+from tenantatlas.operations.services import start_operation
 from tenantatlas.providers.credential_input import SecretInput
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.providers.services.connections import create_connection
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, TenantScenario, load_scenarios
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
+CHECK = "provider.health_check"
+# The first sync and snapshot of a new demo connection: after its check, the snapshot after the
+# largest tenant's sync (the schedules skip a connection that is still busy).
+FIRST_RUNS = {
+    "inventory.sync": dt.timedelta(seconds=15),
+    "compliance.snapshot": dt.timedelta(minutes=4),
+}
 DEMO_USERS = [("admin", Role.OWNER), ("operator", Role.OPERATOR), ("viewer", Role.READONLY)]
 
 
@@ -56,11 +68,14 @@ class Command(BaseCommand):
         owner, *_ = [
             _demo_member(workspace, username, role, password) for username, role in DEMO_USERS
         ]
-        created = sum(
-            _demo_connection(workspace, owner, tenant)
+        created = [
+            connection
             for tenant in load_scenarios(options["scenarios"])
-        )
-        self.stdout.write(f"Demo workspace ready ({created} connection(s) added).")
+            if (connection := _demo_connection(workspace, owner, tenant)) is not None
+        ]
+        for connection in created:
+            _first_operations(connection)
+        self.stdout.write(f"Demo workspace ready ({len(created)} connection(s) added).")
         where = "" if not fresh else f" (saved in {Path(settings.DATA_DIR) / 'demo-password'})"
         self.stdout.write(f"Sign in as admin / operator / viewer with password: {password}{where}")
 
@@ -78,15 +93,33 @@ def _demo_member(workspace: Workspace, username: str, role: str, password: str) 
     return user
 
 
-def _demo_connection(workspace: Workspace, owner: Any, tenant: TenantScenario) -> bool:
+def _first_operations(connection: ProviderConnection) -> None:
+    """A new demo connection is checked at once; its sync and snapshot run daily, the first ones
+    a little later (one run per connection at a time), so the overview fills up on its own."""
+    start_operation(actor=DEMO, connection=connection, operation_type=CHECK, trigger=Trigger.CLI)
+    now = timezone.now()
+    for operation_type, first in FIRST_RUNS.items():
+        schedule = set_schedule(
+            actor=DEMO,
+            connection=connection,
+            operation_type=operation_type,
+            interval_minutes=24 * 60,
+        )
+        assert schedule is not None
+        OperationSchedule.objects.filter(pk=schedule.pk).update(next_run_at=now + first)
+
+
+def _demo_connection(
+    workspace: Workspace, owner: Any, tenant: TenantScenario
+) -> ProviderConnection | None:
     """A connection to the simulated tenant, unless the workspace has one (or it has no app)."""
     exists = ProviderConnection.objects.for_workspace(workspace).filter(
         entra_tenant_id=tenant.tenant_id
     )
     if exists.exists() or not tenant.apps or not tenant.apps[0].secrets:
-        return False
+        return None
     app = tenant.apps[0]
-    create_connection(
+    return create_connection(
         actor=owner,
         workspace=workspace,
         display_name=tenant.display_name,
@@ -98,4 +131,3 @@ def _demo_connection(workspace: Workspace, owner: Any, tenant: TenantScenario) -
             expires_at=app.secrets[0].expires_at,
         ),
     )
-    return True
