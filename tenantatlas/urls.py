@@ -20,3 +20,8 @@ urlpatterns = [
     path("api/", unknown_endpoint),
     path("api/<path:rest>", unknown_endpoint),
 ]
+
+# Inside /w/<slug>/ the error pages keep the workspace navigation for its members.
+handler403 = "tenantatlas.workspaces.error_pages.permission_denied"
+handler404 = "tenantatlas.workspaces.error_pages.page_not_found"
+handler500 = "tenantatlas.workspaces.error_pages.server_error"
