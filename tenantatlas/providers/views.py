@@ -108,32 +108,35 @@ def connection_list(request: WorkspaceRequest) -> HttpResponse:
 
 @workspace_view(PROVIDER_VIEW)
 def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    """The connection's facts; its current run (queued or running) refreshes itself by polling."""
     connection = _get_connection(request, pk)
-    history = connection.credentials.all()[:10]
-    inventory = (
-        connection.inventory_items.values("kind")
+    current_run = connection.runs.active().order_by("created_at", "pk").first()
+    active = current_run is not None
+    context: dict[str, Any] = {
+        "connection": connection,
+        "current_run": current_run,
+        "active": active,
+        "fragment": "#current-run",
+    }
+    if request.htmx:
+        # A poll asks for the current-run fragment only; once the run has ended it says how.
+        context["last_run"] = None if active else connection.runs.first()
+        return _render_polling(request, "providers/detail.html", context, active=active)
+    schedules = {s.operation_type: s for s in connection.schedules.all()}
+    context.update(
+        credential_history=connection.credentials.all()[:10],
+        inventory_counts=connection.inventory_items.values("kind")
         .annotate(
             present=Count("id", filter=Q(removed_at__isnull=True)),
             removed=Count("id", filter=Q(removed_at__isnull=False)),
         )
-        .order_by("kind")
+        .order_by("kind"),
+        runs=connection.runs.all()[:10],
+        snapshots=list(connection.compliance_snapshots.all()[:30]),
+        schedule_rows=[(key, label, schedules.get(key)) for key, label in OPERATION_ACTIONS],
+        interval_choices=INTERVAL_CHOICES,
     )
-    runs = connection.runs.all()[:10]
-    snapshots = list(connection.compliance_snapshots.all()[:30])
-    schedules = {s.operation_type: s for s in connection.schedules.all()}
-    return render(
-        request,
-        "providers/detail.html",
-        {
-            "connection": connection,
-            "credential_history": history,
-            "inventory_counts": inventory,
-            "runs": runs,
-            "snapshots": snapshots,
-            "schedule_rows": [(key, label, schedules.get(key)) for key, label in OPERATION_ACTIONS],
-            "interval_choices": INTERVAL_CHOICES,
-        },
-    )
+    return _render_polling(request, "providers/detail.html", context, active=active)
 
 
 @workspace_view(PROVIDER_MANAGE)
