@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from tenantatlas.lib.errors import Refused
 from tenantatlas.members import services
@@ -105,11 +105,15 @@ def member_role(request: WorkspaceRequest, pk: int) -> HttpResponse:
 
 
 @workspace_view(WORKSPACE_MANAGE)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_remove(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    """GET asks "Remove <name> from <workspace>?"; only the POST of that page removes."""
     membership = get_object_for_member(
         Membership.objects.select_related("user", "workspace"), request.member, pk=pk
     )
+    if request.method == "GET":
+        context = {"membership": membership, "yourself": membership.user_id == request.user.pk}
+        return render(request, "members/confirm_remove.html", context)
     try:
         services.remove_member(actor=request.user, membership=membership)
     except Refused as exc:

@@ -226,6 +226,37 @@ def test_it_removes_a_member_and_audits_it(alice: Any, vera: Any, acme: Any) -> 
     )
 
 
+def test_it_asks_before_removing_a_member(alice: Any, vera: Any, acme: Any) -> None:
+    membership = membership_of(vera, acme)
+
+    response = client_for(alice).get(remove_url(membership))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Remove vera from Acme IT?" in html
+    assert f'<form method="post" action="{remove_url(membership)}">' in html
+    assert Membership.objects.filter(pk=membership.pk).exists()
+    assert events("member.removed") == []
+
+
+def test_it_leads_the_remove_button_to_the_confirmation(alice: Any, vera: Any, acme: Any) -> None:
+    """The members page never removes on one click: Remove opens the confirmation."""
+    url = remove_url(membership_of(vera, acme))
+
+    html = client_for(alice).get(members_url(acme)).content.decode()
+
+    assert f'href="{url}"' in html
+    assert f'action="{url}"' not in html
+
+
+def test_it_asks_an_owner_removing_themself_in_their_words(alice: Any, acme: Any) -> None:
+    response = client_for(alice).get(remove_url(membership_of(alice, acme)))
+
+    html = response.content.decode()
+    assert "Remove yourself from Acme IT?" in html
+    assert "You lose access to Acme IT" in html
+
+
 def test_it_refuses_to_demote_the_last_owner(alice: Any, maggie: Any, acme: Any) -> None:
     membership = membership_of(alice, acme)
 

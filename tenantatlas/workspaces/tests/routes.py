@@ -187,6 +187,8 @@ WORKSPACE_ROUTES: list[Route] = [
         data={"role": Role.OPERATOR},
         ok=302,
     ),
+    # Removing asks first (GET: the confirmation); only its POST removes.
+    Route("members:remove", WORKSPACE_MANAGE, obj="membership"),
     Route("members:remove", WORKSPACE_MANAGE, method="POST", obj="membership", ok=302),
     Route("members:invitation_revoke", WORKSPACE_MANAGE, method="POST", obj="invitation", ok=302),
     # providers/urls.py
