@@ -30,6 +30,7 @@ from tenantatlas.providers.forms import (
     ScheduleForm,
 )
 from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection
+from tenantatlas.providers.permissions import manifest_snippet, needed_permissions
 from tenantatlas.providers.services.connections import (
     create_connection,
     delete_connection,
@@ -159,7 +160,13 @@ def connection_create(request: WorkspaceRequest) -> HttpResponse:
         else:
             messages.success(request, f"Connection “{connection.display_name}” created.")
             return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
-    return render(request, "providers/form.html", {"form": form, "connection": None})
+    context = {
+        "form": form,
+        "connection": None,
+        "graph_permissions": needed_permissions(),
+        "manifest_snippet": manifest_snippet(),
+    }
+    return render(request, "providers/form.html", context)
 
 
 @workspace_view(PROVIDER_MANAGE)
