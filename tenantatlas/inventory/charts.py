@@ -55,15 +55,26 @@ LEGEND_HEIGHT = 22
 
 
 class SnapshotLike(Protocol):
-    taken_at: dt.datetime
-    compliant: int
-    noncompliant: int
-    in_grace_period: int
-    conflict: int
-    error: int
-    unknown: int
-    config_manager: int
-    stale: int
+    """What the chart reads of a snapshot (read-only: a model field or a property will do)."""
+
+    @property
+    def taken_at(self) -> dt.datetime: ...
+    @property
+    def compliant(self) -> int: ...
+    @property
+    def noncompliant(self) -> int: ...
+    @property
+    def in_grace_period(self) -> int: ...
+    @property
+    def conflict(self) -> int: ...
+    @property
+    def error(self) -> int: ...
+    @property
+    def unknown(self) -> int: ...
+    @property
+    def config_manager(self) -> int: ...
+    @property
+    def stale(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -233,8 +244,12 @@ def compliance_trend(
     width: int = 720,
     height: int = 240,
     title: str = "Compliance trend",
+    legend: bool = True,
 ) -> TrendChart:
-    """The chart of `snapshots` (any order) as stacked areas over time, as plain data."""
+    """The chart of `snapshots` (any order) as stacked areas over time, as plain data.
+
+    Without `legend` the page draws its own (the compliance page's, linked and wrapping).
+    """
     points = sorted(snapshots, key=lambda s: s.taken_at)
     if not points:
         # A short strip, not an empty plot area the size of a chart.
@@ -247,7 +262,7 @@ def compliance_trend(
         stale_line = plot.path([(plot.xs[i], p.stale) for i, p in enumerate(points)])
     return TrendChart(
         width=width,
-        view_height=height + LEGEND_HEIGHT,
+        view_height=height + (LEGEND_HEIGHT if legend else 0),
         title=title,
         description=(
             f"{len(points)} snapshots from {points[0].taken_at:%Y-%m-%d} to "
@@ -272,7 +287,7 @@ def compliance_trend(
             for i, p in enumerate(points)
         ),
         dates=_dates(plot),
-        legend=_legend(),
+        legend=_legend() if legend else (),
     )
 
 
@@ -282,7 +297,8 @@ def compliance_trend_svg(
     width: int = 720,
     height: int = 240,
     title: str = "Compliance trend",
+    legend: bool = True,
 ) -> SafeString:
     """The chart as an inline SVG element (every text in it escaped by the template)."""
-    chart = compliance_trend(snapshots, width=width, height=height, title=title)
+    chart = compliance_trend(snapshots, width=width, height=height, title=title, legend=legend)
     return render_to_string("inventory/_compliance_trend.svg", {"chart": chart})

@@ -6,12 +6,15 @@ from typing import Any
 
 from django import forms
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
+from tenantatlas.inventory.labels import platform_filter
 from tenantatlas.inventory.models import ComplianceState, InventoryKind
+from tenantatlas.inventory.stale import stale_device_rule
 from tenantatlas.workspaces.filters import ConnectionChoiceField, history_connections
 from tenantatlas.workspaces.models import Workspace
 
-PLATFORM_SUGGESTIONS = ("Windows", "iOS", "iPadOS", "Android", "macOS", "Linux")
+PLATFORM_SUGGESTIONS = ("Windows", "iOS", "iPadOS", "Android", "macOS", "Linux")  # devices
 
 
 class _WorkspaceConnectionForm(forms.Form):
@@ -35,20 +38,39 @@ class InventoryFilterForm(_WorkspaceConnectionForm):
         required=False, label="Compliance", choices=[("", "Any state"), *ComplianceState.choices]
     )
     include_removed = forms.BooleanField(required=False, label="Include removed")
+    # `stale=1`: devices not synced for COMPLIANCE_STALE_DAYS (the overview links to it).
+    stale = forms.ChoiceField(required=False, choices=[("1", "Stale devices only")])
 
     def filter(self, items: Any) -> Any:
-        items = items.filter(kind=self.chosen_kind)
+        """`items` (of one workspace) narrowed to the chosen kind and filters.
+
+        A settings catalog policy's `platforms` and template family are annotated from `raw`
+        (`graph_platforms`, `template_family`), so the list and the export never load `raw`.
+        """
+        kind = self.chosen_kind
+        items = items.filter(kind=kind)
+        if kind == InventoryKind.CONFIGURATION_POLICY:
+            items = items.annotate(
+                graph_platforms=KT("raw__platforms"),
+                template_family=KT("raw__templateReference__templateFamily"),
+            )
         if connection := self.value("connection"):
             items = items.filter(connection=connection)
         if q := self.value("q"):
             items = items.filter(Q(display_name__icontains=q) | Q(user_principal_name__icontains=q))
         if platform := self.value("platform"):
-            items = items.filter(platform__iexact=platform)
+            items = items.filter(platform_filter(kind, platform))
         if state := self.value("compliance_state"):
             items = items.filter(compliance_state=state)
+        if self.stale_only:
+            items = items.filter(stale_device_rule().condition)
         if not self.value("include_removed"):
             items = items.filter(removed_at__isnull=True)
         return items
+
+    @property
+    def stale_only(self) -> bool:
+        return self.value("stale") == "1"
 
     @property
     def chosen_kind(self) -> str:

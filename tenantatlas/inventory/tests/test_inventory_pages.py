@@ -89,7 +89,8 @@ def test_it_switches_tabs_by_kind(alice: Any, contoso: Any) -> None:
     policies = client_for(alice).get(list_url(), {"kind": "compliance_policy"})
 
     assert shown(policies) == ["Windows baseline"]
-    assert "windows10CompliancePolicy" in policies.content.decode()
+    assert "Windows 10/11 compliance policy" in policies.content.decode()
+    assert "#microsoft.graph." not in policies.content.decode()
     assert shown(client_for(alice).get(list_url(), {"kind": "mobile_app"})) == ["Company Portal"]
     assert shown(client_for(alice).get(list_url(), {"kind": "bogus"})) == ["PC-1"]
 

@@ -46,4 +46,4 @@ def test_it_answers_a_streaming_attachment() -> None:
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="inventory-acme.csv"'
-    assert b"".join(response.streaming_content) == b"A\r\nx\r\n"
+    assert response.getvalue() == b"A\r\nx\r\n"

@@ -257,6 +257,7 @@ WORKSPACE_ROUTES: list[Route] = [
     ),
     # inventory/urls.py
     Route("inventory:list", PROVIDER_VIEW),
+    Route("inventory:export", PROVIDER_VIEW),
     Route("inventory:item", PROVIDER_VIEW, obj="inventory_item"),
     Route("inventory:compliance", PROVIDER_VIEW),
     # accounts/urls.py (API tokens: every member manages their own)
