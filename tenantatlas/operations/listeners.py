@@ -12,25 +12,20 @@ from django.urls import reverse
 
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib.actors import RUN_COMPLETION
-from tenantatlas.lib.reasons import get_reason
 from tenantatlas.notifications.services import notify
 from tenantatlas.operations.models import OperationRun
-from tenantatlas.operations.registry import OPERATIONS
+from tenantatlas.operations.notices import completion_notice
 
 
 def notify_requester(sender: Any, run: OperationRun, **kwargs: Any) -> None:
     if run.requested_by_id is None:
         return
-    label = OPERATIONS[run.operation_type].label
-    status = run.get_status_display().lower()
-    body = f"{label} on “{run.connection.display_name}” {status}."
-    if run.reason_code:
-        body += f" {get_reason(run.reason_code).title}: {run.failure_message}"
+    title, body = completion_notice(run)
     notify(
         user=run.requested_by,
         workspace=run.workspace,
         kind=f"run.{run.status}",
-        title=f"{label} {status}",
+        title=title,
         body=body,
         url=reverse("operations:run", kwargs={"slug": run.workspace.slug, "pk": run.pk}),
     )
