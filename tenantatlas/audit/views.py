@@ -10,6 +10,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from tenantatlas.audit.models import AuditEvent
+from tenantatlas.audit.targets import link_targets
 from tenantatlas.lib.csv_export import csv_response
 from tenantatlas.workspaces.access import workspace_view
 from tenantatlas.workspaces.capabilities import AUDIT_VIEW
@@ -59,6 +60,8 @@ def _filtered(request: WorkspaceRequest) -> tuple[AuditFilterForm, Any]:
 def audit_log(request: WorkspaceRequest) -> HttpResponse:
     form, events = _filtered(request)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    link_targets(page.object_list, request.member)
     actions = (
         AuditEvent.objects.for_workspace(request.workspace)
         .order_by("action")
