@@ -86,19 +86,20 @@
     }
   });
 
-  // A fixed menu would drift from its button: close it when the page scrolls or resizes.
-  window.addEventListener("resize", function () {
-    closeMenus(null);
-  });
-  window.addEventListener(
-    "scroll",
-    function (event) {
-      if (!(event.target instanceof Element && event.target.closest(MENU))) {
-        closeMenus(null);
-      }
-    },
-    true
-  );
+  // A fixed menu would drift from its button: follow it when the page scrolls or resizes.
+  var pending = false;
+  function replaceOpenMenus() {
+    if (pending) {
+      return;
+    }
+    pending = true;
+    window.requestAnimationFrame(function () {
+      pending = false;
+      document.querySelectorAll(MENU + "[open]").forEach(place);
+    });
+  }
+  window.addEventListener("resize", replaceOpenMenus);
+  window.addEventListener("scroll", replaceOpenMenus, true);
 
   // A poll would replace an open menu under the pointer: skip this round, the next one comes.
   document.addEventListener("htmx:beforeRequest", function (event) {
