@@ -10,6 +10,7 @@ whose permission has no id here fails `test_connection_permissions.py`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from tenantatlas.graph.contracts import required_permissions
@@ -22,6 +23,9 @@ GRAPH_APP_ROLE_IDS: dict[str, str] = {
     "DeviceManagementManagedDevices.Read.All": "2f51be20-0bb4-4fed-bf7b-db946066c75e",
     "Organization.Read.All": "498476ce-e0fe-48b0-b801-37ba7e2685c6",
 }
+
+
+_ONE_LINE_ROLE = re.compile(r'\{\s+"id": "([0-9a-f-]+)",\s+"type": "Role"\s+\}')
 
 
 @dataclass(frozen=True)
@@ -44,4 +48,5 @@ def manifest_snippet() -> str:
             {"resourceAppId": GRAPH_RESOURCE_APP_ID, "resourceAccess": access}
         ]
     }
-    return json.dumps(snippet, indent=2)
+    # One line per permission, as Microsoft's manifest editor shows them.
+    return _ONE_LINE_ROLE.sub(r'{"id": "\1", "type": "Role"}', json.dumps(snippet, indent=2))

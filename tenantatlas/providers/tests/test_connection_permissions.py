@@ -72,3 +72,9 @@ def test_the_create_form_lists_them_with_the_snippet_to_copy(acme: Any, maggie: 
 def test_the_edit_form_does_not_repeat_them(acme: Any, alice: Any, contoso: Any) -> None:
     page = client_for(alice).get(reverse("providers:edit", args=["acme", contoso.pk])).text
     assert "graph-permissions" not in page
+
+
+def test_the_documented_snippet_is_the_one_the_form_shows() -> None:
+    documented = re.search(r"```json\n(.*?)\n```", DOC.read_text(), re.S)
+    assert documented is not None
+    assert documented.group(1) == manifest_snippet()
