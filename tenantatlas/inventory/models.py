@@ -45,6 +45,9 @@ class InventoryItem(models.Model):
     compliance_state = models.CharField(max_length=20, blank=True)
     user_principal_name = models.CharField(max_length=300, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
+    # A managed device that, when the sync observed it, had not checked in for the stale period
+    # (inventory/stale.py); like every other field, as last observed.
+    is_stale = models.BooleanField(default=False)
     odata_type = models.CharField(max_length=120, blank=True)
     raw = models.JSONField(default=dict)
     content_hash = models.CharField(max_length=40, blank=True)
@@ -72,11 +75,11 @@ class InventoryItem(models.Model):
             models.Index(fields=["workspace", "kind", "display_name"], name="inv_ws_kind_name"),
             models.Index(fields=["connection", "kind", "removed_at"], name="inv_conn_kind_removed"),
             models.Index(fields=["connection", "kind", "last_seen_run"], name="inv_conn_kind_run"),
-            # Stale devices (last check-in before a cut-off) of a workspace, counted per connection.
+            # The stale devices of a workspace or a connection (the devices list's stale filter).
             models.Index(
-                fields=["workspace", "kind", "last_sync_at", "connection"],
-                condition=Q(removed_at__isnull=True),
-                name="inv_live_last_sync",
+                fields=["workspace", "kind", "connection"],
+                condition=Q(removed_at__isnull=True, is_stale=True),
+                name="inv_stale_devices",
             ),
         ]
 
@@ -155,6 +158,7 @@ class TenantSummary(ComplianceCounts):
     connection = models.OneToOneField(
         "providers.ProviderConnection", on_delete=models.CASCADE, related_name="tenant_summary"
     )
+    stale = models.PositiveIntegerField(default=0)  # of the devices, stale when observed
     devices_counted_at = models.DateTimeField(null=True, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_status = models.CharField(max_length=30, blank=True)

@@ -19,7 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
+from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
+from tenantatlas.inventory.stale import stale_device_rule
 from tenantatlas.inventory.summaries import note_snapshot
 
 UPSERT_FIELDS = [
@@ -29,6 +30,7 @@ UPSERT_FIELDS = [
     "compliance_state",
     "user_principal_name",
     "last_sync_at",
+    "is_stale",
     "odata_type",
     "raw",
     "content_hash",
@@ -95,6 +97,7 @@ def upsert_page(
         by_id[item.external_id] = item  # a page repeating an id keeps the last copy
     if not by_id:
         return
+    stale = stale_device_rule(now)
     with transaction.atomic():
         known = {
             external_id: (content_hash, removed_at)
@@ -118,6 +121,8 @@ def upsert_page(
                     "compliance_state": item.compliance_state[:20],
                     "user_principal_name": item.user_principal_name[:300],
                     "last_sync_at": item.last_sync_at,
+                    "is_stale": kind == InventoryKind.MANAGED_DEVICE
+                    and stale.is_stale(item.last_sync_at),
                     "odata_type": item.odata_type[:120],
                     "raw": item.raw,
                     "content_hash": digest,
@@ -149,7 +154,8 @@ def upsert_page(
 
 _PAGE_COLUMNS = (
     "external_id text, display_name text, platform text, os_version text, compliance_state text, "
-    "user_principal_name text, last_sync_at timestamptz, odata_type text, raw jsonb, content_hash text"
+    "user_principal_name text, last_sync_at timestamptz, is_stale boolean, odata_type text, raw jsonb, "
+    "content_hash text"
 )
 
 
@@ -168,11 +174,11 @@ def _upsert_postgresql(
         INSERT INTO {table} (
             workspace_id, connection_id, kind, first_seen_at, last_seen_at, last_seen_run_id,
             removed_at, external_id, display_name, platform, os_version, compliance_state,
-            user_principal_name, last_sync_at, odata_type, raw, content_hash
+            user_principal_name, last_sync_at, is_stale, odata_type, raw, content_hash
         )
         SELECT %s, %s, %s, %s, %s, %s, NULL, p.external_id, p.display_name, p.platform,
                p.os_version, p.compliance_state, p.user_principal_name, p.last_sync_at,
-               p.odata_type, p.raw, p.content_hash
+               p.is_stale, p.odata_type, p.raw, p.content_hash
         FROM jsonb_to_recordset(%s::jsonb) AS p({_PAGE_COLUMNS})
         ON CONFLICT (connection_id, kind, external_id) DO UPDATE SET {updates}
     """  # noqa: S608 - identifiers come from the model, values are parameters

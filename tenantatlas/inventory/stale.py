@@ -1,9 +1,12 @@
 """The stale-device rule, in one place for the devices list and the compliance snapshot.
 
 A managed device is stale when it has not synced with Intune for `settings.COMPLIANCE_STALE_DAYS`
-days, or never has (no `lastSyncDateTime`). The list filters stored devices with `rule.condition`
-(devices not removed); the snapshot, counting Graph's devices as it pages, asks
-`rule.is_stale(synced)` of each one.
+days, or never has (no `lastSyncDateTime`), as of when TenantAtlas observed it: the inventory
+sync asks `rule.is_stale(synced)` of each device it stores and keeps the answer
+(`InventoryItem.is_stale`, like every other field as last observed); the snapshot asks it of each
+device it counts. The list filters stored devices with `rule.condition` (devices not removed,
+stale when observed) and the overview counts them from the per-connection summaries, so the two
+agree until the next sync. A changed stale period applies from the next sync on.
 """
 
 from __future__ import annotations
@@ -32,7 +35,5 @@ def stale_device_rule(now: dt.datetime | None = None, *, days: int | None = None
     """The rule as of `now` (default: now) for `days` (default: COMPLIANCE_STALE_DAYS)."""
     stale_days = settings.COMPLIANCE_STALE_DAYS if days is None else days
     before = (now or timezone.now()) - dt.timedelta(days=stale_days)
-    condition = Q(kind=InventoryKind.MANAGED_DEVICE, removed_at__isnull=True) & (
-        Q(last_sync_at__lt=before) | Q(last_sync_at__isnull=True)
-    )
+    condition = Q(kind=InventoryKind.MANAGED_DEVICE, removed_at__isnull=True, is_stale=True)
     return StaleRule(before, condition)

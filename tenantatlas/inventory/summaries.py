@@ -26,8 +26,9 @@ COUNT_COLUMNS = [*STATE_COLUMNS.values(), "total"]
 
 
 def device_counts(connection_id: int) -> dict[str, int]:
-    """The connection's present managed devices by compliance-state column, and their total."""
-    counts = dict.fromkeys(COUNT_COLUMNS, 0)
+    """The connection's present managed devices by compliance-state column, their total, and
+    how many were stale when observed."""
+    counts = dict.fromkeys([*COUNT_COLUMNS, "stale"], 0)
     rows = (
         InventoryItem.objects.filter(
             connection_id=connection_id,
@@ -35,13 +36,14 @@ def device_counts(connection_id: int) -> dict[str, int]:
             removed_at__isnull=True,
         )
         .order_by()
-        .values_list("compliance_state")
+        .values_list("compliance_state", "is_stale")
         .annotate(n=Count("id"))
     )
-    for state, n in rows:
+    for state, stale, n in rows:
         column = STATE_COLUMNS.get(state, STATE_COLUMNS[ComplianceState.UNKNOWN])
         counts[column] += n
         counts["total"] += n
+        counts["stale"] += n if stale else 0
     return counts
 
 

@@ -2,8 +2,8 @@
 
 Every figure is an aggregate over precomputed rows (connections, their credentials, the
 per-connection `TenantSummary` written by syncs and snapshots, the daily `ComplianceTrendDay`)
-or an indexed count (stale devices, problem runs of the last 24 h), so the number of queries
-never grows with the number of connections, devices or runs.
+or an indexed count (problem runs of the last 24 h), so neither the number of queries nor their
+cost grows with the number of devices or runs; devices are never read.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
@@ -20,8 +19,6 @@ from django.utils import timezone
 from tenantatlas.inventory.models import (
     STATE_COLUMNS,
     ComplianceTrendDay,
-    InventoryItem,
-    InventoryKind,
     TenantSummary,
 )
 from tenantatlas.operations.models import PROBLEM_STATUSES, OperationRun, OperationSchedule
@@ -37,20 +34,7 @@ PROBLEM_WINDOW = dt.timedelta(hours=24)
 EXPIRY_WINDOWS = (7, 30, 60)  # days; the overview's credential buckets
 SYNC, SNAPSHOT = "inventory.sync", "compliance.snapshot"
 HEALTH_ORDER = (Health.UNHEALTHY, Health.DEGRADED, Health.HEALTHY, Health.UNKNOWN)
-COUNT_COLUMNS = [*STATE_COLUMNS.values(), "total"]
-
-
-def stale_cutoff(now: dt.datetime | None = None) -> dt.datetime:
-    return (now or timezone.now()) - dt.timedelta(days=settings.COMPLIANCE_STALE_DAYS)
-
-
-def stale_devices(workspace_ids: list[int], now: dt.datetime | None = None) -> QuerySet[Any]:
-    """Present managed devices whose last check-in is older than the stale period (or unknown)."""
-    return InventoryItem.objects.filter(
-        workspace_id__in=workspace_ids,
-        kind=InventoryKind.MANAGED_DEVICE,
-        removed_at__isnull=True,
-    ).filter(Q(last_sync_at__lt=stale_cutoff(now)) | Q(last_sync_at__isnull=True))
+COUNT_COLUMNS = [*STATE_COLUMNS.values(), "total", "stale"]
 
 
 def live_summaries(workspace_ids: list[int]) -> QuerySet[TenantSummary]:
@@ -131,7 +115,8 @@ def compliant_share_expression() -> Any:
 
 
 def device_sums(workspace_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per workspace: managed devices by compliance-state column, summed over its connections."""
+    """Per workspace: managed devices by compliance-state column, their total and the stale
+    ones, summed over its connections."""
     rows = (
         live_summaries(workspace_ids)
         .values("workspace_id")

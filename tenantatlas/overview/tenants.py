@@ -1,8 +1,8 @@
 """The overview's per-tenant table: one row per live connection, sortable, paged.
 
 A page costs the same queries whatever the workspace holds: the page of connections (with
-their summary and current credential), then one grouped query each for the page's stale
-devices, problem runs and schedules.
+their summary and current credential), then one grouped query each for the page's problem runs
+and the workspace's schedules.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from tenantatlas.overview.queries import (
     compliant_share_expression,
     problem_runs,
     schedule_intervals,
-    stale_devices,
 )
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.models import Workspace
@@ -99,13 +98,6 @@ def tenant_page(workspace: Workspace, *, sort: str, page_number: Any) -> tuple[s
     )
     page = Paginator(connections, TENANTS_PER_PAGE).get_page(page_number)
     ids = [conn.pk for conn in page.object_list]
-    stale = dict(
-        stale_devices([workspace.pk])
-        .filter(connection_id__in=ids)
-        .values_list("connection_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
     problems = dict(
         problem_runs([workspace.pk])
         .filter(connection_id__in=ids)
@@ -116,15 +108,13 @@ def tenant_page(workspace: Workspace, *, sort: str, page_number: Any) -> tuple[s
     intervals = schedule_intervals(workspace)
     now = timezone.now()
     page.object_list = [
-        _row(conn, stale.get(conn.pk, 0), problems.get(conn.pk, 0), intervals, now)
-        for conn in page.object_list
+        _row(conn, problems.get(conn.pk, 0), intervals, now) for conn in page.object_list
     ]
     return sort, page
 
 
 def _row(
     conn: ProviderConnection,
-    stale: int,
     problems: int,
     intervals: dict[tuple[int, str], int],
     now: dt.datetime,
@@ -135,7 +125,7 @@ def _row(
         connection=conn,
         summary=summary,
         share=compliance_share(summary.compliant, summary.total) if summary else None,
-        stale=stale,
+        stale=summary.stale if summary else 0,
         problems=problems,
         credential_state=credential_expiry_state(
             credential.expires_at if credential else None,

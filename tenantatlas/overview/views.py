@@ -88,7 +88,7 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
         "troubled_total": health.get(Health.UNHEALTHY, 0) + health.get(Health.DEGRADED, 0),
         "devices": devices,
         "share": _share(devices),
-        "stale": queries.stale_devices(ids).count(),
+        "stale": devices.get("stale", 0),
         "expiry": queries.expiry_counts(ids).get(workspace.pk, queries.ExpiryCounts()),
         "expiry_windows": queries.EXPIRY_WINDOWS,
         "problems": queries.problem_counts(ids).get(workspace.pk, 0),

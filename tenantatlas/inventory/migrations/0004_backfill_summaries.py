@@ -1,11 +1,14 @@
-"""Fill the overview's per-connection summaries and daily trend from what is already stored."""
+"""Mark the stored devices that were stale when observed, then fill the overview's
+per-connection summaries and daily trend from what is already stored."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db import migrations
-from django.db.models import Count
+from django.db.models import Count, ExpressionWrapper, F, DateTimeField, Q
 
 STATES = {
     "compliant": "compliant",
@@ -26,11 +29,17 @@ def backfill(apps: Any, schema_editor: Any) -> None:
     run_model = apps.get_model("operations", "OperationRun")
     summary_model = apps.get_model("inventory", "TenantSummary")
     trend_model = apps.get_model("inventory", "ComplianceTrendDay")
+    period = dt.timedelta(days=settings.COMPLIANCE_STALE_DAYS)
+    cutoff = ExpressionWrapper(F("last_seen_at") - period, output_field=DateTimeField())
+    item_model.objects.filter(kind="managed_device").alias(cutoff=cutoff).filter(
+        Q(last_sync_at__isnull=True) | Q(last_sync_at__lt=F("cutoff"))
+    ).update(is_stale=True)
     for conn in connection_model.objects.all().iterator():
         fields: dict[str, Any] = dict.fromkeys(COLUMNS, 0)
         devices = item_model.objects.filter(
             connection_id=conn.pk, kind="managed_device", removed_at__isnull=True
         )
+        fields["stale"] = devices.filter(is_stale=True).count()
         for state, n in devices.order_by().values_list("compliance_state").annotate(n=Count("id")):
             fields[STATES.get(state, "unknown")] += n
             fields["total"] += n

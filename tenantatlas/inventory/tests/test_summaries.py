@@ -15,6 +15,7 @@ from tenantatlas.inventory.models import (
     InventoryItem,
     TenantSummary,
 )
+from tenantatlas.inventory.stale import stale_device_rule
 from tenantatlas.operations.tests.processes import run_once, sim_tenant
 from tenantatlas.testing import make_sim_connection
 
@@ -44,10 +45,13 @@ def test_it_counts_the_devices_a_sync_left_by_compliance_state(
         .order_by()
     )
     assert summary.total == 37 == sum(listed.values())
+    stale = InventoryItem.objects.filter(stale_device_rule().condition, connection=conn).count()
+    assert summary.stale == stale
     for state, n in listed.items():
         assert getattr(summary, STATE_COLUMNS[state]) == n
     assert (summary.last_sync_run_id, summary.last_sync_status) == (run.pk, "succeeded")
-    assert summary.last_sync_at is not None and summary.workspace_id == acme.pk
+    assert summary.last_sync_at is not None
+    assert summary.workspace_id == acme.pk
 
 
 def test_it_sums_every_connections_latest_snapshot_into_todays_trend(
@@ -73,6 +77,20 @@ def test_it_sums_every_connections_latest_snapshot_into_todays_trend(
     summary = TenantSummary.objects.get(connection=connections[0])
     assert summary.last_snapshot == latest[0]
     assert summary.last_snapshot_at == latest[0].taken_at
+
+
+def test_the_sync_and_the_snapshot_agree_on_the_stale_devices(
+    sim, acme, alice, django_capture_on_commit_callbacks
+):
+    conn = make_sim_connection(acme, alice, *_tenant(sim, 300))
+    run_once(conn, alice, SYNC, django_capture_on_commit_callbacks)
+    run_once(conn, alice, SNAPSHOT, django_capture_on_commit_callbacks)
+
+    summary = TenantSummary.objects.get(connection=conn)
+    snapshot = ComplianceSnapshot.objects.get(connection=conn)
+    stored = InventoryItem.objects.filter(stale_device_rule().condition, connection=conn)
+    assert summary.stale == snapshot.stale == stored.count()
+    assert 0 < summary.stale < 300
 
 
 def test_it_leaves_a_deleted_connection_out_of_the_trend(

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
+from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
+from tenantatlas.inventory.stale import stale_device_rule
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.testing import make_connection
 
@@ -55,6 +56,11 @@ def item_row(workspace: Any, connection: Any, **fields: Any) -> InventoryItem:
     fields.setdefault("first_seen_at", now)
     fields.setdefault("last_seen_at", now)
     fields.setdefault("raw", {"id": fields["external_id"], "deviceName": fields["display_name"]})
+    # As a sync stores it: a device is stale when it was observed (now) without a recent check-in.
+    is_device = fields["kind"] == InventoryKind.MANAGED_DEVICE
+    fields.setdefault(
+        "is_stale", is_device and stale_device_rule(now).is_stale(fields.get("last_sync_at"))
+    )
     return InventoryItem(workspace=workspace, connection=connection, **fields)
 
 

@@ -54,7 +54,9 @@ def add_devices(conn: ProviderConnection, devices: dict[str, int], *, stale: int
             old = len(rows) < stale
             synced = now - dt.timedelta(days=30 if old else 1)
             rows.append(
-                item_row(conn.workspace, conn, compliance_state=state, last_sync_at=synced)
+                item_row(
+                    conn.workspace, conn, compliance_state=state, last_sync_at=synced, is_stale=old
+                )
             )
     InventoryItem.objects.bulk_create(rows, batch_size=1000)
 

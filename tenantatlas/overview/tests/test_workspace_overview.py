@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import uuid
 from html import unescape
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -61,9 +60,10 @@ def test_it_lists_the_troubled_connections_with_reason_and_remedy(estate, acme, 
     html = client_for(vera).get(overview_url(acme)).content.decode()
     troubled = html[html.index('id="troubled-heading"') : html.index('id="trend-heading"')]
 
-    assert "Bravo" in troubled and "Charlie" in troubled
-    assert "Alpha" not in troubled and "Delta" not in troubled
-    assert "auth.client_secret_expired" in troubled and "graph.permission_denied" in troubled
+    for shown in ("Bravo", "Charlie", "auth.client_secret_expired", "graph.permission_denied"):
+        assert shown in troubled
+    for healthy_or_disabled in ("Alpha", "Delta"):
+        assert healthy_or_disabled not in troubled
     for conn in (estate["Bravo"], estate["Charlie"]):
         assert reverse("providers:detail", kwargs={"slug": "acme", "pk": conn.pk}) in troubled
 
@@ -108,7 +108,10 @@ def test_the_figure_links_carry_the_filters_they_promise(estate, acme, vera):
         assert href, figure
         return parse_qs(urlsplit(unescape(href.group(1))).query)
 
-    assert query_of("noncompliant") == {"kind": ["managed_device"], "compliance_state": ["noncompliant"]}
+    assert query_of("noncompliant") == {
+        "kind": ["managed_device"],
+        "compliance_state": ["noncompliant"],
+    }
     assert query_of("stale") == {"kind": ["managed_device"], "stale": ["1"]}
     assert query_of("problems") == {"status": ["problems"], "finished": ["24h"]}
     assert query_of("expired") == {"expiry": ["expired"]}
