@@ -51,14 +51,14 @@ def _scope(slug: str, user: Any) -> Any:
 _PG_INSERT = """
 INSERT INTO inventory_inventoryitem (
     workspace_id, connection_id, kind, external_id, display_name, platform, os_version,
-    compliance_state, user_principal_name, last_sync_at, odata_type, raw, content_hash,
+    compliance_state, user_principal_name, last_sync_at, is_stale, odata_type, raw, content_hash,
     first_seen_at, last_seen_at, last_seen_run_id, removed_at
 )
 SELECT %(ws)s, %(conn)s, 'managed_device', md5('d' || g), 'DEVICE-' || lpad(g::text, 7, '0'),
        (ARRAY['Windows','iOS','Android','macOS'])[1 + g %% 4], '10.0.' || (g %% 30000),
        (ARRAY['compliant','noncompliant','inGracePeriod','unknown'])[1 + g %% 4],
        'user' || g || '@bench.test', now() - (g %% 900) * interval '1 hour',
-       '#microsoft.graph.managedDevice',
+       (g %% 900) > 7 * 24, '#microsoft.graph.managedDevice',
        jsonb_build_object(
            'id', md5('d' || g), 'deviceName', 'DEVICE-' || g, 'operatingSystem', 'Windows',
            'osVersion', '10.0.22631.4460', 'complianceState', 'compliant',
