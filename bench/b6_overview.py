@@ -97,7 +97,7 @@ def _history(workspace: Any, ids: list[int], devices: int, runs: int) -> None:
         cursor.execute(
             f"""INSERT INTO {InventoryItem._meta.db_table} (workspace_id, connection_id, kind,
                 external_id, display_name, platform, os_version, compliance_state,
-                user_principal_name, last_sync_at, odata_type, raw, content_hash, first_seen_at,
+                user_principal_name, last_sync_at, is_stale, odata_type, raw, content_hash, first_seen_at,
                 last_seen_at, last_seen_run_id, removed_at)
             SELECT %s, ({array})[1 + g %% {n}], 'managed_device', md5(%s || g::text),
                 'DEVICE-' || g, 'Windows', '10.0.22631',
@@ -105,6 +105,7 @@ def _history(workspace: Any, ids: list[int], devices: int, runs: int) -> None:
                        'compliant','noncompliant','inGracePeriod','unknown'])[1 + g %% 10],
                 'user' || g || '@contoso.example',
                 now() - make_interval(days => CASE WHEN g %% 10 = 3 THEN 30 ELSE 1 END),
+                g %% 10 = 3,
                 '#microsoft.graph.managedDevice', '{{}}'::jsonb, '', now(), now(), NULL, NULL
             FROM generate_series(1, %s) g""",
             [workspace.pk, workspace.slug, devices],
@@ -219,10 +220,15 @@ def profile(client: Any, url: str) -> None:
         finally:
             timings.append(((time.perf_counter() - started) * 1000, sql, params))
 
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
     started = time.perf_counter()
     with connection.execute_wrapper(timed):
-        client.get(url)
+        profiler.runcall(client.get, url)
     total = (time.perf_counter() - started) * 1000
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
     timings.sort(key=lambda t: t[0], reverse=True)
     for ms, sql, _ in timings:
         print(f"{ms:8.1f} ms  {sql[:160]}")

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from tenantatlas.inventory.charts import compliance_trend_svg
 from tenantatlas.overview import queries
@@ -96,6 +97,16 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
         "sort": sort,
         "sort_labels": SORT_LABELS,
         "trend_svg": compliance_trend_svg(trend, title="Compliance across all tenants"),
+        # Base addresses, reversed once: the tenant rows append their filters to them.
+        "urls": {
+            name: reverse(view, kwargs={"slug": workspace.slug})
+            for name, view in (
+                ("connections", "providers:list"),
+                ("inventory", "inventory:list"),
+                ("runs", "operations:runs"),
+            )
+        },
         "trend_days": len(trend),
     }
+    context["urls"]["devices"] = context["urls"]["inventory"] + "?kind=managed_device&connection="
     return render(request, "overview/workspace.html", context)

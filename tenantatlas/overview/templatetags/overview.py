@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
+
+from tenantatlas.lib.templatetags.local_dates import local_date
 
 register = template.Library()
 
@@ -34,6 +38,31 @@ def percent(share: float | None) -> str:
     if value == 0 and share > 0:
         value = 0.1
     return f"{value:g} %"
+
+
+@register.simple_tag
+def freshness(when: dt.datetime | None, overdue: bool) -> SafeString:
+    """When data last arrived ("3 hours ago"), flagged when older than its schedule allows."""
+    if not isinstance(when, dt.datetime):  # none yet (a missing summary renders as "")
+        return format_html(
+            '<span class="badge badge-warning" title="{}">Never</span>',
+            "No sync or snapshot has produced data yet",
+        )
+    flag = (
+        format_html(
+            ' <span class="badge badge-warning" title="{}">Out of date</span>',
+            "Older than its schedule, or than a day when it has none",
+        )
+        if overdue
+        else ""
+    )
+    return format_html(
+        '<time datetime="{}" title="{}">{} ago</time>{}',
+        when.isoformat(),
+        local_date(when),
+        timesince(when),
+        flag,
+    )
 
 
 @register.simple_tag(takes_context=True)

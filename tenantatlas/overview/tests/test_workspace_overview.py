@@ -24,7 +24,7 @@ def overview_url(workspace: Workspace, **query: str) -> str:
 
 
 def figures(html: str) -> dict[str, str]:
-    return dict(re.findall(r'data-figure="([\w-]+)">([^<]+)<', html))
+    return dict(re.findall(r'data-figure="([\w-]+)">(?:<strong>)?([^<]+)<', html))
 
 
 @pytest.fixture
@@ -81,6 +81,51 @@ def test_every_figure_links_to_a_list_that_answers(estate, acme, vera):
         response = client.get(link)
         assert response.status_code == 200, link
         assert b"Some filters were ignored" not in response.content, link
+
+
+def _rows_behind(response) -> int:
+    """How many rows the list a figure links to holds."""
+    context = response.context
+    if "total" in context:  # inventory: the filtered list's total
+        return int(context["total"])
+    page = context["page"]
+    if hasattr(page, "paginator"):  # connections: paged with a count
+        return int(page.paginator.count)
+    return len(page.items)  # Monitoring: keyset pages (every figure here fits on one)
+
+
+def test_every_figure_counts_the_rows_of_the_list_it_opens(estate, acme, vera):
+    client = client_for(vera)
+    html = client.get(overview_url(acme)).content.decode()
+    linked = re.findall(r'href="([^"]+)" data-figure="([\w-]+)">([^<]+)<', html)
+    assert len(linked) == 14  # every figure but the compliant share (a ratio: its link below)
+    share = re.search(r'href="([^"]+)" data-figure="share"', html)
+    assert share
+    assert _rows_behind(client.get(unescape(share.group(1)))) == 11  # 7 + 4 compliant of 14
+    for href, figure, value in linked:
+        response = client.get(unescape(href))
+        assert response.status_code == 200, href
+        assert _rows_behind(response) == int(value), (figure, href)
+
+    # The tenant table's figures open the same lists for one connection.
+    alpha = estate["Alpha"]
+    row = re.search(rf'<tr id="tenant-{alpha.pk}">(.*?)</tr>', html, flags=re.S).group(1)
+    cells = dict(
+        (query, value)
+        for query, value in re.findall(r'href="[^"]*\?([^"]+)">([\d.,]+)(?: %)?<', row)
+    )
+    behind = {
+        unescape(query): _rows_behind(client.get(f"/w/acme/inventory/?{unescape(query)}"))
+        for query in cells
+        if "kind=managed_device" in unescape(query)
+    }
+    base = f"kind=managed_device&connection={alpha.pk}"
+    assert behind == {
+        f"{base}&compliance_state=compliant": 7,
+        f"{base}&compliance_state=noncompliant": 2,
+        f"{base}&stale=1": 3,
+        base: 10,
+    }
 
 
 def test_the_tenant_table_sorts_by_compliant_share(estate, acme, vera):
