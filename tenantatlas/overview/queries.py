@@ -123,9 +123,11 @@ def device_sums(workspace_ids: list[int]) -> dict[int, dict[str, int]]:
         .annotate(**{column: Sum(column) for column in COUNT_COLUMNS})
         .order_by()
     )
-    return {
-        row.pop("workspace_id"): {key: value or 0 for key, value in row.items()} for row in rows
-    }
+    sums: dict[int, dict[str, int]] = {}
+    for row in rows:
+        values: dict[str, Any] = dict(row)
+        sums[int(values.pop("workspace_id"))] = {key: value or 0 for key, value in values.items()}
+    return sums
 
 
 def problem_counts(workspace_ids: list[int], now: dt.datetime | None = None) -> dict[int, int]:

@@ -60,6 +60,20 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
+def _base_urls(slug: str) -> dict[str, str]:
+    """Addresses reversed once per page: the tenant rows append their filters to them."""
+    urls = {
+        name: reverse(view, kwargs={"slug": slug})
+        for name, view in (
+            ("connections", "providers:list"),
+            ("inventory", "inventory:list"),
+            ("runs", "operations:runs"),
+        )
+    }
+    urls["devices"] = urls["inventory"] + "?kind=managed_device&connection="
+    return urls
+
+
 def _share(devices: dict[str, int]) -> float | None:
     return queries.compliance_share(devices.get("compliant", 0), devices.get("total", 0))
 
@@ -97,16 +111,7 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
         "sort": sort,
         "sort_labels": SORT_LABELS,
         "trend_svg": compliance_trend_svg(trend, title="Compliance across all tenants"),
-        # Base addresses, reversed once: the tenant rows append their filters to them.
-        "urls": {
-            name: reverse(view, kwargs={"slug": workspace.slug})
-            for name, view in (
-                ("connections", "providers:list"),
-                ("inventory", "inventory:list"),
-                ("runs", "operations:runs"),
-            )
-        },
+        "urls": _base_urls(workspace.slug),
         "trend_days": len(trend),
     }
-    context["urls"]["devices"] = context["urls"]["inventory"] + "?kind=managed_device&connection="
     return render(request, "overview/workspace.html", context)

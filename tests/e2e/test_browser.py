@@ -40,7 +40,13 @@ CONTOSO_CLIENT = "0b5e2c4d-9a1f-4e3b-8c7d-6f5a4b3c2d1e"
 CONTOSO_SECRET = "contoso-demo-secret"
 CONTOSO_DEVICES = 5000  # simulator/scenarios/demo.toml
 DEVICES_PATH = "/v1.0/deviceManagement/managedDevices"
-OUTSIDE_WORKSPACES = {"accounts:login", "accounts:logout", "overview:home", "members:start", "workspaces:switch"}
+OUTSIDE_WORKSPACES = {
+    "accounts:login",
+    "accounts:logout",
+    "overview:home",
+    "members:start",
+    "workspaces:switch",
+}
 
 
 @dataclass
@@ -79,7 +85,10 @@ class App:
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(self.url("providers:list"))
+        # A person with one workspace lands on its overview; these tests go on from Connections.
+        expect(page).to_have_url(self.url("overview:workspace"))
+        expect(page.locator("main h1")).to_have_text("Overview")
+        self.open("providers:list")
 
     def start_from_actions(self, connection_pk: int, operation_type: str) -> Any:
         """Actions → <operation> on the connection's row; returns the toast it produced."""
