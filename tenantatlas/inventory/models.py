@@ -208,3 +208,60 @@ class ComplianceTrendDay(ComplianceCounts):
     def taken_at(self) -> dt.datetime:
         """When the day's figures were last rewritten (the trend chart's time axis)."""
         return self.updated_at
+
+
+class ChangeType(models.TextChoices):
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Changed"
+    REMOVED = "removed", "Removed"
+
+
+class ItemChange(models.Model):
+    """What one sync found different about one item since its previous observation.
+
+    Stored as a diff (`changes`: [{path, old, new}], empty for a creation or removal), never as
+    a copy. Who made it comes from the tenant's audit log when an event matches the item and the
+    window between the two observations; `actor` stays empty ("unknown") otherwise.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        "providers.ProviderConnection", on_delete=models.CASCADE, related_name="item_changes"
+    )
+    item = models.ForeignKey(InventoryItem, on_delete=models.CASCADE, related_name="changes")
+    run = models.ForeignKey(
+        "operations.OperationRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=30, choices=InventoryKind.choices)
+    change_type = models.CharField(max_length=10, choices=ChangeType.choices)
+    display_name = models.CharField(max_length=300, blank=True)  # as of the change
+    changes = models.JSONField(default=list, blank=True)
+    detected_at = models.DateTimeField()
+    previous_seen_at = models.DateTimeField(null=True, blank=True)  # the window's start
+    actor = models.CharField(max_length=300, blank=True)  # UPN or app name; "" = unknown
+    actor_type = models.CharField(max_length=40, blank=True)
+    activity = models.CharField(max_length=200, blank=True)
+    activity_at = models.DateTimeField(null=True, blank=True)
+    audit_event_id = models.CharField(max_length=64, blank=True)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-detected_at", "-id"], name="change_ws_detected"),
+            models.Index(fields=["connection", "-detected_at", "-id"], name="change_conn_detected"),
+            models.Index(fields=["item", "-detected_at", "-id"], name="change_item_detected"),
+            models.Index(fields=["run"], name="change_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_change_type_display()} {self.display_name or self.item_id}"
+
+    @property
+    def attributed(self) -> bool:
+        return bool(self.actor)

@@ -19,8 +19,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tenantatlas.inventory.changes import Known, PageChanges, Tracking, record_removals
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
-from tenantatlas.inventory.stale import stale_device_rule
+from tenantatlas.inventory.stale import StaleRule, stale_device_rule
 from tenantatlas.inventory.summaries import note_snapshot
 
 UPSERT_FIELDS = [
@@ -71,6 +72,7 @@ class KindCounts:
     created: int = 0
     updated: int = 0
     removed: int = 0
+    changes: int = 0  # change rows recorded (creations after the baseline, real changes)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -78,6 +80,7 @@ class KindCounts:
             "created": self.created,
             "updated": self.updated,
             "removed": self.removed,
+            **({"changes": self.changes} if self.changes else {}),
         }
 
 
@@ -88,9 +91,14 @@ def _hash(raw: dict[str, Any]) -> str:
 
 
 def upsert_page(
-    seen_by: SeenBy, kind: str, items: Iterable[ObservedItem], counts: KindCounts
+    seen_by: SeenBy,
+    kind: str,
+    items: Iterable[ObservedItem],
+    counts: KindCounts,
+    tracking: Tracking | None = None,
 ) -> None:
-    """Insert new items, refresh known ones, and stamp all of them as seen by this run."""
+    """Insert new items, refresh known ones, and stamp all of them as seen by this run; with
+    `tracking`, record what changed (inventory/changes.py) in the same transaction."""
     now = timezone.now()
     by_id: dict[str, ObservedItem] = {}
     for item in items:
@@ -99,57 +107,71 @@ def upsert_page(
         return
     stale = stale_device_rule(now)
     with transaction.atomic():
-        known = {
-            external_id: (content_hash, removed_at)
-            for external_id, content_hash, removed_at in InventoryItem.objects.filter(
-                connection_id=seen_by.connection_id, kind=kind, external_id__in=list(by_id)
-            ).values_list("external_id", "content_hash", "removed_at")
+        known = _known(seen_by, kind, list(by_id))
+        digests = {
+            eid: tracking.fingerprint(item.raw) if tracking else _hash(item.raw)
+            for eid, item in by_id.items()
         }
-        rows = []
-        for external_id, item in by_id.items():
-            digest = _hash(item.raw)
-            if external_id not in known:
+        for eid, digest in digests.items():
+            if eid not in known:
                 counts.created += 1
-            elif known[external_id] != (digest, None):
+            elif (known[eid].content_hash, known[eid].removed_at) != (digest, None):
                 counts.updated += 1  # changed, or back after having been marked removed
-            rows.append(
-                {
-                    "external_id": external_id,
-                    "display_name": item.display_name[:300],
-                    "platform": item.platform[:60],
-                    "os_version": item.os_version[:60],
-                    "compliance_state": item.compliance_state[:20],
-                    "user_principal_name": item.user_principal_name[:300],
-                    "last_sync_at": item.last_sync_at,
-                    "is_stale": kind == InventoryKind.MANAGED_DEVICE
-                    and stale.is_stale(item.last_sync_at),
-                    "odata_type": item.odata_type[:120],
-                    "raw": item.raw,
-                    "content_hash": digest,
-                }
-            )
-        if connection.vendor == "postgresql":
-            _upsert_postgresql(seen_by, kind, rows, now)
-        else:
-            InventoryItem.objects.bulk_create(
-                [
-                    InventoryItem(
-                        workspace_id=seen_by.workspace_id,
-                        connection_id=seen_by.connection_id,
-                        kind=kind,
-                        first_seen_at=now,
-                        last_seen_at=now,
-                        last_seen_run_id=seen_by.run_id,
-                        removed_at=None,
-                        **row,
-                    )
-                    for row in rows
-                ],
-                update_conflicts=True,
-                unique_fields=["connection", "kind", "external_id"],
-                update_fields=UPSERT_FIELDS,
-            )
+        page = None
+        if tracking is not None:
+            page = PageChanges.before_write(seen_by, kind, tracking, by_id, known, digests, now)
+        rows = [_row(kind, item, digests[eid], stale) for eid, item in by_id.items()]
+        _write(seen_by, kind, rows, now)
+        if page is not None:
+            counts.changes += page.after_write()
     counts.seen += len(rows)
+
+
+def _known(seen_by: SeenBy, kind: str, external_ids: list[str]) -> dict[str, Known]:
+    rows = InventoryItem.objects.filter(
+        connection_id=seen_by.connection_id, kind=kind, external_id__in=external_ids
+    ).values_list("external_id", "pk", "content_hash", "removed_at", "last_seen_at")
+    return {eid: Known(pk, digest, removed, seen) for eid, pk, digest, removed, seen in rows}
+
+
+def _row(kind: str, item: ObservedItem, digest: str, stale: StaleRule) -> dict[str, Any]:
+    return {
+        "external_id": item.external_id,
+        "display_name": item.display_name[:300],
+        "platform": item.platform[:60],
+        "os_version": item.os_version[:60],
+        "compliance_state": item.compliance_state[:20],
+        "user_principal_name": item.user_principal_name[:300],
+        "last_sync_at": item.last_sync_at,
+        "is_stale": kind == InventoryKind.MANAGED_DEVICE and stale.is_stale(item.last_sync_at),
+        "odata_type": item.odata_type[:120],
+        "raw": item.raw,
+        "content_hash": digest,
+    }
+
+
+def _write(seen_by: SeenBy, kind: str, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+    if connection.vendor == "postgresql":
+        _upsert_postgresql(seen_by, kind, rows, now)
+        return
+    InventoryItem.objects.bulk_create(
+        [
+            InventoryItem(
+                workspace_id=seen_by.workspace_id,
+                connection_id=seen_by.connection_id,
+                kind=kind,
+                first_seen_at=now,
+                last_seen_at=now,
+                last_seen_run_id=seen_by.run_id,
+                removed_at=None,
+                **row,
+            )
+            for row in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["connection", "kind", "external_id"],
+        update_fields=UPSERT_FIELDS,
+    )
 
 
 _PAGE_COLUMNS = (
@@ -188,15 +210,19 @@ def _upsert_postgresql(
         cursor.execute(sql, [*ids, kind, now, now, seen_by.run_id, page])
 
 
-def mark_removed(seen_by: SeenBy, kind: str) -> int:
-    """After a *complete* sync of a kind: items this run did not see are marked removed."""
-    return (
-        InventoryItem.objects.filter(
-            connection_id=seen_by.connection_id, kind=kind, removed_at__isnull=True
-        )
-        .filter(Q(last_seen_run__isnull=True) | ~Q(last_seen_run_id=seen_by.run_id))
-        .update(removed_at=timezone.now())
-    )
+@transaction.atomic
+def mark_removed(seen_by: SeenBy, kind: str, *, track: bool = False) -> int:
+    """After a *complete* sync of a kind: items this run did not see are marked removed (with
+    `track`, each gets a "removed" change row)."""
+    gone = InventoryItem.objects.filter(
+        connection_id=seen_by.connection_id, kind=kind, removed_at__isnull=True
+    ).filter(Q(last_seen_run__isnull=True) | ~Q(last_seen_run_id=seen_by.run_id))
+    now = timezone.now()
+    if not track:
+        return gone.update(removed_at=now)
+    ids = list(gone.values_list("pk", flat=True))
+    record_removals(seen_by, kind, ids, now)
+    return InventoryItem.objects.filter(pk__in=ids).update(removed_at=now)
 
 
 def record_snapshot(

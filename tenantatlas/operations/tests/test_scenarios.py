@@ -304,6 +304,7 @@ def test_it_marks_vanished_items_removed_and_counts_changes(
         "created": 0,
         "updated": renamed,
         "removed": 400 - remaining,
+        "changes": renamed + 400 - remaining,  # each rename and each removal, once
     }
     for kind, count in (
         ("compliance_policy", tenant.compliance_policy_count),
@@ -317,6 +318,7 @@ def test_it_marks_vanished_items_removed_and_counts_changes(
             "created": 0,
             "updated": changed,
             "removed": 0,
+            **({"changes": changed} if changed else {}),
         }, kind
     gone = conn.inventory_items.filter(kind="managed_device", removed_at__isnull=False)
     assert gone.count() == 8
@@ -330,5 +332,6 @@ def test_it_marks_vanished_items_removed_and_counts_changes(
         "created": 0,
         "updated": 8 + renamed,
         "removed": 0,
+        "changes": 8 + renamed,  # the renames undone, and the 8 back as created
     }
     assert not conn.inventory_items.filter(removed_at__isnull=False).exists()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from tenantatlas.graph.read_ahead import read_ahead
+from tenantatlas.inventory.changes import Tracking, has_baseline
+from tenantatlas.inventory.diffs import Normalisation
 from tenantatlas.inventory.models import InventoryKind
 from tenantatlas.inventory.services import (
     KindCounts,
@@ -19,15 +21,39 @@ from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.operations.handlers import PARTIALLY_SUCCEEDED, SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.microsoft import mapping
+from tenantatlas.providers.microsoft import normalisation as rules
 from tenantatlas.providers.microsoft.access import consented_graph_client
 
-# (inventory kind, Graph contract, payload mapper); devices first: they are what people look for.
-KINDS: list[tuple[str, str, Callable[[dict[str, Any]], ObservedItem]]] = [
-    (InventoryKind.MANAGED_DEVICE, "devices.list", mapping.device),
-    (InventoryKind.COMPLIANCE_POLICY, "compliance_policies.list", mapping.policy),
-    (InventoryKind.DEVICE_CONFIGURATION, "device_configurations.list", mapping.policy),
-    (InventoryKind.CONFIGURATION_POLICY, "configuration_policies.list", mapping.policy),
-    (InventoryKind.MOBILE_APP, "mobile_apps.list", mapping.app),
+
+class SyncedKind(NamedTuple):
+    """One inventory kind: the Graph contract it is read through, how a payload maps to an item,
+    and how two observations compare (what is volatile, which arrays are sets)."""
+
+    kind: str
+    contract: str
+    to_item: Callable[[dict[str, Any]], ObservedItem]
+    normalisation: Normalisation
+
+
+# Devices first: they are what people look for.
+KINDS: list[SyncedKind] = [
+    SyncedKind(InventoryKind.MANAGED_DEVICE, "devices.list", mapping.device, rules.DEVICE),
+    SyncedKind(
+        InventoryKind.COMPLIANCE_POLICY, "compliance_policies.list", mapping.policy, rules.POLICY
+    ),
+    SyncedKind(
+        InventoryKind.DEVICE_CONFIGURATION,
+        "device_configurations.list",
+        mapping.policy,
+        rules.POLICY,
+    ),
+    SyncedKind(
+        InventoryKind.CONFIGURATION_POLICY,
+        "configuration_policies.list",
+        mapping.policy,
+        rules.SETTINGS_CATALOG,
+    ),
+    SyncedKind(InventoryKind.MOBILE_APP, "mobile_apps.list", mapping.app, rules.APP),
 ]
 
 
@@ -51,12 +77,13 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
     failures: dict[str, str] = {}
     done = 0
     ctx.progress(0, expected, force=True)
-    for kind, contract, to_item in KINDS:
+    for kind, contract, to_item, normalisation in KINDS:
         counts = KindCounts()
+        tracking = Tracking(normalisation, baseline=not has_baseline(seen_by.connection_id, kind))
         try:
             for page in read_ahead(client.iter_pages(contract)):
                 ctx.check_stop()
-                upsert_page(seen_by, kind, (to_item(raw) for raw in page), counts)
+                upsert_page(seen_by, kind, (to_item(raw) for raw in page), counts, tracking)
                 done += len(page)
                 ctx.progress(done, max(expected or 0, done) if expected is not None else None)
         except RetryLater:
@@ -67,7 +94,8 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
             failures[kind] = exc.reason_code
             summary[kind] = {**counts.as_dict(), "error": exc.reason_code, "message": exc.message}
             continue
-        counts.removed = mark_removed(seen_by, kind)
+        counts.removed = mark_removed(seen_by, kind, track=not tracking.baseline)
+        counts.changes += 0 if tracking.baseline else counts.removed
         summary[kind] = counts.as_dict()
     context = {"graph": gateway.recorder.summary()}
     if len(failures) == len(KINDS):
