@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tenantatlas.simulator.item_settings import scope_tags, settings_for
 from tenantatlas.simulator.scenarios import TenantScenario
 from tenantatlas.simulator.values import NO_DATE, NO_GRACE_PERIOD, guid_from, iso, stable_guid
 
@@ -28,6 +29,14 @@ class GeneratedTenant(Protocol):
 
     def item_renamed(self, index: int) -> bool:
         """Whether policy/configuration/app ``index`` carries a rename at this generation."""
+        ...
+
+    def sync_minutes(self, index: int, t: Traits) -> int:
+        """Minutes since device ``index`` last checked in (its traits' age, moved by churn)."""
+        ...
+
+    def churn(self, index: int) -> int:
+        """How many times device ``index``'s volatile fields have moved on (0: never)."""
         ...
 
 
@@ -103,6 +112,8 @@ class _Holder:
     enrolled: dt.datetime
     serial: str
     suffix: str
+    sync_minutes: int
+    churn: int
 
 
 def build_device(data: GeneratedTenant, index: int, digest: bytes, t: Traits) -> dict[str, Any]:
@@ -117,6 +128,8 @@ def build_device(data: GeneratedTenant, index: int, digest: bytes, t: Traits) ->
         enrolled=data.anchor - dt.timedelta(days=30 + digest[12] * 3, minutes=digest[13] * 7),
         serial=digest[20:26].hex().upper(),
         suffix=data.rename_suffix(index),
+        sync_minutes=data.sync_minutes(index, t),
+        churn=data.churn(index),
     )
     return {
         **_enrolment_properties(data, digest, t, holder),
@@ -154,7 +167,7 @@ def _enrolment_properties(
         "deviceName": _device_name(data.scenario.default_domain, t, holder),
         "managedDeviceOwnerType": t.owner,
         "enrolledDateTime": iso(enrolled),
-        "lastSyncDateTime": iso(data.anchor - dt.timedelta(minutes=t.sync_age_minutes)),
+        "lastSyncDateTime": iso(data.anchor - dt.timedelta(minutes=holder.sync_minutes)),
         "operatingSystem": t.os,
         "complianceState": t.compliance,
         "jailBroken": "False" if t.os in ("iOS", "Android") else "Unknown",
@@ -178,6 +191,11 @@ def _hardware_properties(
     if t.compliance == "inGracePeriod":
         grace = iso(data.anchor + dt.timedelta(days=digest[14] % 7 + 1))
     total_storage = (128, 256, 512)[digest[15] % 3] * GIB
+    free_share = 20 + (digest[27] + 7 * holder.churn) % 60
+    exchange_sync = NO_DATE
+    if holder.churn and t.agent == "easMdm":
+        minutes = holder.sync_minutes + 1 + digest[28] % 50
+        exchange_sync = iso(data.anchor - dt.timedelta(minutes=minutes))
     enrolled = holder.enrolled
     return {
         "activationLockBypassCode": None,
@@ -186,7 +204,7 @@ def _hardware_properties(
         "deviceRegistrationState": "registered",
         "deviceCategoryDisplayName": "Unknown Category",
         "isSupervised": t.os == "iOS" and t.owner == "company",
-        "exchangeLastSuccessfulSyncDateTime": NO_DATE,
+        "exchangeLastSuccessfulSyncDateTime": exchange_sync,
         "exchangeAccessState": t.exchange,
         "remoteAssistanceSessionUrl": None,
         "remoteAssistanceSessionErrorDetails": None,
@@ -206,7 +224,7 @@ def _hardware_properties(
         "subscriberCarrier": "",
         "meid": "",
         "totalStorageSpaceInBytes": total_storage,
-        "freeStorageSpaceInBytes": total_storage * (20 + digest[27] % 60) // 100,
+        "freeStorageSpaceInBytes": total_storage * free_share // 100,
         "managedDeviceName": f"{holder.first}_{t.os}_{enrolled.date().isoformat()}{holder.suffix}",
         "ethernetMacAddress": None,
         "physicalMemoryInBytes": 0,
@@ -305,6 +323,7 @@ def _policy(
         "lastModifiedDateTime": common["lastModifiedDateTime"],
         "displayName": common["name"],
         "version": common["version"],
+        **settings_for(odata_type, index),
     }
 
 
@@ -333,7 +352,7 @@ def build_configuration_policy(data: GeneratedTenant, index: int) -> dict[str, A
         "name": common["name"],
         "platforms": platform,
         "priorityMetaData": None,
-        "roleScopeTagIds": ["0"],
+        "roleScopeTagIds": scope_tags(index),
         "settingCount": 3 + index % 20,
         "technologies": technologies,
         "id": common["id"],

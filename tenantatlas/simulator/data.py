@@ -6,23 +6,33 @@ straight from its offset. One BLAKE2b digest per device feeds every random choic
 summaries count the same cheap "traits" the devices are built from, so they always agree
 with the device list.
 
-Mutation: at ``generation`` g > 0 the last ``g * removed_per_generation(device_count)``
-devices no longer exist, every 20th remaining device (``i % 20 == 0``) and every 4th
-policy/configuration/app carry a ``(v{g})``-style rename, so a later sync sees a known
-number of updated and removed items.
+Mutation: with ``drift = "renames"`` (the default), at ``generation`` g > 0 the last
+``g * removed_per_generation(device_count)`` devices no longer exist, every 20th remaining device
+(``i % 20 == 0``) and every 4th policy/configuration/app carry a ``(v{g})``-style rename, so a
+later sync sees a known number of updated and removed items. ``drift = "churn"`` instead moves
+only volatile device fields and the order of set-like arrays at every generation. The declared
+mutations (``mutations.py``) apply on top of either.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from tenantatlas.simulator import catalog
 from tenantatlas.simulator.catalog import Traits
-from tenantatlas.simulator.scenarios import TenantScenario
+from tenantatlas.simulator.mutations import (
+    DEVICES,
+    MutationState,
+    base_count,
+    check_declaration,
+    has_path,
+)
+from tenantatlas.simulator.scenarios import ScenarioError, TenantScenario
 from tenantatlas.simulator.values import guid_from, iso, stable_guid
 
 STALE_AFTER_DAYS = 7
@@ -46,6 +56,9 @@ CHEAP_DEVICE_FIELDS = frozenset(
 )  # fmt: skip
 _OS_WEIGHTS = (("Windows", 141), ("iOS", 187), ("Android", 231), ("macOS", 256))
 _EXCHANGE_WEIGHTS = (("none", 154), ("allowed", 230), ("blocked", 238), ("quarantined", 243))
+# Every recent device's sync age stays below this many minutes (5 days + 255 * 5 minutes).
+_FRESH_SPAN = 5 * 1440 + 255 * 5 + 1
+_CHURN_MINUTES = 37
 
 
 def removed_per_generation(device_count: int) -> int:
@@ -53,9 +66,14 @@ def removed_per_generation(device_count: int) -> int:
     return max(1, device_count // 100)
 
 
+def builtin_generation(scenario: TenantScenario) -> int:
+    """The generation the built-in renames and removals follow (0 unless ``drift = "renames"``)."""
+    return scenario.generation if scenario.drift == "renames" else 0
+
+
 def effective_device_count(scenario: TenantScenario) -> int:
-    """How many devices the tenant has at its current generation."""
-    removed = scenario.generation * removed_per_generation(scenario.device_count)
+    """How many generated devices the tenant has at its generation (before declared changes)."""
+    removed = builtin_generation(scenario) * removed_per_generation(scenario.device_count)
     return max(0, scenario.device_count - removed)
 
 
@@ -125,12 +143,25 @@ class TenantData:
     is stable for the lifetime of a server (it is fixed when the server starts).
     """
 
-    def __init__(self, scenario: TenantScenario, anchor: dt.datetime) -> None:
+    def __init__(
+        self,
+        scenario: TenantScenario,
+        anchor: dt.datetime,
+        timeline: Sequence[dt.datetime] | None = None,
+    ) -> None:
         self.scenario = scenario
         # Naive UTC internally: formatting naive datetimes is several times cheaper.
         self.anchor = anchor.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
         self.tid = scenario.tenant_id.lower()
-        self.device_total = effective_device_count(scenario)
+        self._builtin = builtin_generation(scenario)
+        self.state = MutationState(scenario, timeline or [anchor] * (scenario.generation + 1))
+        self._generated = effective_device_count(scenario)
+        removed = self.state.removed.get(DEVICES, set())
+        self._removed = sorted(i for i in removed if i < self._generated)
+        self._added = self.state.added_indexes(DEVICES)
+        self._present = self._generated - len(self._removed)
+        self.device_total = self._present + len(self._added)
+        self._touched = self.state.touched_devices()
         self._device_hasher = _device_hasher(self.tid, scenario.seed)
 
     # -- devices -----------------------------------------------------------------------
@@ -147,7 +178,7 @@ class TenantData:
         When ``select`` only asks for trait-level fields (what a compliance snapshot needs),
         the full device is never built: paging 250,000 devices stays a matter of seconds.
         """
-        indexes = range(max(0, offset), min(self.device_total, offset + limit))
+        indexes = self._device_indexes(max(0, offset), min(self.device_total, offset + limit))
         if select is not None and set(select) <= {"id", "@odata.type"}:
             for index in indexes:
                 yield {"@odata.type": DEVICE_TYPE, "id": guid_from(self._device_digest(index)[16:])}
@@ -159,36 +190,96 @@ class TenantData:
         for index in indexes:
             yield self.device(index)
 
+    def _device_indexes(self, start: int, end: int) -> Iterator[int]:
+        """The indexes of present devices ``start`` .. ``end - 1`` (declared removals skipped,
+        declared additions last)."""
+        position, index = start, start
+        for removed in self._removed:
+            if removed <= index:
+                index += 1
+        skipped = set(self._removed)
+        while position < min(end, self._present):
+            while index in skipped:
+                index += 1
+            yield index
+            index += 1
+            position += 1
+        for added in range(max(position, self._present), end):
+            yield self._added[added - self._present]
+
+    def sync_minutes(self, index: int, t: Traits) -> int:
+        """Minutes since the device's last check-in: its traits' age, moved on by churn (recent
+        devices stay recent, stale ones stay as they are)."""
+        rounds = self.state.churn(index)
+        if rounds == 0 or t.sync_age_minutes >= _FRESH_SPAN:
+            return t.sync_age_minutes
+        return (t.sync_age_minutes - _CHURN_MINUTES * rounds) % _FRESH_SPAN
+
+    def churn(self, index: int) -> int:
+        return self.state.churn(index)
+
     def _slim_device(self, index: int) -> dict[str, Any]:
         digest = self._device_digest(index)
         t = _traits(digest)
-        return {
+        slim = {
             "@odata.type": DEVICE_TYPE,
             "id": guid_from(digest[16:]),
-            "lastSyncDateTime": iso(self.anchor - dt.timedelta(minutes=t.sync_age_minutes)),
+            "lastSyncDateTime": iso(
+                self.anchor - dt.timedelta(minutes=self.sync_minutes(index, t))
+            ),
             "operatingSystem": t.os,
             "complianceState": t.compliance,
             "managementAgent": t.agent,
             "managedDeviceOwnerType": t.owner,
             "exchangeAccessState": t.exchange,
         }
+        if index in self._touched:
+            return self.state.apply(DEVICES, index, slim)
+        return slim
+
+    def _raw_device(self, index: int) -> dict[str, Any]:
+        digest = self._device_digest(index)
+        return catalog.build_device(self, index, digest, _traits(digest))
 
     def device(self, index: int) -> dict[str, Any]:
-        digest = self._device_digest(index)
-        t = _traits(digest)
-        return catalog.build_device(self, index, digest, t)
+        device = self._raw_device(index)
+        if index in self._touched:
+            return self.state.apply(DEVICES, index, device)
+        return device
+
+    def item_at(self, collection: str, index: int, upto: int | None = None) -> dict[str, Any]:
+        """Item ``index`` of ``collection`` as the mutations before position ``upto`` left it."""
+        if collection == DEVICES:
+            raw = self._raw_device(index)
+        else:
+            raw = _BUILDERS[collection](self, index)
+        return self.state.apply(collection, index, raw, upto)
 
     def rename_suffix(self, index: int) -> str:
-        generation = self.scenario.generation
-        return f"-v{generation}" if is_renamed_device(index, generation) else ""
+        return f"-v{self._builtin}" if is_renamed_device(index, self._builtin) else ""
 
     def item_renamed(self, index: int) -> bool:
-        return is_renamed_item(index, self.scenario.generation)
+        return is_renamed_item(index, self._builtin)
 
     # -- summaries ---------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        """Counts by trait, shared by both summary singletons."""
-        return _population_counts(self.tid, self.scenario.seed, self.device_total)
+        """Counts by trait, shared by both summary singletons (declared changes included)."""
+        counts = _population_counts(self.tid, self.scenario.seed, self._generated)
+        if not (self._removed or self._added or self._touched):
+            return counts
+        counts = dict(counts)
+        for index in self._removed:
+            _count(counts, _traits(self._device_digest(index)), -1)
+        for index in self._added:  # checked in when added: never stale
+            _count(counts, _traits(self._device_digest(index)), 1, stale=False)
+        removed = self.state.removed.get(DEVICES, set())
+        for index in self._touched - removed:
+            new = self.state.device_value(index, "complianceState")
+            old = _traits(self._device_digest(index)).compliance
+            if new is not None and new != old:
+                counts[f"compliance:{old}"] -= 1
+                counts[f"compliance:{new}"] += 1
+        return counts
 
     def compliance_summary(self) -> dict[str, Any]:
         c = self.counts()
@@ -236,29 +327,76 @@ class TenantData:
         }
 
     # -- small collections -------------------------------------------------------------
-    def compliance_policies(self) -> list[dict[str, Any]]:
+    def collection(self, name: str) -> list[dict[str, Any]]:
+        """Every present item of a small collection, declared mutations applied."""
+        removed = self.state.removed.get(name, set())
+        generated = [i for i in range(base_count(self.scenario, name)) if i not in removed]
+        build = _BUILDERS[name]
         return [
-            catalog.build_compliance_policy(self, i)
-            for i in range(self.scenario.compliance_policy_count)
+            self.state.apply(name, i, build(self, i))
+            for i in generated + self.state.added_indexes(name)
         ]
+
+    def compliance_policies(self) -> list[dict[str, Any]]:
+        return self.collection("deviceCompliancePolicies")
 
     def device_configurations(self) -> list[dict[str, Any]]:
-        return [
-            catalog.build_device_configuration(self, i)
-            for i in range(self.scenario.configuration_count)
-        ]
+        return self.collection("deviceConfigurations")
 
     def configuration_policies(self) -> list[dict[str, Any]]:
-        return [
-            catalog.build_configuration_policy(self, i)
-            for i in range(self.scenario.configuration_policy_count)
-        ]
+        return self.collection("configurationPolicies")
 
     def mobile_apps(self) -> list[dict[str, Any]]:
-        return [catalog.build_mobile_app(self, i) for i in range(self.scenario.app_count)]
+        return self.collection("mobileApps")
 
     def organization(self) -> dict[str, Any]:
         return catalog.build_organization(self)
+
+
+_BUILDERS: dict[str, Callable[[Any, int], dict[str, Any]]] = {
+    "deviceCompliancePolicies": catalog.build_compliance_policy,
+    "deviceConfigurations": catalog.build_device_configuration,
+    "configurationPolicies": catalog.build_configuration_policy,
+    "mobileApps": catalog.build_mobile_app,
+}
+
+
+def validate(scenario: TenantScenario) -> None:
+    """Refuse declared mutations that name a missing item, path or array."""
+    check_declaration(scenario)
+    if not scenario.mutations:
+        return
+    last = max(m.epoch for m in scenario.mutations)
+    probe = TenantData(
+        dataclasses.replace(scenario, generation=last), dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+    known: dict[str, int] = {}
+    for effect in probe.state.all_effects:
+        m, where = effect.mutation, f"{scenario.tenant_id}: mutations[{effect.position}]"
+        known.setdefault(m.collection, base_count(scenario, m.collection))
+        if m.kind == "add":
+            known[m.collection] += 1
+            continue
+        if m.kind == "churn" and m.index is None:
+            continue
+        if not 0 <= effect.index < known[m.collection]:
+            raise ScenarioError(f"{where}: {m.collection} has no item {effect.index}")
+        if m.kind in ("set", "reorder"):
+            item = probe.item_at(m.collection, effect.index, effect.position)
+            if not has_path(item, m.path):
+                raise ScenarioError(f"{where}: the item has no {m.path!r}")
+            if m.kind == "reorder" and not isinstance(item[m.path], list):
+                raise ScenarioError(f"{where}: {m.path!r} is not an array")
+
+
+def _count(counts: dict[str, int], t: Traits, sign: int, *, stale: bool = True) -> None:
+    for key in (f"compliance:{t.compliance}", f"os:{t.os}", f"agent:{t.agent}",
+                f"exchange:{t.exchange}"):  # fmt: skip
+        counts[key] += sign
+    if t.android_kind:
+        counts[f"android:{t.android_kind}"] += sign
+    if stale and t.sync_age_minutes > STALE_AFTER_DAYS * 1440:
+        counts["stale"] += sign
 
 
 @functools.lru_cache(maxsize=64)

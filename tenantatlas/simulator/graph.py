@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tenantatlas.simulator import errors
+from tenantatlas.simulator import audit, errors
 from tenantatlas.simulator.data import TenantData
 from tenantatlas.simulator.errors import Reply
 from tenantatlas.simulator.faults import (
@@ -88,6 +88,8 @@ class Endpoint:
     count: Callable[[TenantData], int] | None = None
     items: _ItemsFn | None = None
     entity: Callable[[TenantData], dict[str, Any]] | None = None
+    # A collection that answers $filter and $orderby: all items, then ``audit.query``.
+    queried: Callable[[TenantData], list[dict[str, Any]]] | None = None
 
     @property
     def context_path(self) -> str:
@@ -117,24 +119,28 @@ ENDPOINTS = {
         Endpoint(
             "v1.0", "/deviceManagement/deviceCompliancePolicies", "deviceCompliancePolicy",
             CONFIGURATION_READ,
-            count=lambda d: d.scenario.compliance_policy_count,
+            count=lambda d: len(d.compliance_policies()),
             items=_listed(TenantData.compliance_policies),
         ),
         Endpoint(
             "v1.0", "/deviceManagement/deviceConfigurations", "deviceConfiguration",
             CONFIGURATION_READ,
-            count=lambda d: d.scenario.configuration_count,
+            count=lambda d: len(d.device_configurations()),
             items=_listed(TenantData.device_configurations),
         ),
         Endpoint(
             "beta", "/deviceManagement/configurationPolicies",
             "deviceManagementConfigurationPolicy", CONFIGURATION_READ,
-            count=lambda d: d.scenario.configuration_policy_count,
+            count=lambda d: len(d.configuration_policies()),
             items=_listed(TenantData.configuration_policies),
         ),
         Endpoint(
             "v1.0", "/deviceAppManagement/mobileApps", "mobileApp", APPS_READ,
-            count=lambda d: d.scenario.app_count, items=_listed(TenantData.mobile_apps),
+            count=lambda d: len(d.mobile_apps()), items=_listed(TenantData.mobile_apps),
+        ),
+        Endpoint(
+            "v1.0", "/deviceManagement/auditEvents", "auditEvent", APPS_READ,
+            queried=audit.events,
         ),
         Endpoint(
             "v1.0", "/deviceManagement/deviceCompliancePolicyDeviceStateSummary",
@@ -178,12 +184,14 @@ class GraphService:
         faults: FaultCounters,
         anchor: dt.datetime,
         property_names: Callable[[str], frozenset[str]],
+        timeline: Callable[[str], list[dt.datetime]] | None = None,
     ) -> None:
         self._authority = authority
         self._resolve = resolve
         self._faults = faults
         self._anchor = anchor
         self._property_names = property_names
+        self._timeline = timeline or (lambda tenant_id: [])
 
     def handle(
         self, method: str, origin: str, path: str, query: dict[str, str], headers: dict[str, str]
@@ -244,9 +252,10 @@ class GraphService:
         refusal = _refusal(endpoint, tenant, set(claims.get("roles") or []), fail)
         if refusal is not None:
             return refusal
+        data = TenantData(tenant, self._anchor, self._timeline(tenant.tenant_id))
         try:
-            reply = self._serve(endpoint, TenantData(tenant, self._anchor), origin, path, query)
-        except BadQuery as exc:
+            reply = self._serve(endpoint, data, origin, path, query)
+        except (BadQuery, audit.FilterError) as exc:
             return fail(400, "BadRequest", str(exc))
         if self._faults.take_malformed(tenant.tenant_id, faults, path):
             reply.body = reply.body[: max(1, len(reply.body) // 2)]
@@ -269,8 +278,9 @@ class GraphService:
     def _serve(
         self, endpoint: Endpoint, data: TenantData, origin: str, path: str, query: dict[str, str]
     ) -> Reply:
+        queried = ("$filter", "$orderby") if endpoint.queried is not None else ()
         for option in query:
-            if option.lower() in _UNSUPPORTED_OPTIONS:
+            if option.lower() in _UNSUPPORTED_OPTIONS and option.lower() not in queried:
                 raise BadQuery(
                     f"Query option '{option}' is not supported by the simulator for this resource."
                 )
@@ -282,12 +292,16 @@ class GraphService:
             assert endpoint.entity is not None
             entity = _trim(endpoint.entity(data), select)
             return Reply.json(200, {"@odata.context": f"{context}/$entity", **entity})
-        assert endpoint.items is not None
-        assert endpoint.count is not None
         offset = decode_skiptoken(query["$skiptoken"]) if "$skiptoken" in query else 0
         limit = _page_size(query.get("$top"), endpoint.max_page)
-        total = endpoint.count(data)
-        page = [_trim(item, select) for item in endpoint.items(data, offset, limit, select)]
+        if endpoint.queried is not None:
+            found = audit.query(endpoint.queried(data), query)
+            total, items = len(found), iter(found[offset : offset + limit])
+        else:
+            assert endpoint.items is not None
+            assert endpoint.count is not None
+            total, items = endpoint.count(data), endpoint.items(data, offset, limit, select)
+        page = [_trim(item, select) for item in items]
         payload: dict[str, Any] = {"@odata.context": context}
         if query.get("$count", "").lower() == "true" and offset == 0:
             payload["@odata.count"] = total

@@ -80,12 +80,50 @@ class Faults:
     malformed_json_count: int = 0
 
 
+#: Where a mutation applies: the Graph collection's last path segment.
+COLLECTIONS = (
+    "deviceCompliancePolicies",
+    "deviceConfigurations",
+    "configurationPolicies",
+    "mobileApps",
+    "managedDevices",
+)
+MUTATION_KINDS = ("set", "add", "remove", "rename", "reorder", "churn")
+#: What happens at every generation besides the declared mutations (see ``data.py``).
+DRIFTS = ("renames", "none", "churn")
+
+
+@dataclass
+class Mutation:
+    """One declared change, in effect from generation ``epoch`` on (see ``mutations.py``).
+
+    ``kind``: ``set`` (``path`` gets ``value``), ``add`` (a new item, named ``name``),
+    ``remove``, ``rename`` (to ``name``), ``reorder`` (the array at ``path`` changes order) or
+    ``churn`` (the volatile fields of device ``index``, or of every device when ``index`` is
+    None). ``index`` is the item's position in the generated list; added items follow the
+    generated ones (the first ``add`` of a collection gets ``count``, the next ``count + 1``).
+    ``audit``: the change emits an Intune audit event by ``actor`` (a UPN).
+    """
+
+    epoch: int
+    kind: str
+    collection: str = "managedDevices"
+    index: int | None = None
+    path: str = ""
+    value: Any = None
+    name: str = ""
+    audit: bool = False
+    actor: str = ""
+
+
 @dataclass
 class TenantScenario:
     """One simulated Entra tenant.
 
-    Data is generated from ``(tenant_id, seed, index)``; ``generation`` mutates it so a
-    later sync sees renamed items and removed devices (see ``data.py``).
+    Data is generated from ``(tenant_id, seed, index)``; ``generation`` is the tenant's epoch.
+    ``drift`` says what every generation changes by itself: ``renames`` (renamed items and
+    removed devices, see ``data.py``), ``none``, or ``churn`` (only volatile device fields and
+    the order of set-like arrays). ``mutations`` are the declared changes by epoch.
     ``organization_id`` overrides the id ``/organization`` reports (a tenant mismatch);
     ``token_tenant_id`` makes the tokens issued here name another tenant in ``tid`` (and ``iss``),
     as when the authority answered for a different tenant: Graph then serves that tenant.
@@ -104,6 +142,8 @@ class TenantScenario:
     app_count: int = 12
     seed: int = 0
     generation: int = 0
+    drift: str = "renames"
+    mutations: list[Mutation] = field(default_factory=list)
     apps: list[AppScenario] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
 
@@ -167,7 +207,12 @@ def parse_tenant(
         _parse_app(app, base_dir, f"{where}.apps[{i}]") for i, app in enumerate(raw.pop("apps", []))
     ]
     faults = _parse_faults(raw.pop("faults", {}), f"{where}.faults")
-    return _build(TenantScenario, {**raw, "apps": apps, "faults": faults}, where)
+    mutations = [
+        _build(Mutation, dict(m), f"{where}.mutations[{i}]")
+        for i, m in enumerate(raw.pop("mutations", []))
+    ]
+    built = {**raw, "apps": apps, "faults": faults, "mutations": mutations}
+    return _build(TenantScenario, built, where)
 
 
 def load_scenarios(path: Path | str) -> list[TenantScenario]:

@@ -8,6 +8,7 @@ in the per-connection threads (not in ``accept``), so one slow client cannot sta
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import functools
 import http.server
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tenantatlas.simulator import audit
 from tenantatlas.simulator.ca import ensure_keys
-from tenantatlas.simulator.data import TenantData
+from tenantatlas.simulator.data import TenantData, validate
 from tenantatlas.simulator.errors import IdentityError, Reply
 from tenantatlas.simulator.faults import FaultCounters
 from tenantatlas.simulator.graph import GraphService
@@ -73,6 +75,8 @@ def property_names(type_name: str) -> frozenset[str]:
         "deviceCompliancePolicyDeviceStateSummary": data.compliance_summary(),
         "managedDeviceOverview": data.device_overview(),
     }
+    if type_name == "auditEvent":
+        samples[type_name] = audit.sample_event()
     return frozenset(key for key in samples[type_name] if not key.startswith("@"))
 
 
@@ -169,6 +173,8 @@ class SimulatorServer:
         self._port = port
         self._lock = threading.RLock()
         self._tenants: dict[str, TenantScenario] = {}
+        # When each tenant entered each epoch (index = generation), for mutation times.
+        self._timelines: dict[str, list[dt.datetime]] = {}
         self._log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._faults = FaultCounters()
         self._keys = ensure_keys(self.state_dir)
@@ -176,8 +182,9 @@ class SimulatorServer:
         self.anchor = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
         self.authority = Authority(self._resolve, self._keys.signing_key, self._keys.signing_cert)
         self.graph = GraphService(
-            self.authority, self._resolve, self._faults, self.anchor, property_names
-        )
+            self.authority, self._resolve, self._faults, self.anchor, property_names,
+            self.timeline,
+        )  # fmt: skip
         self._httpd: _TLSServer | None = None
         self._thread: threading.Thread | None = None
         self._load_scenarios()
@@ -244,16 +251,55 @@ class SimulatorServer:
             for tenant_id in list(self._tenants):
                 self._faults.forget(tenant_id)
             self._tenants = {}
+            self._timelines = {}
             for scenario in scenarios:
                 self.add_tenant(scenario)
 
     def add_tenant(self, scenario: TenantScenario) -> TenantScenario:
-        """Register (or replace) a tenant; its fault counters start from the scenario."""
+        """Register (or replace) a tenant; its fault counters start from the scenario.
+
+        Records now as the time it entered every epoch up to its generation it had not reached.
+        """
+        validate(scenario)
         scenario = copy.deepcopy(scenario)
         with self._lock:
             self._tenants[scenario.tenant_id.lower()] = scenario
             self._faults.arm(scenario.tenant_id, scenario.faults)
+            self._enter(scenario.tenant_id, scenario.generation)
         return scenario
+
+    def _enter(self, tenant_id: str, generation: int) -> None:
+        now = dt.datetime.now(dt.UTC)
+        timeline = self._timelines.setdefault(tenant_id.lower(), [])
+        del timeline[generation + 1 :]
+        timeline.extend([now] * (generation + 1 - len(timeline)))
+
+    def set_generation(self, tenant_id: str, generation: int) -> TenantScenario:
+        """Move a tenant to ``generation`` (its epoch) now; faults keep their counts."""
+        with self._lock:
+            current = self._tenants[tenant_id.lower()]
+            self._tenants[tenant_id.lower()] = dataclasses.replace(current, generation=generation)
+            self._enter(tenant_id, generation)
+            return copy.deepcopy(self._tenants[tenant_id.lower()])
+
+    def timeline(self, tenant_id: str) -> list[dt.datetime]:
+        """When the tenant entered each epoch so far (index = generation)."""
+        with self._lock:
+            return list(self._timelines.get(tenant_id.lower(), []))
+
+    def _data(self, tenant_id: str) -> TenantData:
+        with self._lock:
+            scenario = self._tenants[tenant_id.lower()]
+            return TenantData(scenario, self.anchor, self.timeline(tenant_id))
+
+    def mutations(self, tenant_id: str) -> list[audit.AppliedMutation]:
+        """The declared mutations in effect at the tenant's generation, with their item ids,
+        times and audit event ids (None when the mutation emits none)."""
+        return audit.applied(self._data(tenant_id))
+
+    def audit_events(self, tenant_id: str) -> list[dict[str, Any]]:
+        """What ``/v1.0/deviceManagement/auditEvents`` serves for the tenant now, oldest first."""
+        return audit.events(self._data(tenant_id))
 
     def get_tenant(self, tenant_id: str) -> TenantScenario | None:
         with self._lock:
@@ -262,6 +308,7 @@ class SimulatorServer:
     def remove_tenant(self, tenant_id: str) -> None:
         with self._lock:
             self._tenants.pop(tenant_id.lower(), None)
+            self._timelines.pop(tenant_id.lower(), None)
             self._faults.forget(tenant_id)
 
     @property

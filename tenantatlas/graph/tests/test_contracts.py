@@ -29,6 +29,7 @@ EXPECTED_KEYS = {
     "device_configurations.list",
     "configuration_policies.list",
     "mobile_apps.list",
+    "audit_events.list",
     "compliance_summary.get",
     "device_overview.get",
 }
@@ -49,10 +50,30 @@ def test_it_declares_least_privileged_permissions_first() -> None:
     assert perms["devices.list"][0] == "DeviceManagementManagedDevices.Read.All"
     assert perms["organization.get"][0] == "Organization.Read.All"
     assert perms["mobile_apps.list"][0] == "DeviceManagementApps.Read.All"
+    assert perms["audit_events.list"] == (
+        "DeviceManagementApps.Read.All",
+        "DeviceManagementApps.ReadWrite.All",
+    )
     for key in ("compliance_policies.list", "device_configurations.list", "compliance_summary.get"):
         assert perms[key][0] == "DeviceManagementConfiguration.Read.All"
     assert "DeviceManagementServiceConfig.Read.All" in perms["device_overview.get"]
     assert required_permissions(["devices.list"]) == {"devices.list": perms["devices.list"]}
+
+
+def test_the_audit_events_contract_adds_no_permission_to_ask_for() -> None:
+    without = {key: p for key, p in required_permissions().items() if key != "audit_events.list"}
+    assert {p[0] for p in without.values()} == {p[0] for p in required_permissions().values()}
+    assert set().union(*without.values()) == set().union(*required_permissions().values())
+    contract = CONTRACTS["audit_events.list"]
+    query = contract.build_query(
+        {
+            "$filter": "activityDateTime gt 2026-01-01T00:00:00Z and category eq 'Compliance'",
+            "$orderby": "activityDateTime desc",
+        },
+        page_size=100,
+    )
+    assert query["$top"] == "100"
+    assert query["$select"].startswith("id,displayName,componentName")
 
 
 def test_unknown_contract_is_refused() -> None:
@@ -138,7 +159,7 @@ def test_v1_paths_and_selects_exist_in_the_published_schema() -> None:
     assert SCHEMA.exists(), f"v1.0 schema subset missing at {SCHEMA}"
     schema = json.loads(SCHEMA.read_text())
     v1 = [c for c in CONTRACTS.values() if c.version == "v1.0"]
-    assert len(v1) == 7
+    assert len(v1) == 8
     for contract in v1:
         entity = _navigate(schema, contract.path)
         properties = schema["types"][entity]["properties"]

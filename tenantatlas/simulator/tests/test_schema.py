@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tenantatlas.simulator.scenarios import Mutation
 from tenantatlas.simulator.schema import SCHEMA_PATH
 from tenantatlas.simulator.tests.helpers import graph_get, new_tenant, token_for
 
@@ -25,7 +26,22 @@ V1_PATHS = [
     "/v1.0/deviceAppManagement/mobileApps",
     "/v1.0/deviceManagement/deviceCompliancePolicyDeviceStateSummary",
     "/v1.0/deviceManagement/managedDeviceOverview",
+    "/v1.0/deviceManagement/auditEvents",
 ]
+ADMIN = "megan.bowen@fourthcoffee.com"
+# One audited mutation of every kind and collection, so auditEvents has something to check.
+AUDITED = [
+    Mutation(1, "set", "deviceCompliancePolicies", 0, path="passwordMinimumLength", value=14,
+             audit=True, actor=ADMIN),
+    Mutation(1, "rename", "deviceConfigurations", 0, name="Windows - Restrictions", audit=True,
+             actor=ADMIN),
+    Mutation(1, "add", "configurationPolicies", name="Edge - Baseline", audit=True, actor=ADMIN),
+    Mutation(1, "remove", "mobileApps", 3, audit=True, actor=ADMIN),
+    Mutation(1, "set", "managedDevices", 4, path="userPrincipalName",
+             value="adele.vance@fourthcoffee.com", audit=True, actor=ADMIN),
+    Mutation(1, "set", "managedDevices", 5, path="managedDeviceOwnerType", value="personal",
+             audit=True, actor=ADMIN),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +108,8 @@ def _check_entity(schema: dict[str, Any], type_name: str, item: dict[str, Any], 
         concrete = odata_type.removeprefix("#microsoft.graph.")
         assert concrete == type_name or concrete in spec["derived_types"], where
         assert not (spec["abstract"] and concrete == type_name), where
+        # A derived type in the extract brings its own properties (inherited ones included).
+        spec = schema["types"].get(concrete, spec)
     for key, value in item.items():
         if key.startswith("@odata."):
             continue
@@ -123,6 +141,8 @@ def test_it_emits_only_schema_properties_types_and_enums(simulator, schema, path
             configuration_count=20,
             app_count=24,
             default_domain="fourthcoffee.com",
+            generation=1,
+            mutations=AUDITED,
         )
     )
     token = token_for(simulator, tenant)
@@ -147,3 +167,25 @@ def test_it_fails_loudly_on_a_made_up_property(schema):
         _check_entity(schema, "managedDevice", {"id": "x", "deviceType": "windowsRT"}, "probe")
     with pytest.raises(AssertionError):
         _check_entity(schema, "managedDevice", {"complianceState": "nonCompliant"}, "probe")
+    windows = {"@odata.type": "#microsoft.graph.windows10CompliancePolicy"}
+    with pytest.raises(AssertionError):
+        _check_entity(schema, "deviceCompliancePolicy", {**windows, "passcodeRequired": True}, "p")
+
+
+def test_it_emits_derived_type_settings_and_every_audit_event_property(simulator, schema):
+    tenant = simulator.add_tenant(new_tenant(generation=1, mutations=AUDITED))
+    token = token_for(simulator, tenant)
+    policies = _all_items(simulator, token, "/v1.0/deviceManagement/deviceCompliancePolicies")
+    windows = [p for p in policies if p["@odata.type"].endswith("windows10CompliancePolicy")]
+    assert windows
+    assert "passwordMinimumLength" in windows[0]
+    events = _all_items(simulator, token, "/v1.0/deviceManagement/auditEvents")
+    assert len(events) == len(AUDITED)
+    first = events[0]
+    for name, emitted in (
+        ("auditEvent", first),
+        ("auditActor", first["actor"]),
+        ("auditResource", first["resources"][0]),
+        ("auditProperty", first["resources"][0]["modifiedProperties"][0]),
+    ):
+        assert set(emitted) == set(schema["types"][name]["properties"]), name
