@@ -26,7 +26,11 @@ from typing import Any
 import _common as c
 from b1_render import GUID, _columns, clone, measure
 
-SIZES = {"big": (200, 500_000, 100_000), "small": (10, 25_000, 5_000), "other": (10, 100_000, 1_000)}
+SIZES = {
+    "big": (200, 500_000, 100_000),
+    "small": (10, 25_000, 5_000),
+    "other": (10, 100_000, 1_000),
+}
 SNAPSHOT_DAYS = 90
 
 
@@ -228,7 +232,7 @@ def profile(client: Any, url: str) -> None:
     with connection.execute_wrapper(timed):
         profiler.runcall(client.get, url)
     total = (time.perf_counter() - started) * 1000
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     timings.sort(key=lambda t: t[0], reverse=True)
     for ms, sql, _ in timings:
         print(f"{ms:8.1f} ms  {sql[:160]}")
@@ -248,7 +252,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per page at most")
-    parser.add_argument("--profile", action="store_true", help="time each query of one request")
+    parser.add_argument(
+        "--profile",
+        choices=["big", "small"],
+        help="profile one request of that workspace's overview",
+    )
     args = parser.parse_args()
     SIZES["big"] = (args.connections, args.devices, SIZES["big"][2])
 
@@ -267,7 +275,7 @@ def main() -> None:
         client = Client()
         client.force_login(user)
         if args.profile:
-            profile(client, "/w/bench-big/overview/")
+            profile(client, f"/w/bench-{args.profile}/overview/")
             return
         rows = []
         for label, path in [

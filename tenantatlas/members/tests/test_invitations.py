@@ -312,6 +312,8 @@ def test_it_tells_a_member_of_another_workspace_about_a_pending_invitation(
 
     response = client_for(mallory).get(reverse("overview:home"), follow=True)
 
-    assert response.redirect_chain == [(reverse("overview:workspace", kwargs={"slug": "globex"}), 302)]
+    assert response.redirect_chain == [
+        (reverse("overview:workspace", kwargs={"slug": "globex"}), 302)
+    ]
     assert "You have 1 pending invitation(s): see Invitations." in response.content.decode()
     assert not Membership.objects.filter(user=mallory, workspace=acme).exists()
