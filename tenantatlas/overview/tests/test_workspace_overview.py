@@ -68,6 +68,21 @@ def test_it_lists_the_troubled_connections_with_reason_and_remedy(estate, acme, 
         assert reverse("providers:detail", kwargs={"slug": "acme", "pk": conn.pk}) in troubled
 
 
+def test_a_troubled_connection_without_a_reason_code_shows_its_message_not_an_error(
+    acme, alice, vera
+):
+    from tenantatlas.overview.tests.estate import Tenant, add_tenant
+
+    conn = add_tenant(acme, alice, Tenant("Echo", health="degraded"))
+    ProviderConnection.objects.filter(pk=conn.pk).update(health_message="Expires in 5 days.")
+
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+    troubled = html[html.index('id="troubled-heading"') : html.index('id="trend-heading"')]
+
+    assert "Expires in 5 days." in troubled
+    assert "Internal error" not in troubled
+
+
 def test_every_figure_links_to_a_list_that_answers(estate, acme, vera):
     client = client_for(vera)
     html = client.get(overview_url(acme)).content.decode()
