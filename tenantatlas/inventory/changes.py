@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
 from tenantatlas.inventory.diffs import diff, fingerprint
 from tenantatlas.inventory.models import ChangeType, InventoryItem, ItemChange
@@ -207,3 +209,26 @@ def _latest_in_window(change: ItemChange, events: list[AuditEventLike]) -> Audit
     start, end = change.previous_seen_at, change.detected_at
     inside = [e for e in events if (start is None or e.at > start) and e.at <= end]
     return max(inside, key=lambda e: e.at, default=None)
+
+
+PRUNE_BATCH = 1000
+PRUNE_BATCHES_PER_PASS = 20
+
+
+def prune_changes(now: dt.datetime | None = None, *, days: int | None = None) -> int:
+    """Delete change rows older than the retention period, in bounded batches (each its own
+    short transaction, so no table stays locked); at most a few batches per call, the next
+    pass of the reaper loop goes on. Returns how many rows went."""
+    keep = settings.CHANGE_RETENTION_DAYS if days is None else days
+    cutoff = (now or timezone.now()) - dt.timedelta(days=keep)
+    pruned = 0
+    for _ in range(PRUNE_BATCHES_PER_PASS):
+        batch = list(
+            ItemChange.objects.filter(detected_at__lt=cutoff)
+            .order_by("detected_at")
+            .values_list("pk", flat=True)[:PRUNE_BATCH]
+        )
+        if not batch:
+            break
+        pruned += ItemChange.objects.filter(pk__in=batch).delete()[0]
+    return pruned

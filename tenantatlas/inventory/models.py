@@ -257,6 +257,7 @@ class ItemChange(models.Model):
             models.Index(fields=["connection", "-detected_at", "-id"], name="change_conn_detected"),
             models.Index(fields=["item", "-detected_at", "-id"], name="change_item_detected"),
             models.Index(fields=["run"], name="change_run"),
+            models.Index(fields=["detected_at"], name="change_detected"),  # retention
         ]
 
     def __str__(self) -> str:

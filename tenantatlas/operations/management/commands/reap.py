@@ -10,6 +10,7 @@ from django import db
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.utils import InterfaceError, OperationalError
 
+from tenantatlas.inventory.changes import prune_changes
 from tenantatlas.operations.reaper import reap
 from tenantatlas.operations.schedules import fire_due_schedules
 
@@ -23,7 +24,8 @@ DEFAULT_EVERY = 15.0
 class Command(BaseCommand):
     help = (
         "Mark running runs without a recent heartbeat as failed (run.worker_lost), re-enqueue "
-        "queued runs that no worker took, and start due scheduled operations. Run it with "
+        "queued runs that no worker took, start due scheduled operations and prune change "
+        "history older than TENANTATLAS_CHANGE_RETENTION_DAYS. Run it with "
         f"--loop (a pass every {DEFAULT_EVERY:.0f} s) or from cron/a systemd timer."
     )
 
@@ -37,7 +39,11 @@ class Command(BaseCommand):
         delay = 1.0
         while True:
             try:
-                counts = {**reap(), **fire_due_schedules()}
+                counts = {
+                    **reap(),
+                    **fire_due_schedules(),
+                    "changes_pruned": prune_changes(),
+                }
             except (OperationalError, InterfaceError) as exc:
                 if not options["loop"]:
                     raise
