@@ -66,6 +66,11 @@ CATALOG: dict[str, dict[str, Badge]] = {
     "default": {
         "true": Badge("Default", "info", "Used when no connection is named."),
     },
+    "change_type": {
+        "created": Badge("Created", "success", "First seen by this sync."),
+        "changed": Badge("Changed", "info", "Settings differ from the previous sync."),
+        "removed": Badge("Removed", "warning", "No longer seen by a complete sync."),
+    },
 }
 
 

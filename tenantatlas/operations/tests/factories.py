@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
+from tenantatlas.inventory.models import (
+    ChangeType,
+    ComplianceSnapshot,
+    InventoryItem,
+    InventoryKind,
+    ItemChange,
+)
 from tenantatlas.inventory.stale import stale_device_rule
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.testing import make_connection
@@ -68,6 +74,31 @@ def make_item(workspace: Any, connection: Any, **fields: Any) -> InventoryItem:
     item = item_row(workspace, connection, **fields)
     item.save()
     return item
+
+
+def change_row(item: InventoryItem, **fields: Any) -> ItemChange:
+    """An unsaved change of `item` (its workspace, connection, kind and name), "changed" with a
+    one-setting diff unless told otherwise; `changes` is emptied for a creation or removal."""
+    fields.setdefault("change_type", ChangeType.CHANGED)
+    if fields["change_type"] == ChangeType.CHANGED:
+        fields.setdefault("changes", [{"path": "displayName", "old": "Before", "new": "After"}])
+    else:
+        fields.setdefault("changes", [])
+    fields.setdefault("detected_at", timezone.now())
+    fields.setdefault("display_name", item.display_name)
+    fields.setdefault("kind", item.kind)
+    return ItemChange(
+        workspace_id=item.workspace_id,
+        connection_id=item.connection_id,
+        item=item,
+        **fields,
+    )
+
+
+def make_change(item: InventoryItem, **fields: Any) -> ItemChange:
+    change = change_row(item, **fields)
+    change.save()
+    return change
 
 
 def make_snapshot(workspace: Any, connection: Any, **fields: Any) -> ComplianceSnapshot:

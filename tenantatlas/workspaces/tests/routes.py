@@ -259,6 +259,9 @@ WORKSPACE_ROUTES: list[Route] = [
     Route("inventory:list", PROVIDER_VIEW),
     Route("inventory:export", PROVIDER_VIEW),
     Route("inventory:item", PROVIDER_VIEW, obj="inventory_item"),
+    Route("inventory:item_changes", PROVIDER_VIEW, obj="inventory_item"),
+    Route("inventory:changes", PROVIDER_VIEW),
+    Route("inventory:changes_export", PROVIDER_VIEW),
     Route("inventory:compliance", PROVIDER_VIEW),
     # accounts/urls.py (API tokens: every member manages their own)
     Route("accounts:tokens", PROVIDER_VIEW),
