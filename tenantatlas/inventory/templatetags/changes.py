@@ -14,7 +14,7 @@ from typing import Any
 from django import template
 from django.http import QueryDict
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from tenantatlas.inventory.change_forms import item_history_page, summarised
 from tenantatlas.inventory.models import ItemChange
@@ -38,9 +38,9 @@ def value_text(value: Any) -> str:
 def change_value(value: Any) -> SafeString:
     """The HTML of one side of a changed setting."""
     if value is None:
-        return format_html('<span class="change-unset">(not set)</span>')
+        return mark_safe('<span class="change-unset">(not set)</span>')
     if value == "":
-        return format_html('<span class="change-unset" title="Empty text">—</span>')
+        return mark_safe('<span class="change-unset" title="Empty text">—</span>')
     text = value_text(value)
     compound = isinstance(value, list | dict)
     if len(text) <= LONG_VALUE:
