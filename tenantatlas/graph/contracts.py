@@ -138,14 +138,10 @@ _LIST_QUERY = frozenset({"$select", "$top", "$filter", "$orderby"})
 _SINGLE_QUERY = frozenset({"$select"})
 _MANAGED_DEVICES = ("DeviceManagementManagedDevices.Read.All",)
 _CONFIGURATION = ("DeviceManagementConfiguration.Read.All",)
-_POLICY_FIELDS = (
-    "id",
-    "displayName",
-    "description",
-    "createdDateTime",
-    "lastModifiedDateTime",
-    "version",
-)
+# Compliance policies and device configurations are read whole: their settings are properties
+# of the derived type (windows10CompliancePolicy.passwordMinimumLength, …), which a $select of
+# base-type properties would drop, and the change history compares settings.
+_POLICY_FIELDS: tuple[str, ...] = ()
 
 _DECLARED: tuple[Contract, ...] = (
     Contract(
@@ -176,6 +172,8 @@ _DECLARED: tuple[Contract, ...] = (
             "enrolledDateTime",
             "managementAgent",
             "managedDeviceOwnerType",
+            "isEncrypted",
+            "managementState",
             "manufacturer",
             "model",
             "serialNumber",
@@ -224,6 +222,7 @@ _DECLARED: tuple[Contract, ...] = (
             "settingCount",
             "isAssigned",
             "templateReference",
+            "roleScopeTagIds",
         ),
         allowed_query=_LIST_QUERY,
         paged=True,
@@ -243,6 +242,12 @@ _DECLARED: tuple[Contract, ...] = (
             "createdDateTime",
             "lastModifiedDateTime",
             "publishingState",
+            "isFeatured",
+            "privacyInformationUrl",
+            "informationUrl",
+            "owner",
+            "developer",
+            "notes",
         ),
         allowed_query=_LIST_QUERY,
         paged=True,

@@ -168,12 +168,18 @@ def has_baseline(connection_id: int, kind: str) -> bool:
 class AuditEventLike(Protocol):
     """An audit event as a provider maps it: who did what to which resource, when."""
 
-    event_id: str
-    resource_ids: frozenset[str]
-    actor: str
-    actor_type: str
-    activity: str
-    at: dt.datetime
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def resource_ids(self) -> frozenset[str]: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def actor_type(self) -> str: ...
+    @property
+    def activity(self) -> str: ...
+    @property
+    def at(self) -> dt.datetime: ...
 
 
 def attribute(run_id: int, events: Iterable[AuditEventLike]) -> int:

@@ -23,6 +23,7 @@ from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.microsoft import mapping
 from tenantatlas.providers.microsoft import normalisation as rules
 from tenantatlas.providers.microsoft.access import consented_graph_client
+from tenantatlas.providers.microsoft.attribution import attribute_changes
 
 
 class SyncedKind(NamedTuple):
@@ -97,7 +98,10 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
         counts.removed = mark_removed(seen_by, kind, track=not tracking.baseline)
         counts.changes += 0 if tracking.baseline else counts.removed
         summary[kind] = counts.as_dict()
-    context = {"graph": gateway.recorder.summary()}
+    attribution = attribute_changes(client, ctx.run.pk)
+    context: dict[str, Any] = {"graph": gateway.recorder.summary()}
+    if attribution:
+        context["attribution"] = attribution
     if len(failures) == len(KINDS):
         first = next(iter(failures.values()))
         raise ProviderError(

@@ -37,6 +37,7 @@ POLICY = Normalisation(
         "scheduledActionsForRule": "ruleName",
         "scheduledActionsForRule.scheduledActionConfigurations": "actionType",
         "validOperatingSystemBuildRanges": None,
+        "bluetoothAllowedServices": None,
     },
 )
 SETTINGS_CATALOG = Normalisation(
