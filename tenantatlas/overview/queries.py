@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from tenantatlas.inventory.models import (
     STATE_COLUMNS,
+    ChangeType,
     ComplianceTrendDay,
+    ItemChange,
     TenantSummary,
 )
 from tenantatlas.operations.models import PROBLEM_STATUSES, OperationRun, OperationSchedule
@@ -146,3 +148,22 @@ def schedule_intervals(workspace: Workspace) -> dict[tuple[int, str], int]:
         workspace=workspace, enabled=True, operation_type__in=(SYNC, SNAPSHOT)
     ).values_list("connection_id", "operation_type", "interval_minutes")
     return {(conn, op): minutes for conn, op, minutes in rows}
+
+
+CHANGE_WINDOW = dt.timedelta(hours=24)
+
+
+def recent_changes(workspace: Workspace, now: dt.datetime | None = None) -> dict[str, int]:
+    """The workspace's inventory changes of the last 24 h by change type (and their total)."""
+    since = (now or timezone.now()) - CHANGE_WINDOW
+    rows = (
+        ItemChange.objects.for_workspace(workspace)
+        .filter(detected_at__gte=since)
+        .values_list("change_type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = {change_type: 0 for change_type in ChangeType.values}
+    counts.update(dict(rows))
+    counts["total"] = sum(counts.values())
+    return counts

@@ -107,6 +107,7 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
         "expiry": queries.expiry_counts(ids).get(workspace.pk, queries.ExpiryCounts()),
         "expiry_windows": queries.EXPIRY_WINDOWS,
         "problems": queries.problem_counts(ids).get(workspace.pk, 0),
+        "changes": queries.recent_changes(workspace),
         "tenants": tenants,
         "sort": sort,
         "sort_labels": SORT_LABELS,

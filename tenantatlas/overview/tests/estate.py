@@ -12,7 +12,7 @@ from django.utils import timezone
 from tenantatlas.inventory.models import InventoryItem
 from tenantatlas.inventory.services import SeenBy
 from tenantatlas.inventory.summaries import record_sync_summary
-from tenantatlas.operations.tests.factories import item_row, make_run
+from tenantatlas.operations.tests.factories import item_row, make_change, make_run
 from tenantatlas.providers.models import ProviderConnection, ProviderCredential
 from tenantatlas.testing import make_connection
 from tenantatlas.workspaces.models import Workspace
@@ -93,6 +93,11 @@ def seed_acme(acme: Workspace, alice: Any) -> dict[str, ProviderConnection]:
     )
     make_run(acme, conns["Alpha"], status="failed", finished_at=now - dt.timedelta(hours=30))
     make_run(acme, conns["Bravo"], status="succeeded", finished_at=now - dt.timedelta(hours=1))
+    # Inventory changes: two changed and one created in the last day, one older.
+    device = InventoryItem.objects.filter(connection=conns["Alpha"]).first()
+    assert device is not None
+    for change_type, hours in (("changed", 1), ("changed", 5), ("created", 2), ("removed", 30)):
+        make_change(device, change_type=change_type, detected_at=now - dt.timedelta(hours=hours))
     return conns
 
 

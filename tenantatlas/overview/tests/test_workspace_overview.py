@@ -52,6 +52,10 @@ def test_it_shows_the_estates_figures_and_none_of_another_workspaces(estate, acm
         "expiring-30": "1",
         "expiring-60": "2",
         "problems": "2",
+        "changes": "3",
+        "changes-changed": "2",
+        "changes-created": "1",
+        "changes-removed": "0",
     }
     assert "Initech" not in html
 
@@ -113,7 +117,7 @@ def test_every_figure_counts_the_rows_of_the_list_it_opens(estate, acme, vera):
     client = client_for(vera)
     html = client.get(overview_url(acme)).content.decode()
     linked = re.findall(r'href="([^"]+)" data-figure="([\w-]+)">([^<]+)<', html)
-    assert len(linked) == 14  # every figure but the compliant share (a ratio: its link below)
+    assert len(linked) == 18  # every figure but the compliant share (a ratio: its link below)
     share = re.search(r'href="([^"]+)" data-figure="share"', html)
     assert share
     assert _rows_behind(client.get(unescape(share.group(1)))) == 11  # 7 + 4 compliant of 14
