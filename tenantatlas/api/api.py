@@ -13,7 +13,15 @@ from ninja import NinjaAPI
 
 from tenantatlas.api.auth import ApiTokenAuth
 from tenantatlas.api.errors import error_body, install_error_handlers
-from tenantatlas.api.routers import audit, connections, inventory, me, notifications, runs
+from tenantatlas.api.routers import (
+    audit,
+    changes,
+    connections,
+    inventory,
+    me,
+    notifications,
+    runs,
+)
 
 DESCRIPTION = """\
 Automate TenantAtlas. Authenticate with an API token created on the workspace's *API tokens*
@@ -73,5 +81,5 @@ api = TenantAtlasApi(
     docs_url="/docs",
 )
 install_error_handlers(api)
-for module in (me, connections, runs, inventory, notifications, audit):
+for module in (me, connections, runs, inventory, changes, notifications, audit):
     api.add_router("", module.router)

@@ -151,6 +151,7 @@ ENDPOINTS: list[Endpoint] = [
     # inventory and compliance
     Endpoint("GET", "/inventory/managed_device", PROVIDER_VIEW),
     Endpoint("GET", "/compliance-snapshots", PROVIDER_VIEW),
+    Endpoint("GET", "/changes", PROVIDER_VIEW),
     # notifications
     Endpoint("GET", "/notifications", PROVIDER_VIEW),
     Endpoint("POST", "/notifications/{id}/read", PROVIDER_VIEW, obj="notification"),

@@ -7,7 +7,13 @@ from typing import Any
 
 from django.utils import timezone
 
-from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
+from tenantatlas.inventory.models import (
+    ChangeType,
+    ComplianceSnapshot,
+    InventoryItem,
+    InventoryKind,
+    ItemChange,
+)
 from tenantatlas.notifications.models import Notification
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.testing import make_connection
@@ -28,7 +34,7 @@ def make_run(
 
 
 def seed_workspace(workspace: Workspace, owner: Any) -> dict[str, Any]:
-    """Two connections, runs, an inventory item, a snapshot and notifications in `workspace`."""
+    """Two connections, runs, an inventory item and its change, a snapshot and notifications."""
     first = make_connection(
         workspace, owner, name=f"{workspace.slug} main", entra_tenant_id=str(uuid.uuid4())
     )
@@ -51,6 +57,17 @@ def seed_workspace(workspace: Workspace, owner: Any) -> dict[str, Any]:
         first_seen_at=now,
         last_seen_at=now,
     )
+    change = ItemChange.objects.create(
+        workspace=workspace,
+        connection=first,
+        item=item,
+        run=runs[0],
+        kind=item.kind,
+        change_type=ChangeType.CHANGED,
+        display_name=item.display_name,
+        changes=[{"path": "osVersion", "old": "10.0.22621", "new": "10.0.22631"}],
+        detected_at=now,
+    )
     snapshot = ComplianceSnapshot.objects.create(
         workspace=workspace, connection=first, run=runs[0], taken_at=now, compliant=1, total=1
     )
@@ -65,5 +82,6 @@ def seed_workspace(workspace: Workspace, owner: Any) -> dict[str, Any]:
         "run_ids": [r.pk for r in runs],
         "notification_ids": [n.pk for n in notifications],
         "inventory_item_id": item.pk,
+        "change_id": change.pk,
         "snapshot_id": snapshot.pk,
     }
