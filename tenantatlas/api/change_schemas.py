@@ -77,8 +77,8 @@ class ChangeQuery(Schema):
     )
     q: Annotated[Text, Field(max_length=MAX_QUERY)] | None = Field(
         None,
-        description="Matches the item's name as of the change and the text of its diff "
-        "(setting paths and values), case-insensitively.",
+        description="Matches the item's name as of the change, case-insensitively "
+        "(not the settings of the diff).",
     )
 
 

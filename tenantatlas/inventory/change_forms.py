@@ -4,10 +4,12 @@
 API's query schema both build one. Every filter keeps the query on an index that starts with the
 workspace, the connection, the item or the run, ordered by (detected_at, id):
 
-- `q` matches the item's name as of the change (`display_name`, case-insensitive substring) and
-  the stored text of its diff (`changes`: the setting paths and their old and new values). Both
-  are checked row by row along the ordered index scan, which stops once a page is full; a
-  narrower filter (connection, kind, period) bounds the scan for rare terms.
+- `q` matches the item's name as of the change (`display_name`, case-insensitive substring),
+  checked row by row along the ordered index scan, which stops once a page is full; a narrower
+  filter (connection, kind, period) bounds the scan for rare terms. It does not search the diff:
+  matching the setting paths inside `changes` means reading every row's JSON, measured at 5–8
+  times the cost of the name alone on PostgreSQL (200,000 changes: 0.8–1.1 s against 0.14 s,
+  whether as `changes::text`, a JSON path or the array's elements), so it is left out.
 - `since`/`until` are days in the server's time zone (`TIME_ZONE`), within the product's date
   range (`lib/dates.py`); `until` includes its whole day.
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.db.models import F, Func, IntegerField, Q
+from django.db.models import F, Func, IntegerField
 from django.db.models.fields.json import KT
 from django.http import QueryDict
 from django.utils import timezone
@@ -107,9 +109,7 @@ class ChangeFilters:
         if self.until and self.until < dates.LATEST_DAY:
             changes = changes.filter(detected_at__lt=day_start(self.until + dt.timedelta(days=1)))
         if self.q:
-            changes = changes.filter(
-                Q(display_name__icontains=self.q) | Q(changes__icontains=self.q)
-            )
+            changes = changes.filter(display_name__icontains=self.q)
         return changes
 
 

@@ -116,7 +116,8 @@ def test_it_filters_like_the_page(alice: Any, contoso: Any, fabrikam: Any) -> No
     assert names(client.call("GET", "/changes?period=24h")) == ["CON-PC"]
     assert names(client.call("GET", "/changes?period=30d")) == ["CON-PC", "FAB-PC"]
     assert names(client.call("GET", f"/changes?since={day}&until={day}")) == ["FAB-PC"]
-    assert names(client.call("GET", "/changes?q=PUBLISHER")) == ["Portal"]
+    assert names(client.call("GET", "/changes?q=PORTAL")) == ["Portal"]
+    assert names(client.call("GET", "/changes?q=publisher")) == []  # names only, not diffs
     assert names(client.call("GET", "/changes?q=fab-")) == ["FAB-PC"]
 
 
