@@ -274,3 +274,16 @@ def test_it_is_in_the_workspace_navigation(alice: Any, contoso: Any) -> None:
     body = client_for(alice).get(changes_url()).content.decode()
 
     assert f'href="{changes_url()}" aria-current="page">Changes</a>' in body
+
+
+def test_it_answers_htmx_with_the_table_and_its_filter_errors(alice: Any, contoso: Any) -> None:
+    make_change(make_item(contoso.workspace, contoso, display_name="CON-PC"))
+    client = client_for(alice)
+
+    response = client.get(changes_url(kind="printer"), headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert shown(response) == ["CON-PC"]
+    assert body.lstrip().startswith('<div id="changes-table">')
+    assert 'id="change-filter-errors"' in body
+    assert "HX-Request" in response["Vary"]
