@@ -91,7 +91,7 @@ def _history(workspace: Any, ids: list[int], devices: int, runs: int) -> None:
     from django.db import connection as db
 
     from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
-    from tenantatlas.inventory.services import SeenBy
+    from tenantatlas.inventory.observed import SeenBy
     from tenantatlas.inventory.summaries import record_sync_summary, rewrite_trend_day
     from tenantatlas.operations.models import OperationRun
 

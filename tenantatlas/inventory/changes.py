@@ -24,7 +24,7 @@ from tenantatlas.inventory.diffs import diff, fingerprint
 from tenantatlas.inventory.models import ChangeType, InventoryItem, ItemChange
 
 if TYPE_CHECKING:
-    from tenantatlas.inventory.services import ObservedItem, SeenBy
+    from tenantatlas.inventory.observed import ObservedItem, SeenBy
 
 
 @dataclass(frozen=True)

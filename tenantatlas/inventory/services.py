@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from tenantatlas.inventory.changes import Known, PageChanges, Tracking, record_removals
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
+from tenantatlas.inventory.observed import ObservedItem, SeenBy
 from tenantatlas.inventory.stale import StaleRule, stale_device_rule
 from tenantatlas.inventory.summaries import note_snapshot
 
@@ -40,30 +41,6 @@ UPSERT_FIELDS = [
     "removed_at",
 ]
 _UPSERT_COLUMNS = [f"{name}_id" if name == "last_seen_run" else name for name in UPSERT_FIELDS]
-
-
-@dataclass(frozen=True)
-class SeenBy:
-    """Who observed: the workspace, the connection and the run (ids) the written rows point at."""
-
-    workspace_id: int
-    connection_id: int
-    run_id: int
-
-
-@dataclass
-class ObservedItem:
-    """One object as a provider module maps it from the provider's payload."""
-
-    external_id: str
-    display_name: str = ""
-    raw: dict[str, Any] = field(default_factory=dict)
-    platform: str = ""
-    os_version: str = ""
-    compliance_state: str = ""
-    user_principal_name: str = ""
-    last_sync_at: dt.datetime | None = None
-    odata_type: str = ""
 
 
 @dataclass

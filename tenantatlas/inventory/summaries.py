@@ -20,7 +20,7 @@ from tenantatlas.inventory.models import (
 )
 
 if TYPE_CHECKING:
-    from tenantatlas.inventory.services import SeenBy
+    from tenantatlas.inventory.observed import SeenBy
 
 COUNT_COLUMNS = [*STATE_COLUMNS.values(), "total"]
 

@@ -67,8 +67,8 @@ def test_it_stops_a_running_sync_at_the_next_page(
     pages = []
     real_upsert = microsoft_inventory.upsert_page
 
-    def upsert_then_cancel(seen_by, kind, items, counts):
-        real_upsert(seen_by, kind, items, counts)
+    def upsert_then_cancel(seen_by, kind, items, counts, tracking=None):
+        real_upsert(seen_by, kind, items, counts, tracking)
         pages.append(kind)
         if len(pages) == 1:  # someone presses Cancel while page one is being stored
             assert cancel_run(actor=alice, member=None, run=run).cancel_requested_at is not None

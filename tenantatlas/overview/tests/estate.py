@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from tenantatlas.inventory.models import InventoryItem
-from tenantatlas.inventory.services import SeenBy
+from tenantatlas.inventory.observed import SeenBy
 from tenantatlas.inventory.summaries import record_sync_summary
 from tenantatlas.operations.tests.factories import item_row, make_change, make_run
 from tenantatlas.providers.models import ProviderConnection, ProviderCredential

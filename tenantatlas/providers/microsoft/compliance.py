@@ -9,7 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from tenantatlas.inventory.models import ComplianceState
-from tenantatlas.inventory.services import SeenBy, record_snapshot
+from tenantatlas.inventory.observed import SeenBy
+from tenantatlas.inventory.services import record_snapshot
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.operations.handlers import SUCCEEDED, RunContext, RunOutcome
 from tenantatlas.providers.gateway import ProviderGateway

@@ -9,13 +9,8 @@ from tenantatlas.graph.read_ahead import read_ahead
 from tenantatlas.inventory.changes import Tracking, has_baseline
 from tenantatlas.inventory.diffs import Normalisation
 from tenantatlas.inventory.models import InventoryKind
-from tenantatlas.inventory.services import (
-    KindCounts,
-    ObservedItem,
-    SeenBy,
-    mark_removed,
-    upsert_page,
-)
+from tenantatlas.inventory.observed import ObservedItem, SeenBy
+from tenantatlas.inventory.services import KindCounts, mark_removed, upsert_page
 from tenantatlas.inventory.summaries import record_sync_summary
 from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.operations.handlers import PARTIALLY_SUCCEEDED, SUCCEEDED, RunContext, RunOutcome

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from tenantatlas.inventory.services import ObservedItem
+from tenantatlas.inventory.observed import ObservedItem
 from tenantatlas.lib import dates
 
 
