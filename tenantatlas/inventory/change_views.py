@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -35,6 +35,7 @@ from tenantatlas.lib.keyset import (
     invalid_cursor_page,
     paginate,
 )
+from tenantatlas.lib.pages import without
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW
 from tenantatlas.workspaces.requests import WorkspaceRequest
@@ -57,13 +58,6 @@ CSV_HEADER = (
 _KINDS = dict(InventoryKind.choices)
 
 
-def _without(query: QueryDict, *keys: str) -> QueryDict:
-    query = query.copy()
-    for key in keys:
-        query.pop(key, None)
-    return query
-
-
 @workspace_view(PROVIDER_VIEW)
 def change_list(request: WorkspaceRequest) -> HttpResponse:
     form = ChangeFilterForm(request.GET or None, workspace=request.workspace)
@@ -80,9 +74,9 @@ def change_list(request: WorkspaceRequest) -> HttpResponse:
         "filters": filters,
         "filtered": filters != ChangeFilters(),
         "page": page,
-        "export_query": _without(request.GET, AFTER, BEFORE).urlencode(),
-        "without_run": _without(request.GET, AFTER, BEFORE, "run").urlencode(),
-        "without_item": _without(request.GET, AFTER, BEFORE, "item").urlencode(),
+        "export_query": without(request.GET, AFTER, BEFORE).urlencode(),
+        "without_run": without(request.GET, AFTER, BEFORE, "run").urlencode(),
+        "without_item": without(request.GET, AFTER, BEFORE, "item").urlencode(),
         "chosen_item": form.chosen_item if filters.item_id else None,
     }
     template = "inventory/changes.html#changes-table" if request.htmx else "inventory/changes.html"

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
@@ -22,6 +22,7 @@ from tenantatlas.inventory.labels import PLATFORMS, item_platform, item_type
 from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, InventoryKind
 from tenantatlas.lib.csv_export import csv_response
 from tenantatlas.lib.keyset import AFTER, BEFORE, InvalidCursor, invalid_cursor_page, paginate
+from tenantatlas.lib.pages import without
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW
 from tenantatlas.workspaces.requests import WorkspaceRequest
@@ -60,13 +61,6 @@ def _label(item: InventoryItem) -> InventoryItem:
     return item
 
 
-def _without(query: QueryDict, *keys: str) -> QueryDict:
-    query = query.copy()
-    for key in keys:
-        query.pop(key, None)
-    return query
-
-
 @workspace_view(PROVIDER_VIEW)
 def item_list(request: WorkspaceRequest) -> HttpResponse:
     form, items = _filtered(request)
@@ -84,11 +78,9 @@ def item_list(request: WorkspaceRequest) -> HttpResponse:
     kind = form.chosen_kind
     total = items.count()
     singular, plural = NOUNS[InventoryKind(kind)]
-    export_query = _without(request.GET, AFTER, BEFORE)
+    export_query = without(request.GET, AFTER, BEFORE)
     export_query["kind"] = kind
-    tab_query = _without(
-        request.GET, "kind", AFTER, BEFORE, "platform", "compliance_state", "stale"
-    )
+    tab_query = without(request.GET, "kind", AFTER, BEFORE, "platform", "compliance_state", "stale")
     context = {
         "form": form,
         "page": page,

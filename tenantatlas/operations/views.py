@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.keyset import (
@@ -21,6 +19,7 @@ from tenantatlas.lib.keyset import (
     invalid_cursor_page,
     paginate,
 )
+from tenantatlas.lib.pages import render_polling
 from tenantatlas.operations.forms import RunFilterForm
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.operations.services import cancel_run
@@ -31,20 +30,6 @@ from tenantatlas.workspaces.requests import WorkspaceRequest
 RUNS_PER_PAGE = 50
 # Matches the index run_ws_created (workspace, -created_at, -id).
 RUN_ORDER = Keyset("created_at", descending=True, decode=decode_datetime)
-
-
-def _render_polling(
-    request: WorkspaceRequest, template: str, context: dict, *, active: bool
-) -> HttpResponse:
-    """Full page for a normal request; for htmx just the fragment, with 286 once nothing is active."""
-    if not request.htmx:
-        response = render(request, template, context)
-    else:
-        response = render(request, template + context["fragment"], context)
-        if not active:
-            response = HttpResponseStopPolling(response.content)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
 
 
 @workspace_view(PROVIDER_VIEW)
@@ -59,7 +44,7 @@ def run_list(request: WorkspaceRequest) -> HttpResponse:
         return invalid_cursor_page(request)
     active = any(run.is_active for run in page.items)
     context = {"form": form, "page": page, "active": active, "fragment": "#runs-table"}
-    return _render_polling(request, "operations/runs.html", context, active=active)
+    return render_polling(request, "operations/runs.html", context, active=active)
 
 
 @workspace_view(PROVIDER_VIEW)
@@ -67,7 +52,7 @@ def run_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     runs = OperationRun.objects.select_related("connection", "requested_by")
     run = get_object_for_member(runs, request.member, pk=pk)
     context = {"run": run, "active": run.is_active, "fragment": "#run-body"}
-    return _render_polling(request, "operations/run.html", context, active=run.is_active)
+    return render_polling(request, "operations/run.html", context, active=run.is_active)
 
 
 @workspace_view(PROVIDER_RUN)

@@ -11,13 +11,13 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+from django_htmx.http import trigger_client_event
 
 from tenantatlas.lib.errors import Refused
+from tenantatlas.lib.pages import render_polling
 from tenantatlas.operations.models import OperationRun, Trigger
 from tenantatlas.operations.registry import OPERATION_ACTIONS, UnknownOperation
 from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
@@ -58,21 +58,6 @@ def _to_list(request: WorkspaceRequest) -> HttpResponse:
     return redirect("providers:list", slug=request.workspace.slug)
 
 
-def _render_polling(
-    request: WorkspaceRequest, template: str, context: dict[str, Any], *, active: bool
-) -> HttpResponse:
-    """The whole page; for htmx just the fragment, answered 286 (stop polling) once no run it
-    shows is active. Monitoring's pages poll the same way."""
-    if not request.htmx:
-        response = render(request, template, context)
-    else:
-        response = render(request, template + context["fragment"], context)
-        if not active:
-            response = HttpResponseStopPolling(response.content)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
-
-
 def _with_active_runs(
     connections: list[ProviderConnection],
 ) -> list[tuple[ProviderConnection, OperationRun | None]]:
@@ -104,7 +89,7 @@ def connection_list(request: WorkspaceRequest) -> HttpResponse:
         "active": active,
         "fragment": "#connections-table",
     }
-    return _render_polling(request, "providers/list.html", context, active=active)
+    return render_polling(request, "providers/list.html", context, active=active)
 
 
 @workspace_view(PROVIDER_VIEW)
@@ -122,7 +107,7 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     if request.htmx:
         # A poll asks for the current-run fragment only; once the run has ended it says how.
         context["last_run"] = None if active else connection.runs.first()
-        return _render_polling(request, "providers/detail.html", context, active=active)
+        return render_polling(request, "providers/detail.html", context, active=active)
     schedules = {s.operation_type: s for s in connection.schedules.all()}
     context.update(
         credential_history=connection.credentials.all()[:10],
@@ -137,7 +122,7 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
         schedule_rows=[(key, label, schedules.get(key)) for key, label in OPERATION_ACTIONS],
         interval_choices=INTERVAL_CHOICES,
     )
-    return _render_polling(request, "providers/detail.html", context, active=active)
+    return render_polling(request, "providers/detail.html", context, active=active)
 
 
 @workspace_view(PROVIDER_MANAGE)
