@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from tenantatlas.inventory.diffs import diff, fingerprint
-from tenantatlas.inventory.models import ChangeType, InventoryItem, ItemChange
+from tenantatlas.inventory.models import ChangeType, InventoryItem, ItemChange, TenantSummary
 
 if TYPE_CHECKING:
     from tenantatlas.inventory.observed import ObservedItem, SeenBy
@@ -161,8 +162,26 @@ def record_removals(
 
 
 def has_baseline(connection_id: int, kind: str) -> bool:
-    """Whether the connection's inventory already holds this kind (else this sync is its baseline)."""
-    return InventoryItem.objects.filter(connection_id=connection_id, kind=kind).exists()
+    """Whether a sync has read this kind of the connection completely before; until one has,
+    every sync of it is its baseline (a first sync that failed half-way recorded no baseline,
+    so the next one does not take the rest of the tenant for new items)."""
+    kinds = (
+        TenantSummary.objects.filter(connection_id=connection_id)
+        .values_list("baselined_kinds", flat=True)
+        .first()
+    )
+    return kind in (kinds or [])
+
+
+@transaction.atomic
+def note_baseline(seen_by: SeenBy, kind: str) -> None:
+    """A sync read this kind completely: from now on its changes are recorded."""
+    summary, _ = TenantSummary.objects.select_for_update().get_or_create(
+        connection_id=seen_by.connection_id, defaults={"workspace_id": seen_by.workspace_id}
+    )
+    if kind not in summary.baselined_kinds:
+        summary.baselined_kinds = [*summary.baselined_kinds, kind]
+        summary.save(update_fields=["baselined_kinds"])
 
 
 class AuditEventLike(Protocol):

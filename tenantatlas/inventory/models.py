@@ -173,6 +173,8 @@ class TenantSummary(ComplianceCounts):
         "ComplianceSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     last_snapshot_at = models.DateTimeField(null=True, blank=True)
+    # Kinds a sync has read completely at least once: their change history has a baseline.
+    baselined_kinds = models.JSONField(default=list, blank=True)
 
     objects = WorkspaceScopedQuerySet.as_manager()
 

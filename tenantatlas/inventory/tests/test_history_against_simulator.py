@@ -121,3 +121,33 @@ def test_declared_mutations_are_recorded_exactly_and_attributed_when_audited(
         assert change.audit_event_id == mutation.audit_event_id
         assert change.activity_at == mutation.at
     assert ItemChange.objects.exclude(actor="").count() == 3
+
+
+def test_a_first_sync_that_failed_half_way_is_no_baseline(
+    sim, acme, alice, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The next sync reads the rest of the tenant for the first time: nothing of it is "new"."""
+    from tenantatlas.lib.reasons import ProviderError
+    from tenantatlas.providers.microsoft import inventory as microsoft_inventory
+
+    conn, _ = _connection(sim, acme, alice, device_count=1200)  # two pages of devices
+    real_upsert = microsoft_inventory.upsert_page
+    pages: list[str] = []
+
+    def fail_on_the_second_device_page(seen_by, kind, items, counts, tracking=None):
+        pages.append(kind)
+        if kind == "managed_device" and pages.count(kind) == 2:
+            raise ProviderError("graph.permission_denied", "Forbidden half-way.")
+        real_upsert(seen_by, kind, items, counts, tracking)
+
+    monkeypatch.setattr(microsoft_inventory, "upsert_page", fail_on_the_second_device_page)
+    first = run_once(conn, alice, SYNC, django_capture_on_commit_callbacks)
+    assert first.status == "partially_succeeded"
+    stored = conn.inventory_items.filter(kind="managed_device").count()
+    assert 0 < stored < 1200
+    monkeypatch.setattr(microsoft_inventory, "upsert_page", real_upsert)
+
+    _sync(conn, alice, django_capture_on_commit_callbacks)
+
+    assert conn.inventory_items.filter(kind="managed_device").count() == 1200
+    assert ItemChange.objects.count() == 0

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from tenantatlas.graph.read_ahead import read_ahead
-from tenantatlas.inventory.changes import Tracking, has_baseline
+from tenantatlas.inventory.changes import Tracking, has_baseline, note_baseline
 from tenantatlas.inventory.diffs import Normalisation
 from tenantatlas.inventory.models import InventoryKind
 from tenantatlas.inventory.observed import ObservedItem, SeenBy
@@ -91,6 +91,8 @@ def inventory_sync(ctx: RunContext) -> RunOutcome:
             summary[kind] = {**counts.as_dict(), "error": exc.reason_code, "message": exc.message}
             continue
         counts.removed = mark_removed(seen_by, kind, track=not tracking.baseline)
+        if tracking.baseline:
+            note_baseline(seen_by, kind)
         counts.changes += 0 if tracking.baseline else counts.removed
         summary[kind] = counts.as_dict()
     attribution = attribute_changes(client, ctx.run.pk)
