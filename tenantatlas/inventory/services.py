@@ -40,6 +40,7 @@ UPSERT_FIELDS = [
     "last_seen_run",
     "removed_at",
 ]
+REMOVAL_CHUNK = 5_000
 _UPSERT_COLUMNS = [f"{name}_id" if name == "last_seen_run" else name for name in UPSERT_FIELDS]
 
 
@@ -198,8 +199,12 @@ def mark_removed(seen_by: SeenBy, kind: str, *, track: bool = False) -> int:
     if not track:
         return gone.update(removed_at=now)
     ids = list(gone.values_list("pk", flat=True))
-    record_removals(seen_by, kind, ids, now)
-    return InventoryItem.objects.filter(pk__in=ids).update(removed_at=now)
+    removed = 0
+    for start in range(0, len(ids), REMOVAL_CHUNK):  # bounded IN lists (SQLite's variable limit)
+        chunk = ids[start : start + REMOVAL_CHUNK]
+        record_removals(seen_by, kind, chunk, now)
+        removed += InventoryItem.objects.filter(pk__in=chunk).update(removed_at=now)
+    return removed
 
 
 def record_snapshot(

@@ -3,6 +3,7 @@ made it when the tenant's audit log says so ("unknown" otherwise)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -151,3 +152,22 @@ def test_a_first_sync_that_failed_half_way_is_no_baseline(
 
     assert conn.inventory_items.filter(kind="managed_device").count() == 1200
     assert ItemChange.objects.count() == 0
+
+
+def test_removals_are_written_in_bounded_chunks(
+    sim, acme, alice, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tenantatlas.inventory import services
+
+    monkeypatch.setattr(services, "REMOVAL_CHUNK", 3)
+    conn, tenant_id = _connection(sim, acme, alice, device_count=400, drift="none")
+    _sync(conn, alice, django_capture_on_commit_callbacks)
+    remove = [Mutation(1, "remove", "managedDevices", i) for i in range(8)]
+    sim.add_tenant(dataclasses.replace(sim.get_tenant(tenant_id), mutations=remove, generation=1))
+
+    run = _sync(conn, alice, django_capture_on_commit_callbacks)
+
+    assert run.summary_counts["managed_device"]["removed"] == 8
+    removed = ItemChange.objects.filter(change_type="removed", kind="managed_device")
+    assert removed.count() == 8
+    assert conn.inventory_items.filter(removed_at__isnull=False).count() == 8
