@@ -108,6 +108,15 @@
       event.preventDefault();
     }
   });
+  // A poll already on its way when the menu opened: drop its answer (a GET), the next one comes.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail || {};
+    var target = detail.target;
+    var verb = detail.requestConfig && detail.requestConfig.verb;
+    if (verb === "get" && target && target.querySelector && target.querySelector(MENU + "[open]")) {
+      detail.shouldSwap = false;
+    }
+  });
 
   // Copy buttons: data-copy names the element whose text is copied. Without the clipboard
   // (an insecure origin), the text is selected for the person to copy.
