@@ -180,3 +180,20 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page: Any, base_url: str, username: str = "alice") -> None:
+    """Sign in through the form (the cast's password) and wait for the landing page."""
+    from tenantatlas.testing import PASSWORD
+
+    page.goto(base_url + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def assert_fits(page: Any) -> None:
+    """The page is no wider than the window (tables scroll in their own box)."""
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the page is wider than the window: {width}"

@@ -17,8 +17,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tenantatlas.operations.tests.factories import make_change, make_item, make_run
-from tenantatlas.testing import PASSWORD, make_connection
-from tests.e2e.conftest import csp_problems, screenshot
+from tenantatlas.testing import make_connection
+from tests.e2e.conftest import assert_fits, csp_problems, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
 
@@ -82,31 +82,18 @@ def _seed(acme: Any, alice: Any) -> dict[str, Any]:
     return {"contoso": contoso, "baseline": baseline, "sync": sync}
 
 
-def _sign_in(page: Page, base_url: str) -> None:
-    page.goto(base_url + "/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def _fits(page: Page) -> None:
-    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"the page is wider than the window: {width}"
-
-
 def test_the_changes_page_filters_and_fits(
     page: Page, live_server: Any, transactional_db: Any, acme: Any, alice: Any
 ) -> None:
     seeded = _seed(acme, alice)
     base = live_server.url
-    _sign_in(page, base)
+    sign_in(page, base)
 
     for name, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
         page.goto(f"{base}/w/acme/changes/")
         expect(page.locator("table.changes tbody tr")).to_have_count(16)
-        _fits(page)
+        assert_fits(page)
         screenshot(page, f"changes-{name}")
     page.set_viewport_size({"width": 1366, "height": 768})
 
@@ -144,7 +131,7 @@ def test_an_items_history_shows_a_readable_diff_that_fits(
 ) -> None:
     seeded = _seed(acme, alice)
     base = live_server.url
-    _sign_in(page, base)
+    sign_in(page, base)
 
     page.goto(f"{base}/w/acme/changes/")
     page.locator("table.changes tbody tr").first.get_by_role(
@@ -162,7 +149,7 @@ def test_an_items_history_shows_a_readable_diff_that_fits(
         expect(diff.nth(2)).to_contain_text("(not set)")
         expect(diff.nth(3).locator("code.change-json").last).to_contain_text('"groupId"')
         expect(entries.nth(1)).to_contain_text("First seen")
-        _fits(page)
+        assert_fits(page)
         # Every cell of the diff lies inside the window.
         right = page.locator("table.change-diff").first.evaluate(
             "t => Math.max(...[...t.querySelectorAll('th, td')].map(c => c.getBoundingClientRect().right))"
@@ -174,7 +161,7 @@ def test_an_items_history_shows_a_readable_diff_that_fits(
     # A long value opens to the whole of it.
     page.locator("details.change-long > summary").first.click()
     expect(page.locator("details.change-long").first).to_have_attribute("open", "")
-    _fits(page)
+    assert_fits(page)
 
     # The connection page lists its latest changes and links its timeline.
     page.set_viewport_size({"width": 1366, "height": 768})

@@ -18,8 +18,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tenantatlas.operations.tests.factories import make_item, make_snapshot
-from tenantatlas.testing import PASSWORD, make_connection
-from tests.e2e.conftest import csp_problems, screenshot
+from tenantatlas.testing import make_connection
+from tests.e2e.conftest import assert_fits, csp_problems, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
 
@@ -62,31 +62,18 @@ def _seed(acme: Any, alice: Any) -> Any:
     return contoso
 
 
-def _sign_in(page: Page, base_url: str) -> None:
-    page.goto(base_url + "/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
-def _fits(page: Page) -> None:
-    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"the page is wider than the window: {width}"
-
-
 def test_the_devices_list_filters_stale_devices_and_exports_them(
     page: Page, live_server: Any, transactional_db: Any, acme: Any, alice: Any
 ) -> None:
     _seed(acme, alice)
     base = live_server.url
-    _sign_in(page, base)
+    sign_in(page, base)
 
     for name, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
         page.goto(f"{base}/w/acme/inventory/?kind=managed_device")
         expect(page.locator(".inventory-total")).to_contain_text("12 devices")
-        _fits(page)
+        assert_fits(page)
         screenshot(page, f"inventory-devices-{name}")
     page.set_viewport_size({"width": 1366, "height": 860})
 
@@ -125,14 +112,14 @@ def test_the_compliance_page_fits_and_its_counts_lead_to_the_devices(
 ) -> None:
     contoso = _seed(acme, alice)
     base = live_server.url
-    _sign_in(page, base)
+    sign_in(page, base)
 
     for name, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
         page.goto(f"{base}/w/acme/compliance/")
         expect(page.locator(".compliance-legend li")).to_have_count(8)
         expect(page.locator("table.snapshots tbody tr")).to_have_count(3)
-        _fits(page)
+        assert_fits(page)
         screenshot(page, f"compliance-{name}")
 
     # The phone's legend wraps: every entry is inside the window.

@@ -15,19 +15,11 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from tenantatlas.overview.tests.estate import Tenant, add_tenant, seed_acme, seed_globex
-from tenantatlas.testing import PASSWORD
 from tenantatlas.workspaces.models import Membership, Role, Workspace
-from tests.e2e.conftest import csp_problems, screenshot
+from tests.e2e.conftest import csp_problems, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
 WIDTHS = {"desktop": (1366, 768), "phone": (390, 844)}
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def overflow(page: Page) -> int:
