@@ -159,7 +159,6 @@ class TenantSummary(ComplianceCounts):
         "providers.ProviderConnection", on_delete=models.CASCADE, related_name="tenant_summary"
     )
     stale = models.PositiveIntegerField(default=0)  # of the devices, stale when observed
-    devices_counted_at = models.DateTimeField(null=True, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_status = models.CharField(max_length=30, blank=True)
     last_sync_run = models.ForeignKey(

@@ -56,7 +56,6 @@ def record_sync_summary(seen_by: SeenBy, *, status: str) -> TenantSummary:
         defaults={
             "workspace_id": seen_by.workspace_id,
             **device_counts(seen_by.connection_id),
-            "devices_counted_at": now,
             "last_sync_at": now,
             "last_sync_status": status,
             "last_sync_run_id": seen_by.run_id,

@@ -48,7 +48,6 @@ class Migration(migrations.Migration):
                 ('config_manager', models.PositiveIntegerField(default=0)),
                 ('total', models.PositiveIntegerField(default=0)),
                 ('stale', models.PositiveIntegerField(default=0)),
-                ('devices_counted_at', models.DateTimeField(blank=True, null=True)),
                 ('last_sync_at', models.DateTimeField(blank=True, null=True)),
                 ('last_sync_status', models.CharField(blank=True, max_length=30)),
                 ('last_snapshot_at', models.DateTimeField(blank=True, null=True)),

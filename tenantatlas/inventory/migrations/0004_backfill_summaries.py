@@ -62,7 +62,6 @@ def backfill(apps: Any, schema_editor: Any) -> None:
             defaults={
                 "workspace_id": conn.workspace_id,
                 **fields,
-                "devices_counted_at": sync.finished_at if sync else None,
                 "last_sync_at": sync.finished_at if sync else None,
                 "last_sync_status": sync.status if sync else "",
                 "last_sync_run_id": sync.pk if sync else None,
