@@ -90,7 +90,7 @@ def _history(workspace: Any, ids: list[int], devices: int, runs: int) -> None:
     """Devices, runs and snapshots spread over the connections, then the precomputed rows."""
     from django.db import connection as db
 
-    from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
+    from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem, TenantSummary
     from tenantatlas.inventory.observed import SeenBy
     from tenantatlas.inventory.summaries import record_sync_summary, rewrite_trend_day
     from tenantatlas.operations.models import OperationRun
@@ -160,8 +160,6 @@ def _history(workspace: Any, ids: list[int], devices: int, runs: int) -> None:
     for pk in ids:
         record_sync_summary(SeenBy(workspace.pk, pk, run_id or 0), status="succeeded")
         latest = ComplianceSnapshot.objects.filter(connection_id=pk).order_by("-taken_at").first()
-        from tenantatlas.inventory.models import TenantSummary
-
         TenantSummary.objects.filter(connection_id=pk).update(
             last_snapshot=latest, last_snapshot_at=latest.taken_at if latest else None
         )
@@ -171,7 +169,6 @@ def _history(workspace: Any, ids: list[int], devices: int, runs: int) -> None:
 
 def _trend_history(workspace: Any) -> None:
     """The 89 earlier days of the trend, as the daily snapshots would have written them."""
-    from django.db import connection as db
 
     from tenantatlas.inventory.models import ComplianceTrendDay
 
@@ -182,8 +179,6 @@ def _trend_history(workspace: Any) -> None:
         SNAPSHOT_DAYS - 1,
         {"day": "s.day - g", "updated_at": "s.updated_at - make_interval(days => g)"},
     )
-    with db.cursor() as cursor:
-        cursor.execute("SELECT 1")
 
 
 def time_now() -> Any:
