@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from tenantatlas.inventory.diffs import diff, fingerprint
@@ -201,6 +200,9 @@ class AuditEventLike(Protocol):
     def at(self) -> dt.datetime: ...
 
 
+ATTRIBUTION_FIELDS = ["actor", "actor_type", "activity", "activity_at", "audit_event_id"]
+
+
 def attribute(run_id: int, events: Iterable[AuditEventLike]) -> int:
     """Attach to each change this run recorded the latest audit event on its item inside the
     item's window (after its previous observation, not after this detection). Returns how many
@@ -209,25 +211,25 @@ def attribute(run_id: int, events: Iterable[AuditEventLike]) -> int:
     for event in events:
         for resource in event.resource_ids:
             by_resource.setdefault(resource.lower(), []).append(event)
-    attributed = 0
     changes = (
         ItemChange.objects.filter(run_id=run_id)
+        .exclude(kind="managed_device")
         .select_related("item")
-        .filter(~Q(kind="managed_device"))
+        .only("pk", "previous_seen_at", "detected_at", "item__external_id")
     )
+    matched = []
     for change in changes:
         match = _latest_in_window(change, by_resource.get(change.item.external_id.lower(), []))
         if match is None:
             continue
-        ItemChange.objects.filter(pk=change.pk).update(
-            actor=match.actor[:300],
-            actor_type=match.actor_type[:40],
-            activity=match.activity[:200],
-            activity_at=match.at,
-            audit_event_id=match.event_id[:64],
-        )
-        attributed += 1
-    return attributed
+        change.actor = match.actor[:300]
+        change.actor_type = match.actor_type[:40]
+        change.activity = match.activity[:200]
+        change.activity_at = match.at
+        change.audit_event_id = match.event_id[:64]
+        matched.append(change)
+    ItemChange.objects.bulk_update(matched, ATTRIBUTION_FIELDS, batch_size=500)
+    return len(matched)
 
 
 def _latest_in_window(change: ItemChange, events: list[AuditEventLike]) -> AuditEventLike | None:
