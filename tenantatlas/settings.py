@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "tenantatlas.operations.apps.OperationsConfig",
     "tenantatlas.inventory",
     "tenantatlas.notifications",
+    "tenantatlas.alerts.apps.AlertsConfig",
     "tenantatlas.overview",
     "tenantatlas.api",
     "tenantatlas.embedded",  # serve and demo: what starts everything and seeds the demo

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tenantatlas.operations.tests.factories import contoso, fabrikam, initech
+
+__all__ = ["contoso", "fabrikam", "initech"]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """The cast is created with real passwords; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
