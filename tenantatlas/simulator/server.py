@@ -3,6 +3,10 @@
 ``SimulatorServer`` owns the tenant registry, the fault counters and the request log, all
 behind one lock so tests may add tenants while workers are mid-request. TLS handshakes run
 in the per-connection threads (not in ``accept``), so one slow client cannot stall others.
+
+Besides Microsoft's routes it serves its own control endpoint under ``/_simulator/`` (no
+Microsoft service has it): ``POST /_simulator/tenants/{tenant_id}/generation`` moves a tenant to
+another generation from another process, as ``set_generation`` does in-process.
 """
 
 from __future__ import annotations
@@ -33,8 +37,13 @@ from tenantatlas.simulator.scenarios import TenantScenario, load_scenarios
 
 logger = logging.getLogger(__name__)
 
-RequestKind = Literal["discovery", "token", "graph", "other"]
+RequestKind = Literal["discovery", "token", "graph", "control", "other"]
 REQUEST_LOG_LIMIT = 20_000
+CONTROL_PREFIX = "_simulator"  # the simulator's own routes; Microsoft has nothing under it
+
+
+class GenerationRefused(ValueError):
+    """A move to another generation the simulator will not make (the control endpoint's 400)."""
 
 
 @dataclass(frozen=True)
@@ -268,19 +277,51 @@ class SimulatorServer:
             self._enter(scenario.tenant_id, scenario.generation)
         return scenario
 
-    def _enter(self, tenant_id: str, generation: int) -> None:
-        now = dt.datetime.now(dt.UTC)
+    def _enter(
+        self, tenant_id: str, generation: int, entered_at: dt.datetime | None = None
+    ) -> None:
         timeline = self._timelines.setdefault(tenant_id.lower(), [])
-        del timeline[generation + 1 :]
-        timeline.extend([now] * (generation + 1 - len(timeline)))
+        if entered_at is None:
+            del timeline[generation + 1 :]
+            entered_at = dt.datetime.now(dt.UTC)
+        else:
+            del timeline[generation:]  # it (re-)enters this epoch then
+        timeline.extend([entered_at] * (generation + 1 - len(timeline)))
 
-    def set_generation(self, tenant_id: str, generation: int) -> TenantScenario:
-        """Move a tenant to ``generation`` (its epoch) now; faults keep their counts."""
+    def set_generation(
+        self, tenant_id: str, generation: int, entered_at: dt.datetime | None = None
+    ) -> TenantScenario:
+        """Move a tenant to ``generation`` (its epoch); faults keep their counts.
+
+        Without ``entered_at`` it enters the epochs it had not reached now. With it, the tenant
+        enters ``generation`` (again, if it was there) and every epoch it skips at that moment;
+        the epochs below keep their times. Raises ``GenerationRefused`` for a negative
+        generation or a moment in the future or before the epoch below it was entered.
+        """
+        if generation < 0:
+            raise GenerationRefused(f"generation must be 0 or more, not {generation}")
         with self._lock:
             current = self._tenants[tenant_id.lower()]
+            if entered_at is not None:
+                self._check_entry(tenant_id, generation, entered_at)
             self._tenants[tenant_id.lower()] = dataclasses.replace(current, generation=generation)
-            self._enter(tenant_id, generation)
+            self._enter(tenant_id, generation, entered_at)
             return copy.deepcopy(self._tenants[tenant_id.lower()])
+
+    def _check_entry(self, tenant_id: str, generation: int, entered_at: dt.datetime) -> None:
+        if entered_at.tzinfo is None:
+            raise GenerationRefused("entered_at needs a UTC offset (e.g. 2026-01-31T09:00:00Z)")
+        now = dt.datetime.now(dt.UTC)
+        if entered_at > now:
+            raise GenerationRefused(
+                f"entered_at {entered_at.isoformat()} is in the future (now {now.isoformat()})"
+            )
+        kept = self.timeline(tenant_id)[:generation]
+        if kept and entered_at < kept[-1]:
+            raise GenerationRefused(
+                f"entered_at {entered_at.isoformat()} is earlier than generation "
+                f"{len(kept) - 1}, which the tenant entered at {kept[-1].isoformat()}"
+            )
 
     def timeline(self, tenant_id: str) -> list[dt.datetime]:
         """When the tenant entered each epoch so far (index = generation)."""
@@ -371,6 +412,9 @@ class SimulatorServer:
         origins = self._origins(headers)
         origin = origins[0]
         parts = [p for p in path.split("/") if p]
+        if parts[:1] == [CONTROL_PREFIX]:
+            reply, tenant_id = self._control(method, parts[1:], body)
+            return reply, "control", tenant_id, None
         try:
             if parts[:1] in (["v1.0"], ["beta"]):
                 reply, tenant_id, client_id = self.graph.handle(
@@ -407,6 +451,57 @@ class SimulatorServer:
         outcome = self.authority.token(origins, segment, form, headers.get("authorization", ""))
         return outcome.reply, "token", outcome.tenant_id, outcome.client_id
 
+    # -- the simulator's own control endpoint (not Microsoft's) ----------------------------
+    def _control(self, method: str, parts: list[str], body: bytes) -> tuple[Reply, str | None]:
+        """``POST /_simulator/tenants/{tenant_id}/generation`` with
+        ``{"generation": g, "entered_at": "<ISO 8601>"}`` (entered_at optional: now)."""
+        if len(parts) != 3 or parts[0] != "tenants" or parts[2] != "generation":
+            return _control_error(404, "not_found", "No such simulator control route."), None
+        tenant = self.get_tenant(parts[1])
+        if tenant is None:
+            return _control_error(404, "unknown_tenant", f"No simulated tenant {parts[1]!r}."), None
+        if method != "POST":
+            return _control_error(405, "method_not_allowed", "Use POST.", Allow="POST"), None
+        try:
+            generation, entered_at = _generation_request(body)
+            moved = self.set_generation(
+                tenant.tenant_id, generation, entered_at or dt.datetime.now(dt.UTC)
+            )
+        except GenerationRefused as exc:
+            return _control_error(400, "refused", str(exc)), tenant.tenant_id
+        timeline = [moment.isoformat() for moment in self.timeline(tenant.tenant_id)]
+        payload = {"tenant_id": moved.tenant_id, "generation": moved.generation}
+        return Reply.json(200, {**payload, "timeline": timeline}), tenant.tenant_id
+
+
+def _control_error(status: int, code: str, message: str, **headers: str) -> Reply:
+    return Reply.json(status, {"error": code, "message": message}, **headers)
+
+
+def _generation_request(body: bytes) -> tuple[int, dt.datetime | None]:
+    """The generation and the moment (None: not given) a control request asks for."""
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict) or set(payload) - {"generation", "entered_at"}:
+        raise GenerationRefused(
+            'expected a JSON object {"generation": <int>, "entered_at": "<ISO 8601>"}'
+        )
+    generation = payload.get("generation")
+    if isinstance(generation, bool) or not isinstance(generation, int):
+        raise GenerationRefused("generation must be a whole number")
+    text = payload.get("entered_at")
+    if text is None:
+        return generation, None
+    try:
+        entered_at = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        entered_at = None
+    if entered_at is None:
+        raise GenerationRefused(f"entered_at {text!r} is not an ISO 8601 date and time")
+    return generation, entered_at
+
 
 def serve_forever(
     host: str = "127.0.0.1",
@@ -435,4 +530,4 @@ def serve_forever(
         server.stop()
 
 
-__all__ = ["RequestRecord", "SimulatorServer", "serve_forever"]
+__all__ = ["GenerationRefused", "RequestRecord", "SimulatorServer", "serve_forever"]
