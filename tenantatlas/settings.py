@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -344,6 +344,48 @@ CREDENTIAL_EXPIRY_WARNING_DAYS = envint("TENANTATLAS_CREDENTIAL_EXPIRY_WARNING_D
 INVITATION_EXPIRY_DAYS = envint("TENANTATLAS_INVITATION_EXPIRY_DAYS", 7)
 if INVITATION_EXPIRY_DAYS < 1:
     raise ImproperlyConfigured("TENANTATLAS_INVITATION_EXPIRY_DAYS must be 1 or more")
+
+# Alerts (docs/alerts.md). E-mail goes out over SMTP when TENANTATLAS_SMTP_URL is set
+# (smtp://user:password@host:587 with STARTTLS, smtps://…:465 with TLS, smtp+plain://… for a
+# relay on a trusted network); without it, each e-mail is written to DATA_DIR/mail/.
+SMTP_URL = envstr("TENANTATLAS_SMTP_URL", "")
+DEFAULT_FROM_EMAIL = envstr("TENANTATLAS_MAIL_FROM", "TenantAtlas <tenantatlas@localhost>")
+SMTP_TIMEOUT = envint("TENANTATLAS_SMTP_TIMEOUT", 15)  # seconds, per SMTP operation
+if SMTP_URL:
+    _smtp = urlsplit(SMTP_URL)
+    if _smtp.scheme not in ("smtp", "smtps", "smtp+plain") or not _smtp.hostname:
+        raise ImproperlyConfigured(
+            "TENANTATLAS_SMTP_URL: use smtp://host:587 (STARTTLS), smtps://host:465 (TLS) or "
+            "smtp+plain://host:25 (no encryption, a trusted relay only)"
+        )
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _smtp.hostname,
+                "port": _smtp.port or {"smtps": 465, "smtp": 587}.get(_smtp.scheme, 25),
+                "username": unquote(_smtp.username or ""),
+                "password": unquote(_smtp.password or ""),
+                "use_ssl": _smtp.scheme == "smtps",
+                "use_tls": _smtp.scheme == "smtp",
+                "timeout": SMTP_TIMEOUT,
+            },
+        }
+    }
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(DATA_DIR / "mail")},
+        }
+    }
+ALERT_MAX_ATTEMPTS = envint("TENANTATLAS_ALERT_MAX_ATTEMPTS", 8)
+ALERT_BACKOFF_BASE_SECONDS = envfloat("TENANTATLAS_ALERT_BACKOFF_BASE_SECONDS", 10.0)
+ALERT_BACKOFF_CAP_SECONDS = envfloat("TENANTATLAS_ALERT_BACKOFF_CAP_SECONDS", 3600.0)
+# A worker that claimed a delivery and vanished: after this long it is handed out again.
+ALERT_LEASE_SECONDS = envint("TENANTATLAS_ALERT_LEASE_SECONDS", 60)
+# Failed deliveries in a row that mark a channel failing (its owners are told in-app).
+ALERT_CHANNEL_FAILING_AFTER = envint("TENANTATLAS_ALERT_CHANNEL_FAILING_AFTER", 3)
 
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO")
 LOGGING = {

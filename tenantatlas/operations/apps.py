@@ -8,7 +8,8 @@ class OperationsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenantatlas.operations import listeners
-        from tenantatlas.operations.events import operation_run_completed
+        from tenantatlas.operations.events import on_run_ended, operation_run_completed
 
         operation_run_completed.connect(listeners.notify_requester, dispatch_uid="run-notify")
         operation_run_completed.connect(listeners.audit_completion, dispatch_uid="run-audit")
+        on_run_ended(listeners.raise_run_alert)

@@ -1,4 +1,5 @@
-"""Reactions to OperationRunCompleted: the requester's notification and the audit entry.
+"""Reactions to a run's end: the alert event of a failed run (inside the terminal move's
+transaction), and, after commit, the requester's notification and the audit entry.
 
 (Connection health is the providers app's listener: providers/listeners.py.)
 """
@@ -10,10 +11,12 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 
+from tenantatlas.alerts.models import EventKind, Severity
+from tenantatlas.alerts.services import NewEvent, raise_event
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib.actors import RUN_COMPLETION
 from tenantatlas.notifications.services import notify
-from tenantatlas.operations.models import OperationRun
+from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.notices import completion_notice
 
 
@@ -45,3 +48,40 @@ def audit_completion(sender: Any, run: OperationRun, **kwargs: Any) -> None:
                 "summary": run.summary_counts,
             },
         )
+
+
+RUN_ALERT_SEVERITY = {
+    RunStatus.FAILED: Severity.CRITICAL,
+    RunStatus.PARTIALLY_SUCCEEDED: Severity.WARNING,
+}
+
+
+def raise_run_alert(run_id: int) -> None:
+    """A failed or partly successful run, whoever started it (a schedule too), is an alert
+    event; called inside the transaction that ends the run (operations.events.on_run_ended)."""
+    run = OperationRun.objects.select_related("connection", "workspace").get(pk=run_id)
+    severity = RUN_ALERT_SEVERITY.get(run.status)
+    if severity is None:
+        return
+    title, body = completion_notice(run)
+    raise_event(
+        NewEvent(
+            workspace_id=run.workspace_id,
+            kind=EventKind.RUN_FAILED,
+            severity=severity,
+            key=f"run:{run.pk}",
+            title=f"{title}: {run.connection.display_name}",
+            body=body,
+            path=reverse("operations:run", kwargs={"slug": run.workspace.slug, "pk": run.pk}),
+            connection_id=run.connection_id,
+            occurred_at=run.finished_at,
+            facts={
+                "run_id": run.pk,
+                "operation_type": run.operation_type,
+                "status": run.status,
+                "reason_code": run.reason_code,
+                "trigger": run.trigger,
+                "requested_by": run.requested_by_id,
+            },
+        )
+    )

@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tenantatlas.lib.reasons import get_reason
-from tenantatlas.operations.events import send_run_completed
+from tenantatlas.operations.events import send_run_completed, send_run_ended
 from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
 
 
@@ -252,6 +252,7 @@ class RunQuerySet(WorkspaceScopedQuerySet):
         with transaction.atomic():
             ended = rows.move(source, to, finished_at=now or timezone.now(), **fields)
             if ended:
+                send_run_ended(run_id)
                 transaction.on_commit(lambda: self._announce(run_id))
         return ended
 

@@ -13,3 +13,13 @@ __all__ = ["contoso", "fabrikam", "initech"]
 def fast_password_hashing(settings: Any) -> None:
     """The cast is created with real passwords; the production hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Any:
+    """A real SMTP server on the loopback; Django's e-mail goes to it."""
+    from tenantatlas.alerts.tests.receivers import SmtpServer
+
+    with SmtpServer() as server:
+        server.configure(settings)
+        yield server
