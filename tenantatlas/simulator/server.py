@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tenantatlas.simulator import audit
+from tenantatlas.simulator import audit, teams
 from tenantatlas.simulator.ca import ensure_keys
 from tenantatlas.simulator.data import TenantData, validate
 from tenantatlas.simulator.errors import IdentityError, Reply
@@ -37,7 +37,7 @@ from tenantatlas.simulator.scenarios import TenantScenario, load_scenarios
 
 logger = logging.getLogger(__name__)
 
-RequestKind = Literal["discovery", "token", "graph", "control", "other"]
+RequestKind = Literal["discovery", "token", "graph", "teams", "control", "other"]
 REQUEST_LOG_LIMIT = 20_000
 CONTROL_PREFIX = "_simulator"  # the simulator's own routes; Microsoft has nothing under it
 
@@ -196,6 +196,8 @@ class SimulatorServer:
         )  # fmt: skip
         self._httpd: _TLSServer | None = None
         self._thread: threading.Thread | None = None
+        # Teams Workflows webhooks (teams.py); trigger URLs carry this server's address.
+        self.teams = teams.TeamsWorkflows(lambda: self.base_url)
         self._load_scenarios()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -377,6 +379,8 @@ class SimulatorServer:
 
     # -- request log -------------------------------------------------------------------
     def record(self, entry: RequestRecord) -> None:
+        if entry.kind == "teams":  # a trigger URL's signature is its secret
+            entry = dataclasses.replace(entry, query=teams.redacted(entry.query))
         with self._lock:
             self._log.append(entry)
 
@@ -391,8 +395,10 @@ class SimulatorServer:
             self._log.clear()
 
     def reset(self) -> None:
-        """Back to the scenario file: drop runtime tenants, re-arm faults, clear the log."""
+        """Back to the scenario file: drop runtime tenants and Teams workflows, re-arm faults,
+        clear the log."""
         self._load_scenarios()
+        self.teams.reset()
         self.clear_requests()
 
     # -- routing -----------------------------------------------------------------------
@@ -430,6 +436,8 @@ class SimulatorServer:
                 return self.authority.keys(origin, parts[0]), "discovery", None, None
             if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
                 return self._token(method, origins, parts[0], headers, body)
+            if teams.is_trigger_path(parts):
+                return self.teams.handle(method, parts, query, headers, body), "teams", None, None
         except IdentityError as exc:
             kind: RequestKind = "token" if path.endswith("/token") else "discovery"
             return exc.reply(), kind, None, None

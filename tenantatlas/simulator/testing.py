@@ -13,6 +13,7 @@ import pytest
 
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS
 from tenantatlas.simulator.server import SimulatorServer
+from tenantatlas.simulator.teams import Workflow
 
 # requests lets these variables override a Session's ``verify`` (MSAL's ``verify=`` sets
 # exactly that), which would make clients distrust the simulator's CA during tests.
@@ -42,3 +43,9 @@ def simulator(
         yield simulator_server
     finally:
         simulator_server.reset()
+
+
+@pytest.fixture
+def teams_workflow(simulator: SimulatorServer) -> Workflow:
+    """A new Teams Workflows webhook on the session simulator (its reset removes it)."""
+    return simulator.teams.add_workflow()
