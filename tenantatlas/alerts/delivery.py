@@ -57,11 +57,22 @@ def deliver_alert(delivery_id: int) -> None:
     deliver(delivery_id)
 
 
-def enqueue_delivery(delivery_id: int, *, run_after: dt.datetime | None = None) -> None:
-    if run_after is not None and run_after > timezone.now():
-        deliver_alert.using(run_after=run_after).enqueue(delivery_id)
-    else:
-        deliver_alert.enqueue(delivery_id)
+def enqueue_delivery(delivery_id: int, *, run_after: dt.datetime | None = None) -> bool:
+    """Hand the delivery to the workers. When the queue is down it stays pending and the
+    sweeper hands it out once the queue is back: nothing is lost, nothing fails here."""
+    try:
+        if run_after is not None and run_after > timezone.now():
+            deliver_alert.using(run_after=run_after).enqueue(delivery_id)
+        else:
+            deliver_alert.enqueue(delivery_id)
+    except Exception as exc:
+        logger.warning(
+            "Alert delivery %s not enqueued (%s); the sweeper sends it later",
+            delivery_id,
+            type(exc).__name__,
+        )
+        return False
+    return True
 
 
 def lease_seconds() -> int:
