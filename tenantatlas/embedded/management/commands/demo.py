@@ -13,6 +13,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from tenantatlas.embedded.demo_history import (
+    HistoryNotReplayed,
+    has_history,
+    history_tenants,
+    replay_history,
+    resume_tenant,
+)
+from tenantatlas.inventory.models import ItemChange
 from tenantatlas.lib.actors import DEMO
 from tenantatlas.lib.env import envstr
 from tenantatlas.members.services import add_member
@@ -53,31 +61,63 @@ def demo_password() -> tuple[str, bool]:
 class Command(BaseCommand):
     help = (
         "Create (idempotently) the demo users admin/operator/viewer and the workspace 'Demo' with "
-        "one connection per simulator demo tenant (cloud 'simulator'). Safe to run repeatedly."
+        "one connection per simulator demo tenant (cloud 'simulator'), and replay a few days of "
+        "change history of the churn tenant through the running simulator. Safe to run "
+        "repeatedly."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scenarios", default=str(DEMO_SCENARIOS))
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        password, fresh = demo_password()
-        workspace = Workspace.objects.filter(slug="demo").first() or Workspace.objects.create(
-            name="Demo", slug="demo"
-        )
-        owner, *_ = [
-            _demo_member(workspace, username, role, password) for username, role in DEMO_USERS
-        ]
-        created = [
-            connection
-            for tenant in load_scenarios(options["scenarios"])
-            if (connection := _demo_connection(workspace, owner, tenant)) is not None
-        ]
-        for connection in created:
-            _first_operations(connection)
+        scenarios = load_scenarios(options["scenarios"])
+        with transaction.atomic():
+            password, fresh = demo_password()
+            workspace = Workspace.objects.filter(slug="demo").first() or Workspace.objects.create(
+                name="Demo", slug="demo"
+            )
+            owner, *_ = [
+                _demo_member(workspace, username, role, password) for username, role in DEMO_USERS
+            ]
+            created = [
+                connection
+                for tenant in scenarios
+                if (connection := _demo_connection(workspace, owner, tenant)) is not None
+            ]
+        # Before the first operations: the replay's syncs and a check may not share a tenant.
+        for tenant in history_tenants(scenarios):
+            self._history(workspace, tenant)
+        with transaction.atomic():
+            for connection in created:
+                _first_operations(connection)
         self.stdout.write(f"Demo workspace ready ({len(created)} connection(s) added).")
         where = "" if not fresh else f" (saved in {Path(settings.DATA_DIR) / 'demo-password'})"
         self.stdout.write(f"Sign in as admin / operator / viewer with password: {password}{where}")
+
+    def _history(self, workspace: Workspace, tenant: TenantScenario) -> None:
+        """A few days of change history for the tenant's connection (demo_history.py), once;
+        later starts put the simulated tenant back where that history left it."""
+        connection = (
+            ProviderConnection.objects.for_workspace(workspace)
+            .filter(entra_tenant_id=tenant.tenant_id)
+            .first()
+        )
+        if connection is None:
+            return
+        if has_history(connection):
+            try:
+                resume_tenant(tenant)
+            except HistoryNotReplayed as exc:
+                self.stderr.write(f"{tenant.display_name}: not moved to its latest state: {exc}.")
+            return
+        self.stdout.write(f"Replaying {tenant.display_name}'s change history of the last days…")
+        try:
+            runs = replay_history(connection, tenant)
+        except HistoryNotReplayed as exc:
+            self.stderr.write(f"{tenant.display_name}: no change history replayed: {exc}.")
+            return
+        found = ItemChange.objects.filter(run__in=runs).count()
+        self.stdout.write(f"{tenant.display_name}: {found} changes over {len(runs)} syncs.")
 
 
 def _demo_member(workspace: Workspace, username: str, role: str, password: str) -> Any:
