@@ -13,6 +13,7 @@ import json
 import smtplib
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -51,7 +52,7 @@ def deliver_in_app(delivery: AlertDelivery, attempt: int) -> str | None:
     with transaction.atomic():
         items = payloads.items_of(delivery)
         for user in recipients(delivery):
-            for item in items or [None]:
+            for item in items or [None]:  # type: ignore[list-item]
                 notify(
                     user=user,
                     workspace=delivery.workspace,
@@ -66,7 +67,7 @@ def deliver_in_app(delivery: AlertDelivery, attempt: int) -> str | None:
         return status
 
 
-def recipients(delivery: AlertDelivery) -> list[object]:
+def recipients(delivery: AlertDelivery) -> list[Any]:
     """The people an in-app or e-mail delivery reaches: the tester of a test; otherwise the
     members in the rule's roles (when the channel goes to members), without the person who
     started the run it is about (their own notice told them already)."""

@@ -9,13 +9,16 @@ written; the workers hand them to channels after commit (``alerts/delivery.py``)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenantatlas.alerts.delivery import enqueue_delivery
 from tenantatlas.alerts.models import (
     Alert,
     AlertDelivery,
@@ -53,11 +56,14 @@ class NewEvent:
 def raise_event(new: NewEvent) -> AlertEvent | None:
     """Record the event and its alerts and deliveries (inside the caller's transaction).
 
-    Returns None when an event with the same key exists already (it happened once). A failure
+    Returns None when an event with the same key exists already (it happened once) or no
+    enabled rule of the workspace listens for its kind (nothing is stored). A failure
     here is logged and rolled back to a savepoint: the cause (a run ending) still commits.
     """
     if new.kind not in EventKind.values:
         raise ValueError(f"Unknown alert event kind {new.kind!r}.")
+    if not listening(new.workspace_id, new.kind, new.rule_id):
+        return None  # nobody would hear of it: a rule added later hears of later events
     try:
         with transaction.atomic():
             event = AlertEvent.objects.create(
@@ -81,6 +87,14 @@ def raise_event(new: NewEvent) -> AlertEvent | None:
     except Exception:
         logger.exception("Alert event %s (%s) could not be fanned out", event.pk, event.kind)
     return event
+
+
+def listening(workspace_id: int, kind: str, rule_id: int | None = None) -> bool:
+    """Whether an enabled rule of the workspace wants events of this kind."""
+    rules = AlertRule.objects.filter(workspace_id=workspace_id, event_kind=kind, is_enabled=True)
+    if rule_id is not None:
+        rules = rules.filter(pk=rule_id)
+    return rules.exists()
 
 
 def _local_path(path: str) -> str:
@@ -113,8 +127,6 @@ def fan_out(event: AlertEvent) -> list[AlertDelivery]:
 
 def _deliveries(rule: AlertRule, alerts: list[Alert], stem: str) -> list[AlertDelivery]:
     """One delivery per enabled channel of the rule, each enqueued after commit."""
-    from tenantatlas.alerts.delivery import enqueue_delivery
-
     made = []
     now = timezone.now()
     for channel in rule.channels.all():
@@ -131,7 +143,7 @@ def _deliveries(rule: AlertRule, alerts: list[Alert], stem: str) -> list[AlertDe
         )
         if created:
             delivery.alerts.add(*alerts)
-            transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))
+            transaction.on_commit(functools.partial(enqueue_delivery, delivery.pk))
             made.append(delivery)
     return made
 
@@ -167,7 +179,10 @@ def _changes(params: dict[str, Any], facts: dict[str, Any]) -> bool:
     return any(counts.get(kind, 0) > 0 for kind in wanted)
 
 
-CONDITIONS = {EventKind.COMPLIANCE: _compliance, EventKind.CHANGES: _changes}
+CONDITIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], bool]] = {
+    EventKind.COMPLIANCE: _compliance,
+    EventKind.CHANGES: _changes,
+}
 
 
 def digest_window_end(digest: str, moment: dt.datetime) -> dt.datetime | None:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from tenantatlas.inventory.alert_events import snapshot_taken, sync_recorded
 from tenantatlas.inventory.models import (
     STATE_COLUMNS,
     ComplianceSnapshot,
@@ -61,6 +62,7 @@ def record_sync_summary(seen_by: SeenBy, *, status: str) -> TenantSummary:
             "last_sync_run_id": seen_by.run_id,
         },
     )
+    sync_recorded(seen_by)
     return summary
 
 
@@ -68,6 +70,8 @@ def record_sync_summary(seen_by: SeenBy, *, status: str) -> TenantSummary:
 def note_snapshot(snapshot: ComplianceSnapshot) -> None:
     """A snapshot was recorded: it is its connection's latest, and today's trend row is
     the sum of every live connection's latest snapshot."""
+    before = TenantSummary.objects.filter(connection_id=snapshot.connection_id).first()
+    previous = before.last_snapshot if before is not None else None
     TenantSummary.objects.update_or_create(
         connection_id=snapshot.connection_id,
         defaults={
@@ -77,6 +81,7 @@ def note_snapshot(snapshot: ComplianceSnapshot) -> None:
         },
     )
     rewrite_trend_day(snapshot.workspace_id)
+    snapshot_taken(snapshot, previous)
 
 
 def rewrite_trend_day(workspace_id: int) -> ComplianceTrendDay:

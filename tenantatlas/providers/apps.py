@@ -17,9 +17,10 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Provider connections"
 
     def ready(self) -> None:
+        from tenantatlas.alerts.ticks import register_scan
         from tenantatlas.operations.events import operation_run_completed
         from tenantatlas.operations.registry import register_capability
-        from tenantatlas.providers import listeners, microsoft
+        from tenantatlas.providers import alert_events, listeners, microsoft
         from tenantatlas.providers.checks import check_encryption_keys
 
         checks.register(check_encryption_keys, "providers")
@@ -28,3 +29,4 @@ class ProvidersConfig(AppConfig):
         operation_run_completed.connect(
             listeners.update_connection_health, dispatch_uid="run-health"
         )
+        register_scan("credential-expiry", alert_events.scan_credential_expiry)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib.actors import RUN_COMPLETION
 from tenantatlas.operations.models import OperationRun
+from tenantatlas.providers.alert_events import health_changed
 from tenantatlas.providers.health_result import HealthResult
 from tenantatlas.providers.models import Health, ProviderConnection
 
@@ -43,6 +44,7 @@ def record_health(
         connection.default_domain = result.default_domain[:255]
     connection.save()
     if previous != connection.health:
+        health_changed(connection, previous)
         record_event(
             workspace=connection.workspace,
             actor=RUN_COMPLETION,

@@ -10,6 +10,7 @@ from django import db
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.utils import InterfaceError, OperationalError
 
+from tenantatlas.alerts.ticks import tick as alert_tick
 from tenantatlas.inventory.changes import prune_changes
 from tenantatlas.operations.reaper import reap
 from tenantatlas.operations.schedules import fire_due_schedules
@@ -43,6 +44,7 @@ class Command(BaseCommand):
                     **reap(),
                     **fire_due_schedules(),
                     "changes_pruned": prune_changes(),
+                    **alert_tick(),
                 }
             except (OperationalError, InterfaceError) as exc:
                 if not options["loop"]:
