@@ -42,6 +42,11 @@ EXPECTED = {
 }
 
 
+def _at(moment: dt.datetime | None) -> dt.datetime:
+    assert moment is not None
+    return moment
+
+
 def _demo() -> str:
     out = io.StringIO()
     call_command("demo", stdout=out, stderr=out)
@@ -76,28 +81,29 @@ def test_the_demo_starts_with_three_days_of_attributed_history_recorded_once(
         OperationRun.objects.filter(connection=contoso, operation_type=SYNC).order_by("pk")
     )
     assert [run.status for run in syncs] == ["succeeded"] * 4
-    for days_ago, run in zip((3, 2, 1, 0), syncs, strict=True):
-        assert run.created_at <= run.started_at <= run.finished_at
-        assert abs(now - days_ago * dt.timedelta(days=1) - run.finished_at) < dt.timedelta(
-            minutes=5
-        )
+    runs = [(run.created_at, _at(run.started_at), _at(run.finished_at)) for run in syncs]
+    for days_ago, (created, started, finished) in zip((3, 2, 1, 0), runs, strict=True):
+        assert created <= started <= finished
+        assert abs(now - days_ago * dt.timedelta(days=1) - finished) < dt.timedelta(minutes=5)
     summary = TenantSummary.objects.get(connection=contoso)
     assert summary.last_sync_run_id == syncs[-1].pk
-    assert syncs[-2].finished_at < syncs[-1].started_at <= summary.last_sync_at
+    assert runs[-2][2] < runs[-1][1] <= _at(summary.last_sync_at)
     baseline = InventoryItem.objects.filter(connection=contoso).order_by("first_seen_at").first()
     assert baseline is not None
-    assert syncs[0].started_at <= baseline.first_seen_at <= syncs[0].finished_at
+    assert runs[0][1] <= baseline.first_seen_at <= runs[0][2]
 
     # Each change lies in its dated window, and so does the audit event it is attributed to.
     audited = {m.item_id: m for m in sim.mutations(CONTOSO) if m.audit_event_id}
     for change in ItemChange.objects.filter(connection=contoso).select_related("item"):
-        assert change.previous_seen_at is None or change.previous_seen_at < change.detected_at
+        previous = change.previous_seen_at
+        assert previous is None or previous < change.detected_at
         if not change.actor:
             continue
         mutation = audited[change.item.external_id]
         assert (change.audit_event_id, change.activity_at) == (mutation.audit_event_id, mutation.at)
-        assert change.previous_seen_at is None or change.previous_seen_at < change.activity_at
-        assert change.activity_at <= change.detected_at
+        activity_at = _at(change.activity_at)
+        assert previous is None or previous < activity_at
+        assert activity_at <= change.detected_at
 
     # A restarted simulator is back at generation 0: the next start moves Contoso on again and
     # replays nothing.
