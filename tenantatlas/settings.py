@@ -386,6 +386,17 @@ ALERT_BACKOFF_CAP_SECONDS = envfloat("TENANTATLAS_ALERT_BACKOFF_CAP_SECONDS", 36
 ALERT_LEASE_SECONDS = envint("TENANTATLAS_ALERT_LEASE_SECONDS", 60)
 # Failed deliveries in a row that mark a channel failing (its owners are told in-app).
 ALERT_CHANNEL_FAILING_AFTER = envint("TENANTATLAS_ALERT_CHANNEL_FAILING_AFTER", 3)
+# Webhook and Teams deliveries (alerts/outbound.py): https to public addresses only, unless
+# private networks are allowed (all but link-local, or just the listed CIDRs such as
+# 10.20.0.0/16 for on-premises receivers) or plain http to the listed hosts. The CA file (PEM)
+# is trusted besides the public CAs. The read timeout bounds the whole exchange.
+ALERTS_ALLOW_PRIVATE_NETWORKS = envbool("TENANTATLAS_ALERTS_ALLOW_PRIVATE_NETWORKS", False)
+ALERTS_PRIVATE_NETWORKS = envlist("TENANTATLAS_ALERTS_PRIVATE_NETWORKS")
+ALERTS_HTTP_HOSTS = envlist("TENANTATLAS_ALERTS_HTTP_HOSTS")
+ALERTS_CA_FILE = envstr("TENANTATLAS_ALERTS_CA_FILE", "")
+ALERTS_CONNECT_TIMEOUT = envfloat("TENANTATLAS_ALERTS_CONNECT_TIMEOUT", 5.0)
+ALERTS_READ_TIMEOUT = envfloat("TENANTATLAS_ALERTS_READ_TIMEOUT", 15.0)
+ALERTS_MAX_RESPONSE_BYTES = envint("TENANTATLAS_ALERTS_MAX_RESPONSE_BYTES", 65536)
 
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO")
 LOGGING = {
