@@ -196,9 +196,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
     error = f"{where} answered {status}"
     if 300 <= status < 400:
         error += " (a redirect; redirects are not followed)"
-    snippet = _text(response.body[:200]).strip()
-    if snippet:
-        error += f": {snippet}"
+    # The answer's body is never shown: from a receiver on a private network it could carry
+    # internal content into a page every member sees.
     return SendResult(
         ok=False,
         status_code=status,

@@ -126,6 +126,7 @@ def record(delivery: AlertDelivery, attempt: int, result: SendResult) -> str | N
             if not mine.update(
                 status=DeliveryStatus.DELIVERED,
                 delivered_at=now,
+                last_attempt_at=now,
                 lease_until=None,
                 last_status_code=result.status_code,
                 last_error="",
@@ -139,6 +140,7 @@ def record(delivery: AlertDelivery, attempt: int, result: SendResult) -> str | N
             if not mine.update(
                 status=DeliveryStatus.PENDING,
                 next_attempt_at=due,
+                last_attempt_at=now,
                 lease_until=None,
                 last_status_code=result.status_code,
                 last_error=error,
@@ -148,6 +150,7 @@ def record(delivery: AlertDelivery, attempt: int, result: SendResult) -> str | N
             return DeliveryStatus.PENDING
         if not mine.update(
             status=DeliveryStatus.FAILED,
+            last_attempt_at=now,
             lease_until=None,
             last_status_code=result.status_code,
             last_error=error,

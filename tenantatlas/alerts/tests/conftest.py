@@ -23,3 +23,13 @@ def smtp(settings: Any) -> Any:
     with SmtpServer() as server:
         server.configure(settings)
         yield server
+
+
+@pytest.fixture
+def webhook(settings: Any, tmp_path: Any) -> Any:
+    """A real HTTPS webhook receiver on the loopback that checks signatures."""
+    from tenantatlas.alerts.tests.receivers import WebhookReceiver
+
+    with WebhookReceiver(tmp_path / "webhook-pki", secret="whsec-" + "k" * 32) as receiver:
+        receiver.configure(settings)
+        yield receiver

@@ -68,3 +68,127 @@ class SmtpServer:
                 "OPTIONS": {"host": "127.0.0.1", "port": self.port, "timeout": 5},
             }
         }
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    signature_ok: bool | None  # None: the receiver has no secret
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """An HTTPS webhook receiver on 127.0.0.1 (certificate from a private test CA) that checks
+    each request's signature the way docs/alerts.md tells receivers to, and records it.
+
+    ``answer(status, times, headers=..., delay=...)`` scripts the next answers (e.g. 429 with
+    Retry-After); afterwards it answers 204. ``by_delivery()`` dedupes on the delivery id.
+    """
+
+    def __init__(self, state_dir: Any, secret: str = "") -> None:
+        import http.server
+        import ssl
+
+        from tenantatlas.simulator.ca import ensure_keys
+
+        keys = ensure_keys(state_dir)
+        self.ca_file = str(keys.ca_bundle)
+        self.secret = secret
+        self.received: list[Received] = []
+        self._script: list[tuple[int, dict[str, str], float]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                import time
+
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                status, headers, delay = receiver._next()
+                if delay:
+                    time.sleep(delay)
+                receiver._record(self.path, dict(self.headers.items()), body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(keys.server_cert, keys.server_key)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.port = int(self._server.server_address[1])
+        self.url = f"https://127.0.0.1:{self.port}/hooks/tenantatlas"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(
+        self, status: int, times: int = 1, headers: dict[str, str] | None = None, delay: float = 0
+    ) -> None:
+        with self._lock:
+            self._script.extend([(status, headers or {}, delay)] * times)
+
+    def _next(self) -> tuple[int, dict[str, str], float]:
+        with self._lock:
+            return self._script.pop(0) if self._script else (204, {}, 0.0)
+
+    def _record(self, path: str, headers: dict[str, str], body: bytes) -> None:
+        ok = None
+        if self.secret:
+            ok = verify_signature(self.secret, headers, body)
+        with self._lock:
+            self.received.append(Received(path, headers, body, ok))
+
+    def by_delivery(self) -> dict[str, list[Received]]:
+        seen: dict[str, list[Received]] = {}
+        for request in list(self.received):
+            seen.setdefault(request.headers.get("X-TenantAtlas-Delivery", ""), []).append(request)
+        return seen
+
+    def configure(self, settings: Any) -> None:
+        """Trust this receiver's CA and allow its loopback address."""
+        settings.ALERTS_CA_FILE = self.ca_file
+        settings.ALERTS_ALLOW_PRIVATE_NETWORKS = True
+
+
+def verify_signature(
+    secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300
+) -> bool:
+    """The receiver's side of docs/alerts.md: t=<unix>,v1=<hex HMAC-SHA256 of "<t>." + body>,
+    compared in constant time, and refused when the timestamp is too far off."""
+    import hashlib
+    import hmac
+    import time
+
+    lower = {k.lower(): v for k, v in headers.items()}
+    parts = dict(
+        p.split("=", 1) for p in lower.get("x-tenantatlas-signature", "").split(",") if "=" in p
+    )
+    try:
+        timestamp = int(parts.get("t", ""))
+    except ValueError:
+        return False
+    if abs(time.time() - timestamp) > tolerance:
+        return False
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected, parts.get("v1", ""))

@@ -43,7 +43,8 @@ def test_a_failing_scheduled_run_alerts_the_rules_members_in_every_channel(
     )
 
     event = AlertEvent.objects.get(kind=EventKind.RUN_FAILED)
-    assert event.key == f"run:{run.pk}" and event.connection_id == conn.pk
+    assert event.key == f"run:{run.pk}"
+    assert event.connection_id == conn.pk
     assert deliver_due() == [DeliveryStatus.DELIVERED] * AlertDelivery.objects.count()
     assert AlertDelivery.objects.count() == 2  # the default rule: in-app and e-mail
 
@@ -51,7 +52,8 @@ def test_a_failing_scheduled_run_alerts_the_rules_members_in_every_channel(
     told = Notification.objects.filter(kind="alert").values_list("user__username", flat=True)
     assert sorted(told) == ["alice", "maggie"]
     note = Notification.objects.filter(kind="alert", user=alice).get()
-    assert "Tailspin" in note.title and note.url == f"/w/acme/runs/{run.pk}/"
+    assert "Tailspin" in note.title
+    assert note.url == f"/w/acme/runs/{run.pk}/"
 
     # E-mail: one message to both, plain text and HTML, with the link back.
     [message] = smtp.mailbox.messages
@@ -60,7 +62,8 @@ def test_a_failing_scheduled_run_alerts_the_rules_members_in_every_channel(
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     link = f"{settings.SITE_URL}/w/acme/runs/{run.pk}/"
-    assert link in text and f'href="{link}"' in html
+    assert link in text
+    assert f'href="{link}"' in html
     delivery = AlertDelivery.objects.get(channel__kind="email")
     assert message["Message-ID"] == f"<{delivery.key}@tenantatlas>"
 

@@ -1,0 +1,291 @@
+"""Delivery to real receivers: signatures, retries, Retry-After, failing channels, the sweeper."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tenantatlas.alerts.delivery import claim, deliver, sweep
+from tenantatlas.alerts.models import (
+    AlertChannel,
+    AlertDelivery,
+    AlertEvent,
+    AlertRule,
+    ChannelKind,
+    ChannelState,
+    DeliveryStatus,
+    EventKind,
+    Severity,
+)
+from tenantatlas.alerts.secrets import seal
+from tenantatlas.alerts.services import NewEvent, raise_event
+from tenantatlas.alerts.tests.workers import deliver_due
+from tenantatlas.notifications.models import Notification
+from tenantatlas.testing import make_connection
+
+
+def _webhook_rule(
+    workspace, url: str, secret: str, **rule_fields
+) -> tuple[AlertRule, AlertChannel]:
+    channel = AlertChannel.objects.create(
+        workspace=workspace,
+        name="Service desk hook",
+        kind=ChannelKind.WEBHOOK,
+        url=url,
+        secret_ciphertext=seal(secret),
+    )
+    rule = AlertRule.objects.create(
+        workspace=workspace,
+        name="Everything to the desk",
+        event_kind=rule_fields.pop("event_kind", EventKind.RUN_FAILED),
+        min_severity=Severity.INFO,
+        **rule_fields,
+    )
+    rule.channels.set([channel])
+    return rule, channel
+
+
+def _event(workspace, connection, key: str = "run:1", **fields) -> AlertEvent | None:
+    return raise_event(
+        NewEvent(
+            workspace_id=workspace.pk,
+            kind=fields.pop("kind", EventKind.RUN_FAILED),
+            severity=fields.pop("severity", Severity.CRITICAL),
+            key=key,
+            title=fields.pop("title", f"Inventory sync failed: {connection.display_name}"),
+            body="Graph timed out.",
+            path="/w/acme/runs/1/",
+            connection_id=connection.pk,
+            **fields,
+        )
+    )
+
+
+def _only_webhook(workspace) -> None:
+    """Leave the default rules out of these tests: only the rule under test listens."""
+    AlertRule.objects.filter(workspace=workspace).exclude(name="Everything to the desk").delete()
+
+
+@pytest.fixture
+def desk(acme, alice, webhook):
+    conn = make_connection(acme, alice, name="Contoso")
+    rule, channel = _webhook_rule(acme, webhook.url, webhook.secret)
+    _only_webhook(acme)
+    return conn, rule, channel
+
+
+def test_it_posts_the_documented_payload_with_a_valid_signature(acme, desk, webhook):
+    conn, rule, channel = desk
+    event = _event(acme, conn)
+    assert deliver_due() == [DeliveryStatus.DELIVERED]
+
+    [request] = webhook.received
+    assert request.signature_ok is True
+    delivery = AlertDelivery.objects.get()
+    assert (
+        request.headers["X-TenantAtlas-Delivery"]
+        == delivery.key
+        == f"r{rule.pk}-e{event.pk}-c{channel.pk}"
+    )
+    document = request.json()
+    assert document["schema"] == "tenantatlas.alert.v1"
+    assert document["id"] == delivery.key
+    assert document["rule"] == {"id": rule.pk, "name": rule.name, "digest": "immediate"}
+    [alert] = document["alerts"]
+    assert alert["kind"] == "run.failed"
+    assert alert["severity"] == "critical"
+    assert alert["connection"] == {
+        "id": conn.pk,
+        "name": "Contoso",
+        "tenant_id": str(conn.entra_tenant_id),
+    }
+    assert alert["url"].endswith("/w/acme/runs/1/")
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert delivery.last_status_code == 204
+
+
+def test_a_tampered_body_fails_the_documented_check(acme, desk, webhook):
+    from tenantatlas.alerts.tests.receivers import verify_signature
+
+    conn, _rule, _channel = desk
+    _event(acme, conn)
+    deliver_due()
+    [request] = webhook.received
+    assert verify_signature(webhook.secret, request.headers, request.body)
+    assert not verify_signature(webhook.secret, request.headers, request.body + b" ")
+    assert not verify_signature("another-secret-of-some-length", request.headers, request.body)
+
+
+def test_it_waits_out_retry_after_exactly(acme, desk, webhook):
+    conn, _rule, _channel = desk
+    webhook.answer(429, headers={"Retry-After": "7"})
+    _event(acme, conn)
+    assert deliver_due() == [DeliveryStatus.PENDING]
+
+    delivery = AlertDelivery.objects.get()
+    assert delivery.last_status_code == 429
+    assert delivery.next_attempt_at - delivery.last_attempt_at == dt.timedelta(seconds=7)
+    # Not a moment before: a worker that gets it early leaves it alone.
+    assert claim(delivery.pk, delivery.next_attempt_at - dt.timedelta(milliseconds=1)) is None
+    AlertDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert deliver(delivery.pk) == DeliveryStatus.DELIVERED
+    assert len(webhook.received) == 2
+    assert len(webhook.by_delivery()[delivery.key]) == 2  # the same id both times
+
+
+def test_server_errors_are_retried_with_backoff_and_a_refusal_is_not(acme, desk, webhook, settings):
+    conn, _rule, _channel = desk
+    settings.ALERT_BACKOFF_BASE_SECONDS = 0.0  # full jitter in [0, 0]: due at once
+    webhook.answer(503, times=2)
+    _event(acme, conn, key="run:1")
+    assert deliver_due() == [
+        DeliveryStatus.PENDING,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.DELIVERED,
+    ]
+    assert AlertDelivery.objects.get().attempts == 3
+
+    webhook.answer(400)
+    _event(acme, conn, key="run:2")
+    assert deliver_due() == [DeliveryStatus.FAILED]
+    failed = AlertDelivery.objects.get(status=DeliveryStatus.FAILED)
+    assert failed.attempts == 1
+    assert "answered 400" in failed.last_error
+    assert "/hooks/" not in failed.last_error  # only scheme://host… of the URL is ever shown
+
+
+def test_it_gives_up_after_the_last_attempt(acme, desk, webhook, settings):
+    conn, _rule, _channel = desk
+    settings.ALERT_BACKOFF_BASE_SECONDS = 0.0
+    settings.ALERT_MAX_ATTEMPTS = 3
+    webhook.answer(500, times=10)
+    _event(acme, conn)
+    assert deliver_due() == [DeliveryStatus.PENDING, DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+    assert AlertDelivery.objects.get().attempts == 3
+
+
+def test_a_channel_that_keeps_failing_is_marked_and_its_owners_are_told_once(
+    acme, alice, maggie, desk, webhook, settings
+):
+    conn, _rule, channel = desk
+    settings.ALERT_CHANNEL_FAILING_AFTER = 3
+    webhook.answer(404, times=5)
+    for n in range(5):
+        _event(acme, conn, key=f"run:{n}")
+    deliver_due()
+    channel.refresh_from_db()
+    assert channel.state == ChannelState.FAILING
+    assert channel.consecutive_failures == 5
+    told = Notification.objects.filter(kind="alert.channel_failing")
+    assert [n.user.username for n in told] == ["alice"]  # owners only, once
+    assert told.get().url == f"/w/acme/alerts/channels/{channel.pk}/"
+
+    _event(acme, conn, key="run:ok")
+    deliver_due()
+    channel.refresh_from_db()
+    assert (channel.state, channel.consecutive_failures) == (ChannelState.OK, 0)
+
+
+def test_a_failing_channel_never_holds_up_another(acme, alice, desk, webhook, settings, tmp_path):
+    from tenantatlas.alerts.tests.receivers import WebhookReceiver
+
+    conn, rule, _channel = desk
+    settings.ALERTS_READ_TIMEOUT = 0.5
+    webhook.answer(204, delay=2)  # slower than the read timeout
+    # The same test CA as the first receiver (its directory), so one trust file covers both.
+    with WebhookReceiver(tmp_path / "webhook-pki", secret="second-receiver-secret-value") as other:
+        second = AlertChannel.objects.create(
+            workspace=acme, name="Second", kind=ChannelKind.WEBHOOK, url=other.url,
+            secret_ciphertext=seal(other.secret),
+        )  # fmt: skip
+        rule.channels.add(second)
+        _event(acme, conn)
+        outcomes = {
+            d.channel.name: deliver(d.pk) for d in AlertDelivery.objects.select_related("channel")
+        }
+    assert outcomes == {
+        "Service desk hook": DeliveryStatus.PENDING,
+        "Second": DeliveryStatus.DELIVERED,
+    }
+    slow = AlertDelivery.objects.get(channel__name="Service desk hook")
+    assert "alert.timeout" in slow.last_error
+
+
+def test_the_sweeper_resends_what_a_killed_worker_left_sending(acme, desk, webhook, settings):
+    conn, _rule, _channel = desk
+    _event(acme, conn)
+    delivery = AlertDelivery.objects.get()
+    now = timezone.now()
+    assert claim(delivery.pk, now) == 1  # a worker claimed it, then died before recording
+    assert sweep(now) == {"deliveries_resent": 0}  # its lease still runs
+    # The lease runs out (as if ALERT_LEASE_SECONDS had passed).
+    AlertDelivery.objects.filter(pk=delivery.pk).update(lease_until=now - dt.timedelta(seconds=1))
+    assert sweep(timezone.now()) == {"deliveries_resent": 1}
+    assert deliver(delivery.pk) == DeliveryStatus.DELIVERED
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    # The dead worker's late outcome changes nothing: its claim (attempt 1) is gone.
+    from tenantatlas.alerts.delivery import SendResult, record
+
+    assert record(delivery, 1, SendResult(ok=False, error="late")) is None
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+
+
+def test_an_event_happens_once_per_key(acme, desk):
+    conn, _rule, _channel = desk
+    assert _event(acme, conn, key="run:9") is not None
+    assert _event(acme, conn, key="run:9") is None
+    assert AlertEvent.objects.count() == AlertDelivery.objects.count() == 1
+
+
+def test_rules_match_on_severity_and_scope(acme, alice, desk):
+    conn, rule, _channel = desk
+    other = make_connection(
+        acme, alice, name="Fabrikam", entra_tenant_id="22222222-2222-4222-8222-222222222222"
+    )
+    rule.min_severity = Severity.CRITICAL
+    rule.all_connections = False
+    rule.save()
+    rule.connections.set([conn])
+    _event(acme, conn, key="a", severity=Severity.WARNING)
+    _event(acme, other, key="b", severity=Severity.CRITICAL)
+    _event(acme, conn, key="c", severity=Severity.CRITICAL)
+    assert list(AlertDelivery.objects.values_list("alerts__event__key", flat=True)) == ["c"]
+
+
+def test_nothing_is_stored_when_no_rule_listens(acme, alice):
+    conn = make_connection(acme, alice)
+    AlertRule.objects.filter(workspace=acme).delete()
+    assert _event(acme, conn) is None
+    assert not AlertEvent.objects.exists()
+
+
+def test_a_digest_sends_the_windows_alerts_in_one_delivery_after_it_ends(acme, desk, webhook):
+    from tenantatlas.alerts.services import send_due_digests
+
+    conn, rule, _channel = desk
+    rule.digest = "hourly"
+    rule.save()
+    start = timezone.now().replace(minute=5, second=0, microsecond=0)
+    for n in range(3):
+        _event(acme, conn, key=f"run:{n}", occurred_at=start + dt.timedelta(minutes=n))
+    assert not AlertDelivery.objects.exists()
+    window_end = start.replace(minute=0) + dt.timedelta(hours=1)
+    assert send_due_digests(window_end - dt.timedelta(seconds=1)) == 0
+    assert send_due_digests(window_end) == 1
+    assert send_due_digests(window_end) == 0  # once
+    deliver_due()
+    [request] = webhook.received
+    assert [a["title"] for a in request.json()["alerts"]] == ["Inventory sync failed: Contoso"] * 3
+
+
+def test_in_app_delivery_is_exactly_once_even_when_handed_out_twice(acme, alice, maggie):
+    conn = make_connection(acme, alice)
+    _event(acme, conn)
+    in_app = AlertDelivery.objects.get(channel__kind=ChannelKind.IN_APP)
+    assert deliver(in_app.pk) == DeliveryStatus.DELIVERED
+    assert deliver(in_app.pk) is None
+    assert Notification.objects.filter(kind="alert").count() == 2  # alice and maggie, once each
