@@ -127,15 +127,17 @@ def sanitized_log():
         root.setLevel(old_level)
 
 
-def database_text() -> str:
-    """Every column of every table as text, except the credential ciphertext."""
+def database_text(exclude: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()) -> str:
+    """Every column of every table as text, except the credential ciphertext (and ``exclude``:
+    (table, column) pairs of other sealed columns)."""
+    skip = {("providers_providercredential", "ciphertext"), *exclude}
     parts = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
             columns = [
                 col.name
                 for col in connection.introspection.get_table_description(cursor, table)
-                if not (table == "providers_providercredential" and col.name == "ciphertext")
+                if (table, col.name) not in skip
             ]
             quoted = ", ".join(connection.ops.quote_name(col) for col in columns)
             cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")
