@@ -9,6 +9,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenantatlas.alerts.secrets import reseal_channel_secrets
 from tenantatlas.lib.actors import COMMAND
 from tenantatlas.lib.private_files import write_private_file
 from tenantatlas.providers.services.credentials import rotate_encryption_keys
@@ -50,8 +51,13 @@ class Command(BaseCommand):
             f"({counts['already_current']} already used the primary key); "
             f"{counts['unreadable']} unreadable with the configured keys."
         )
-        if counts["unreadable"]:
+        channels = reseal_channel_secrets()
+        self.stdout.write(
+            f"Re-encrypted {channels['resealed']} alert channel secret(s); "
+            f"{channels['unreadable']} unreadable with the configured keys."
+        )
+        if counts["unreadable"] or channels["unreadable"]:
             raise CommandError(
-                "Some credentials could not be decrypted and were left unchanged: "
+                "Some credentials or channel secrets could not be decrypted and were left unchanged: "
                 "an old key is missing from the configuration."
             )
