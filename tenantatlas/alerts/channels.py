@@ -183,7 +183,6 @@ def send_teams(delivery: AlertDelivery) -> SendResult:
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
     where = redact_url(url)
-    headers = {"User-Agent": "TenantAtlas-Alerts/1", **headers}
     try:
         response = post(url, body, headers, OutboundPolicy.from_settings())
     except OutboundRefused as exc:
