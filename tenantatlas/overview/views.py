@@ -12,9 +12,9 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from tenantatlas.inventory.charts import compliance_trend_svg
 from tenantatlas.overview import queries
 from tenantatlas.overview.tenants import SORT_LABELS, tenant_page
+from tenantatlas.overview.trend import trend_svg
 from tenantatlas.providers.models import Health, ProviderConnection
 from tenantatlas.workspaces.access import workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_VIEW
@@ -61,13 +61,15 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _base_urls(slug: str) -> dict[str, str]:
-    """Addresses reversed once per page: the tenant rows append their filters to them."""
+    """Addresses reversed once per page: the cards and rows append their filters to them."""
     urls = {
         name: reverse(view, kwargs={"slug": slug})
         for name, view in (
             ("connections", "providers:list"),
             ("inventory", "inventory:list"),
             ("runs", "operations:runs"),
+            ("changes", "inventory:changes"),
+            ("compliance", "inventory:compliance"),
         )
     }
     urls["devices"] = urls["inventory"] + "?kind=managed_device&connection="
@@ -111,7 +113,7 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
         "tenants": tenants,
         "sort": sort,
         "sort_labels": SORT_LABELS,
-        "trend_svg": compliance_trend_svg(trend, title="Compliance across all tenants"),
+        "trend_svg": trend_svg(trend),
         "urls": _base_urls(workspace.slug),
         "trend_days": len(trend),
     }

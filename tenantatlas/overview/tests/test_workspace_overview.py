@@ -3,6 +3,7 @@ workspace, and the same number of queries for 10 or 1,000 connections."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from html import unescape
@@ -10,8 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from tenantatlas.inventory.models import TenantSummary
+from tenantatlas.inventory.models import ComplianceTrendDay, TenantSummary
+from tenantatlas.lib.templatetags.local_dates import local_date
 from tenantatlas.overview.tests.estate import seed_acme, seed_globex
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import client_for, page_queries
@@ -128,7 +131,7 @@ def test_every_figure_counts_the_rows_of_the_list_it_opens(estate, acme, vera):
 
     # The tenant table's figures open the same lists for one connection.
     alpha = estate["Alpha"]
-    row = re.search(rf'<tr id="tenant-{alpha.pk}">(.*?)</tr>', html, flags=re.S).group(1)
+    row = "".join(tenant_cells(html, alpha))
     cells = dict(
         (query, value)
         for query, value in re.findall(r'href="[^"]*\?([^"]+)">([\d.,]+)(?: %)?<', row)
@@ -180,6 +183,119 @@ def test_the_figure_links_carry_the_filters_they_promise(estate, acme, vera):
     assert query_of("problems") == {"status": ["problems"], "finished": ["24h"]}
     assert query_of("expired") == {"expiry": ["expired"]}
     assert query_of("health-degraded") == {"health": ["degraded"], "status": ["enabled"]}
+
+
+def tenant_cells(html: str, conn: ProviderConnection) -> list[str]:
+    """The cells of a connection's row in the tenant table, each with its opening tag."""
+    row = re.search(rf'<tr id="tenant-{conn.pk}">(.*?)</tr>', html, flags=re.S)
+    assert row, conn.display_name
+    return [cell.strip() for cell in re.findall(r"(<td[^>]*>.*?)</td>", row.group(1), flags=re.S)]
+
+
+def test_a_tenant_without_figures_shows_dashes_its_status_and_never(estate, acme, vera):
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+    delta = estate["Delta"]
+    never = (
+        '<td class="overdue"><span class="badge badge-warning" '
+        'title="No sync or snapshot has produced data yet">Never</span>'
+    )
+    dash = '<td><small class="muted">—</small>'
+
+    assert tenant_cells(html, delta) == [
+        f'<td><a href="/w/acme/connections/{delta.pk}/">Delta</a> <span class="badge '
+        'badge-neutral" data-badge="connection_status:disabled" title="Operations are refused '
+        'until it is enabled.">Disabled</span>',
+        '<td><span class="badge badge-success" data-badge="health:healthy" title="Authentication,'
+        ' permissions and tenant check out.">Healthy</span>',
+        dash,
+        dash,
+        dash,
+        f'<td><a href="/w/acme/runs/?status=problems&amp;finished=24h&amp;connection={delta.pk}">'
+        "0</a>",
+        dash,
+        never,
+        never,
+        '<td><span class="badge badge-neutral" data-badge="credential_expiry:none" title="No '
+        'expiry date is known for this credential.">No expiry set</span>',
+    ]
+
+
+def test_a_tenants_figures_link_to_its_lists_and_old_data_is_flagged(estate, acme, vera):
+    alpha = estate["Alpha"]
+    synced = timezone.now() - dt.timedelta(days=3)
+    TenantSummary.objects.filter(connection=alpha).update(last_sync_at=synced)
+
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+    cells = tenant_cells(html, alpha)
+    devices = f"/w/acme/inventory/?kind=managed_device&amp;connection={alpha.pk}"
+
+    assert cells[:7] == [
+        f'<td><a href="/w/acme/connections/{alpha.pk}/">Alpha</a>',
+        '<td><span class="badge badge-success" data-badge="health:healthy" title="Authentication,'
+        ' permissions and tenant check out.">Healthy</span>',
+        f'<td><a href="{devices}&amp;compliance_state=compliant">70 %</a>',
+        f'<td><a href="{devices}&amp;compliance_state=noncompliant">2</a>',
+        f'<td><a href="{devices}&amp;stale=1">3</a>',
+        f'<td><a href="/w/acme/runs/?status=problems&amp;finished=24h&amp;connection={alpha.pk}">'
+        "1</a>",
+        f'<td><a href="{devices}">10</a>',
+    ]
+    assert cells[7] == (
+        f'<td class="overdue"><time datetime="{synced.isoformat()}" '
+        f'title="{local_date(synced)}">3\xa0days ago</time> '
+        '<span class="badge badge-warning" title="Older than its schedule, or than a day when it '
+        'has none">Out of date</span>'
+    )
+    assert cells[9] == (
+        '<td><span class="badge badge-warning" data-badge="credential_expiry:expiring" '
+        'title="The credential expires within the warning window.">Expires soon</span>'
+    )
+
+
+def test_it_escapes_connection_names_in_the_tenant_table(acme, alice, vera):
+    from tenantatlas.overview.tests.estate import Tenant, add_tenant
+
+    conn = add_tenant(acme, alice, Tenant('<b>Smith & "Sons"</b>'))
+
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+
+    assert tenant_cells(html, conn)[0] == (
+        f'<td><a href="/w/acme/connections/{conn.pk}/">'
+        "&lt;b&gt;Smith &amp; &quot;Sons&quot;&lt;/b&gt;</a>"
+    )
+    assert "<b>Smith" not in html
+
+
+def test_the_trend_chart_follows_every_change_of_the_days_it_draws(acme, vera):
+    today = timezone.now()
+    for back in range(3):
+        ComplianceTrendDay.objects.create(
+            workspace=acme,
+            day=(today - dt.timedelta(days=back)).date(),
+            compliant=10,
+            noncompliant=2,
+            total=12,
+            updated_at=today - dt.timedelta(days=back),
+        )
+    client = client_for(vera)
+
+    def chart() -> str:
+        html = client.get(overview_url(acme)).content.decode()
+        start = html.index('<svg xmlns="http://www.w3.org/2000/svg" class="chart')
+        return html[start : html.index("</svg>", start)]
+
+    first = chart()
+    assert chart() == first
+    assert "3 snapshots" in first
+    assert ", Not compliant 2," in first
+
+    # A later snapshot of the day rewrites its figures (the time too, but the chart may not
+    # rely on it).
+    ComplianceTrendDay.objects.filter(workspace=acme, day=today.date()).update(noncompliant=5)
+    assert ", Not compliant 5," in chart()
+    ComplianceTrendDay.objects.filter(workspace=acme, day=today.date()).delete()
+    assert "2 snapshots" in chart()
+    assert ", Not compliant 2," in chart()
 
 
 def _bulk_estate(workspace: Workspace, count: int) -> None:
