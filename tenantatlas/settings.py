@@ -384,6 +384,8 @@ ALERT_BACKOFF_BASE_SECONDS = envfloat("TENANTATLAS_ALERT_BACKOFF_BASE_SECONDS", 
 ALERT_BACKOFF_CAP_SECONDS = envfloat("TENANTATLAS_ALERT_BACKOFF_CAP_SECONDS", 3600.0)
 # A worker that claimed a delivery and vanished: after this long it is handed out again.
 ALERT_LEASE_SECONDS = envint("TENANTATLAS_ALERT_LEASE_SECONDS", 60)
+# Alert events and finished deliveries older than this are pruned by the reaper loop.
+ALERT_RETENTION_DAYS = envint("TENANTATLAS_ALERT_RETENTION_DAYS", 90)
 # Failed deliveries in a row that mark a channel failing (its owners are told in-app).
 ALERT_CHANNEL_FAILING_AFTER = envint("TENANTATLAS_ALERT_CHANNEL_FAILING_AFTER", 3)
 # Webhook and Teams deliveries (alerts/outbound.py): https to public addresses only, unless

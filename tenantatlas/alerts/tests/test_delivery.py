@@ -289,3 +289,26 @@ def test_in_app_delivery_is_exactly_once_even_when_handed_out_twice(acme, alice,
     assert deliver(in_app.pk) == DeliveryStatus.DELIVERED
     assert deliver(in_app.pk) is None
     assert Notification.objects.filter(kind="alert").count() == 2  # alice and maggie, once each
+
+
+def test_retention_forgets_old_finished_deliveries_and_events_but_keeps_open_ones(
+    acme, alice, settings
+):
+    from tenantatlas.alerts.ticks import prune
+
+    settings.ALERT_RETENTION_DAYS = 30
+    conn = make_connection(acme, alice)
+    old = timezone.now() - dt.timedelta(days=31)
+    _event(acme, conn, key="old-done", occurred_at=old)
+    _event(acme, conn, key="old-open", occurred_at=old)
+    _event(acme, conn, key="new", occurred_at=timezone.now())
+    AlertDelivery.objects.update(created_at=old)
+    AlertDelivery.objects.filter(alerts__event__key="old-done").update(
+        status=DeliveryStatus.DELIVERED
+    )
+    AlertDelivery.objects.filter(alerts__event__key="new").update(
+        status=DeliveryStatus.DELIVERED, created_at=timezone.now()
+    )
+    assert prune(timezone.now()) == 2 + 1  # two deliveries (in-app, e-mail) and their event
+    assert set(AlertEvent.objects.values_list("key", flat=True)) == {"old-open", "new"}
+    assert AlertDelivery.objects.count() == 4
