@@ -14,6 +14,7 @@ urlpatterns = [
     path("w/<slug:slug>/audit/", include("tenantatlas.audit.urls")),
     path("w/<slug:slug>/runs/", include("tenantatlas.operations.urls")),
     path("w/<slug:slug>/notifications/", include("tenantatlas.notifications.urls")),
+    path("w/<slug:slug>/alerts/", include("tenantatlas.alerts.urls")),
     path("w/<slug:slug>/", include("tenantatlas.inventory.urls")),
     path("api/v1/", api.urls),
     # Any other /api/ path answers the API's envelope, not the HTML 404 page.

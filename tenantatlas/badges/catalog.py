@@ -71,6 +71,30 @@ CATALOG: dict[str, dict[str, Badge]] = {
         "changed": Badge("Changed", "info", "Settings differ from the previous sync."),
         "removed": Badge("Removed", "warning", "No longer seen by a complete sync."),
     },
+    "alert_delivery_status": {
+        "pending": Badge("Pending", "info", "Waiting for a worker, or for its next attempt."),
+        "sending": Badge("Sending", "info", "A worker is handing it to the channel."),
+        "delivered": Badge("Delivered", "success", "The channel accepted it."),
+        "failed": Badge("Failed", "danger", "Refused for good, or out of attempts."),
+    },
+    "alert_channel_state": {
+        "ok": Badge("Delivering", "success", "Its last deliveries went through."),
+        "failing": Badge(
+            "Failing", "danger", "Several deliveries in a row failed: check it and send a test."
+        ),
+    },
+    "alert_switch": {
+        "on": Badge("On", "success"),
+        "off": Badge("Off", "neutral", "Switched off: nothing is sent."),
+    },
+    "alert_severity": {
+        "10": Badge("Info", "info"),
+        "20": Badge("Warning", "warning"),
+        "30": Badge("Critical", "danger"),
+    },
+    "alert_test": {
+        "true": Badge("Test", "neutral", "Sent with “Send test”, not by a rule."),
+    },
 }
 
 

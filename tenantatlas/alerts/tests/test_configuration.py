@@ -106,7 +106,7 @@ def test_it_creates_a_rule_for_chosen_connections_with_its_audit_entry(
         ({"min_severity": 25}, "min_severity", "offered severities"),
         ({"digest": "weekly"}, "digest", "offered digests"),
         ({"recipient_roles": ["owner", "admin"]}, "recipient_roles", "offered ones"),
-        ({"channel_ids": []}, "channels", "at least one channel"),
+        ({"channel_ids": [987654]}, "channels", "channels of this workspace"),
         ({"event_kind": "data.stale", "params": {"hours": 0}}, "hours", "between 1 and 720"),
         ({"event_kind": "data.stale", "params": {"hours": 721}}, "hours", "between 1 and 720"),
         ({"event_kind": "data.stale", "params": {"hours": 1.5}}, "hours", "whole hours"),

@@ -141,6 +141,23 @@ def _invitation(workspace: Workspace, user: Any) -> int:
     return invitation.pk
 
 
+def _alert_rule(workspace: Workspace, user: Any) -> int:
+    from tenantatlas.alerts.configuration import RuleInput, create_rule
+
+    name = f"Matrix rule {uuid.uuid4().hex[:8]}"
+    data = RuleInput(name=name, event_kind="run.failed")
+    return create_rule(actor=SYSTEM, workspace=workspace, data=data).pk
+
+
+def _alert_channel(workspace: Workspace, user: Any) -> int:
+    """A webhook channel (it has a signing secret to replace and can be sent a test)."""
+    from tenantatlas.alerts.configuration import ChannelInput, create_channel
+
+    name = f"Matrix hook {uuid.uuid4().hex[:8]}"
+    data = ChannelInput(name=name, kind="webhook", url="https://hooks.example.test/matrix")
+    return create_channel(actor=SYSTEM, workspace=workspace, data=data).channel.pk
+
+
 # Object kinds addressed by <int:pk>: factory(workspace, requesting user) -> pk of a fresh object
 # of that workspace. The requesting user matters only for per-user objects (notifications).
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
@@ -151,6 +168,8 @@ OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "inventory_item": _inventory_item,
     "api_token": _api_token,
     "invitation": _invitation,
+    "alert_rule": _alert_rule,
+    "alert_channel": _alert_channel,
 }
 
 _SECRET_FORM = {
@@ -158,6 +177,14 @@ _SECRET_FORM = {
     "credential_kind": "client_secret",
     "client_secret": "matrix-secret-value-0001",
 }
+_ALERT_RULE_FORM = {
+    "name": "Matrix rule",
+    "event_kind": "run.failed",
+    "scope": "all",
+    "min_severity": "20",
+    "digest": "immediate",
+}
+_ALERT_CHANNEL_FORM = {"name": "Matrix channel", "kind": "in_app", "is_enabled": "on"}
 _CONNECTION_FORM = {
     "display_name": "Matrix connection",
     "entra_tenant_id": NEW_TENANT_ID,
@@ -272,6 +299,46 @@ WORKSPACE_ROUTES: list[Route] = [
         data={"name": "Matrix", "capabilities": [PROVIDER_VIEW]},
     ),
     Route("accounts:token_revoke", PROVIDER_VIEW, method="POST", obj="api_token", ok=302),
+    # alerts/urls.py: everyone sees rules, channels and delivery logs; provider.manage changes
+    # them. Deleting asks first (GET); replacing a secret answers with the new one (200).
+    Route("alerts:rules", PROVIDER_VIEW),
+    Route("alerts:rule_create", PROVIDER_MANAGE),
+    Route("alerts:rule_create", PROVIDER_MANAGE, method="POST", data=_ALERT_RULE_FORM, ok=302),
+    Route("alerts:rule_edit", PROVIDER_MANAGE, obj="alert_rule"),
+    Route(
+        "alerts:rule_edit",
+        PROVIDER_MANAGE,
+        method="POST",
+        obj="alert_rule",
+        data=_ALERT_RULE_FORM,
+        ok=302,
+    ),
+    Route("alerts:rule_delete", PROVIDER_MANAGE, obj="alert_rule"),
+    Route("alerts:rule_delete", PROVIDER_MANAGE, method="POST", obj="alert_rule", ok=302),
+    Route("alerts:channels", PROVIDER_VIEW),
+    Route("alerts:channel_create", PROVIDER_MANAGE),
+    Route(
+        "alerts:channel_create",
+        PROVIDER_MANAGE,
+        method="POST",
+        data=_ALERT_CHANNEL_FORM,
+        ok=302,
+    ),
+    Route("alerts:channel", PROVIDER_VIEW, obj="alert_channel"),
+    Route("alerts:channel_edit", PROVIDER_MANAGE, obj="alert_channel"),
+    Route(
+        "alerts:channel_edit",
+        PROVIDER_MANAGE,
+        method="POST",
+        obj="alert_channel",
+        data={"name": "Matrix hook renamed", "is_enabled": "on"},
+        ok=302,
+    ),
+    Route("alerts:channel_secret", PROVIDER_MANAGE, obj="alert_channel"),
+    Route("alerts:channel_secret", PROVIDER_MANAGE, method="POST", obj="alert_channel"),
+    Route("alerts:channel_test", PROVIDER_MANAGE, method="POST", obj="alert_channel", ok=302),
+    Route("alerts:channel_delete", PROVIDER_MANAGE, obj="alert_channel"),
+    Route("alerts:channel_delete", PROVIDER_MANAGE, method="POST", obj="alert_channel", ok=302),
 ]
 
 
