@@ -178,7 +178,8 @@ class Alert(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
     event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="alerts")
-    window_end = models.DateTimeField(null=True, blank=True)  # digest rules only
+    # Digest rules only: when its digest goes out; cleared once the digest's deliveries exist.
+    window_end = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = WorkspaceScopedQuerySet.as_manager()

@@ -197,27 +197,27 @@ def digest_window_end(digest: str, moment: dt.datetime) -> dt.datetime | None:
 
 
 def send_due_digests(now: dt.datetime | None = None) -> int:
-    """Deliveries for every digest window that has ended; idempotent (keys). Returns how many."""
+    """Deliveries for every digest window that has ended; its alerts then leave the waiting
+    list (``window_end`` cleared), so the due query only ever reads what waits. Safe beside
+    another tick doing the same (row locks, unique keys). Returns how many deliveries."""
     now = now or timezone.now()
     made = 0
-    due = (
-        Alert.objects.filter(window_end__lte=now, deliveries__isnull=True)
-        .values_list("rule_id", "window_end")
-        .distinct()
-    )
-    for rule_id, window_end in list(due):
-        with transaction.atomic():
-            rule = AlertRule.objects.filter(pk=rule_id).prefetch_related("channels").first()
-            if rule is None:
-                continue
-            alerts = list(
-                Alert.objects.filter(rule=rule, window_end=window_end, deliveries__isnull=True)
-            )
-            stem = f"r{rule.pk}-d{window_end:%Y%m%dT%H%MZ}"
-            made += len(_deliveries(rule, alerts, stem))
-            if not rule.channels.filter(is_enabled=True).exists():
-                # Nowhere to send: the window is closed all the same.
+    due = Alert.objects.filter(window_end__lte=now).values_list("rule_id", "window_end").distinct()
+    for rule_id, window_end in list(due.order_by()):
+        try:
+            with transaction.atomic():
+                waiting = Alert.objects.select_for_update().filter(
+                    rule_id=rule_id, window_end=window_end
+                )
+                alerts = list(waiting)
+                rule = AlertRule.objects.filter(pk=rule_id).prefetch_related("channels").first()
+                if not alerts or rule is None:
+                    continue
+                stem = f"r{rule.pk}-d{window_end.astimezone(dt.UTC):%Y%m%dT%H%MZ}"
+                made += len(_deliveries(rule, alerts, stem))
                 Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(window_end=None)
+        except IntegrityError:
+            continue  # another tick made this window's deliveries first
     return made
 
 
