@@ -59,10 +59,10 @@ class RuleForm(_RefusalsOnFields):
         label="Connections", choices=SCOPE_CHOICES, initial=ALL, widget=forms.RadioSelect
     )
     connections = ConnectionChoices(
-        label="Chosen connections",
+        label="Connections it watches",
         queryset=None,
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=forms.SelectMultiple,
         help_text="Hold Ctrl (⌘ on a Mac) to choose several.",
     )
     min_severity = forms.TypedChoiceField(
@@ -116,9 +116,9 @@ class RuleForm(_RefusalsOnFields):
     ) -> None:
         super().__init__(data, initial=self.initial_of(rule) if rule is not None else None)
         connections = self.fields["connections"]
-        connections.queryset = live_connections(workspace).order_by(  # type: ignore[attr-defined]
-            "display_name", "pk"
-        )
+        live = live_connections(workspace).order_by("display_name", "pk")
+        connections.queryset = live  # type: ignore[attr-defined]
+        connections.widget.attrs["size"] = max(2, min(8, live.count()))
         channels = self.fields["channels"]
         channels.queryset = AlertChannel.objects.for_workspace(workspace)  # type: ignore[attr-defined]
         self.fields["kinds"].choices = change_kind_choices()  # type: ignore[attr-defined]
@@ -222,9 +222,9 @@ class ChannelForm(_RefusalsOnFields):
             self.fields["kind"].disabled = True
             self.fields["kind"].initial = channel.kind
             self.fields["kind"].help_text = "A channel keeps its kind."
-            where = channel.url_display or "the current one"
-            self.fields["url"].help_text = f"Leave empty to keep {where}."
-            self.fields["teams_url"].help_text = f"Leave empty to keep {where}."
+            keep = f"Now {channel.url_display}; leave empty to keep it."
+            self.fields["url"].help_text = keep
+            self.fields["teams_url"].help_text = keep
             self.fields[
                 "secret"
             ].help_text = "Leave empty to keep the current secret. Write-only: never shown."
