@@ -20,7 +20,8 @@ class GeneratedTenant(Protocol):
     """What the builders read of the tenant they build for (``data.TenantData`` is one)."""
 
     scenario: TenantScenario
-    anchor: dt.datetime
+    anchor: dt.datetime  # "now" (naive UTC): what must look recent counts back from it
+    epoch: dt.datetime  # a fixed day (naive UTC): what must not move counts from it
     tid: str
 
     def rename_suffix(self, index: int) -> str:
@@ -125,7 +126,7 @@ def build_device(data: GeneratedTenant, index: int, digest: bytes, t: Traits) ->
         first=first,
         last=last,
         upn=f"{first.lower()}.{last.lower()}{user_index}@{data.scenario.default_domain}",
-        enrolled=data.anchor - dt.timedelta(days=30 + digest[12] * 3, minutes=digest[13] * 7),
+        enrolled=data.epoch - dt.timedelta(days=30 + digest[12] * 3, minutes=digest[13] * 7),
         serial=digest[20:26].hex().upper(),
         suffix=data.rename_suffix(index),
         sync_minutes=data.sync_minutes(index, t),
@@ -296,11 +297,11 @@ def _item_common(
     renamed = data.item_renamed(index)
     round_ = index // cycle
     name = base_name if round_ == 0 else f"{base_name} #{round_ + 1}"
-    created = data.anchor - dt.timedelta(days=400 - (index * 7) % 300, hours=index % 24)
+    created = data.epoch - dt.timedelta(days=400 - (index * 7) % 300, hours=index % 24)
     modified = created + dt.timedelta(days=3 + index % 40)
     if renamed:
         name = f"{name} (v{generation})"
-        modified = data.anchor - dt.timedelta(hours=generation)
+        modified = data.epoch + dt.timedelta(hours=generation)
     return {
         "id": stable_guid(kind, data.tid, data.scenario.seed, index),
         "name": name,

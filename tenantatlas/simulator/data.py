@@ -12,6 +12,11 @@ Mutation: with ``drift = "renames"`` (the default), at ``generation`` g > 0 the 
 later sync sees a known number of updated and removed items. ``drift = "churn"`` instead moves
 only volatile device fields and the order of set-like arrays at every generation. The declared
 mutations (``mutations.py``) apply on top of either.
+
+Two clocks: dates that never move by themselves (enrolments, creation and modification times)
+count from ``BASE_DATE``, so a restarted simulator serves a tenant at a generation exactly as
+before; only the times that must look recent (last check-ins, grace periods) count back from the
+server's start, and a sync compares devices on none of them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from tenantatlas.simulator.scenarios import ScenarioError, TenantScenario
 from tenantatlas.simulator.values import guid_from, iso, stable_guid
 
 STALE_AFTER_DAYS = 7
+# The fixed day generated enrolment, creation and modification dates count from (naive UTC).
+BASE_DATE = dt.datetime(2026, 1, 1)
 
 # Share of the population per complianceState, out of 65536 (compliant is the rest).
 _COMPLIANCE_WEIGHTS = (
@@ -137,10 +144,11 @@ def _traits(digest: bytes) -> Traits:
 
 
 class TenantData:
-    """The generated content of one tenant at one generation, relative to ``anchor``.
+    """The generated content of one tenant at one generation.
 
-    ``anchor`` is "now" for the data: last sync times are anchor minus an age, so staleness
-    is stable for the lifetime of a server (it is fixed when the server starts).
+    ``anchor`` is "now" for the times that must look recent: last sync times are anchor minus an
+    age, so staleness is stable for the lifetime of a server (it is fixed when the server
+    starts). ``epoch`` (``BASE_DATE``) is where every date that must not move counts from.
     """
 
     def __init__(
@@ -152,6 +160,7 @@ class TenantData:
         self.scenario = scenario
         # Naive UTC internally: formatting naive datetimes is several times cheaper.
         self.anchor = anchor.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+        self.epoch = BASE_DATE
         self.tid = scenario.tenant_id.lower()
         self._builtin = builtin_generation(scenario)
         self.state = MutationState(scenario, timeline or [anchor] * (scenario.generation + 1))
