@@ -23,7 +23,7 @@ from tenantatlas.inventory.models import (
     ItemChange,
     TenantSummary,
 )
-from tenantatlas.operations.models import PROBLEM_STATUSES, OperationRun, OperationSchedule
+from tenantatlas.operations.models import PROBLEM_STATUSES, OperationRun
 from tenantatlas.providers.models import (
     ConnectionStatus,
     Health,
@@ -140,14 +140,6 @@ def problem_counts(workspace_ids: list[int], now: dt.datetime | None = None) -> 
 def trend_days(workspace: Workspace, days: int = 90) -> list[ComplianceTrendDay]:
     since = timezone.now().date() - dt.timedelta(days=days)
     return list(ComplianceTrendDay.objects.for_workspace(workspace).filter(day__gte=since))
-
-
-def schedule_intervals(workspace: Workspace) -> dict[tuple[int, str], int]:
-    """(connection id, operation type) → minutes, for the enabled sync and snapshot schedules."""
-    rows = OperationSchedule.objects.filter(
-        workspace=workspace, enabled=True, operation_type__in=(SYNC, SNAPSHOT)
-    ).values_list("connection_id", "operation_type", "interval_minutes")
-    return {(conn, op): minutes for conn, op, minutes in rows}
 
 
 CHANGE_WINDOW = dt.timedelta(hours=24)

@@ -1,8 +1,9 @@
 """The overview's per-tenant table: one row per live connection, sortable, paged.
 
-A page costs the same queries whatever the workspace holds: the page of connections (with
-their summary and current credential), then one grouped query each for the page's problem runs
-and the workspace's schedules.
+A page costs the same queries whatever the workspace holds: the count, the page of connections
+(joined to their summary, current credential and sync and snapshot schedules, each at most one
+row, and reading only the columns the table shows), then one grouped query for the page's
+problem runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.db.models import Case, Count, F, FilteredRelation, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from tenantatlas.badges.catalog import credential_expiry_state
@@ -24,7 +25,6 @@ from tenantatlas.overview.queries import (
     compliance_share,
     compliant_share_expression,
     problem_runs,
-    schedule_intervals,
 )
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.models import Workspace
@@ -49,6 +49,25 @@ SORTS = {
     "last_sync": "tenant_summary__last_sync_at",
     "last_snapshot": "tenant_summary__last_snapshot_at",
 }
+# What a row shows of a connection and its summary; the rest is never read.
+COLUMNS = (
+    "id",
+    "display_name",
+    "status",
+    "health",
+    *(
+        f"tenant_summary__{column}"
+        for column in (
+            "id",
+            "compliant",
+            "noncompliant",
+            "total",
+            "stale",
+            "last_sync_at",
+            "last_snapshot_at",
+        )
+    ),
+)
 SORT_LABELS = {
     "name": "Connection",
     "health": "Health",
@@ -87,13 +106,36 @@ def _overdue(when: dt.datetime | None, minutes: int | None, now: dt.datetime) ->
     return when is None or now - when > allowed
 
 
+def _schedule(operation_type: str) -> FilteredRelation:
+    # One per connection and operation (the schedule_one_per_operation constraint).
+    return FilteredRelation(
+        "schedules",
+        condition=Q(schedules__operation_type=operation_type, schedules__enabled=True),
+    )
+
+
 def tenant_page(workspace: Workspace, *, sort: str, page_number: Any) -> tuple[str, Page[Any]]:
     sort, terms = ordering(sort)
     connections = (
         ProviderConnection.objects.for_workspace(workspace)
-        .with_current_credential()
         .select_related("tenant_summary")
-        .annotate(health_rank=_HEALTH_RANK, share=compliant_share_expression())
+        .annotate(
+            health_rank=_HEALTH_RANK,
+            share=compliant_share_expression(),
+            # At most one current credential per connection (credential_one_current).
+            live_credential=FilteredRelation(
+                "credentials", condition=Q(credentials__retired_at__isnull=True)
+            ),
+            sync_schedule=_schedule(SYNC),
+            snapshot_schedule=_schedule(SNAPSHOT),
+        )
+        .annotate(
+            credential_id=F("live_credential__id"),
+            credential_expires_at=F("live_credential__expires_at"),
+            sync_minutes=F("sync_schedule__interval_minutes"),
+            snapshot_minutes=F("snapshot_schedule__interval_minutes"),
+        )
+        .only(*COLUMNS)
         .order_by(*terms)
     )
     page = Paginator(connections, TENANTS_PER_PAGE).get_page(page_number)
@@ -105,22 +147,14 @@ def tenant_page(workspace: Workspace, *, sort: str, page_number: Any) -> tuple[s
         .annotate(n=Count("id"))
         .order_by()
     )
-    intervals = schedule_intervals(workspace)
     now = timezone.now()
-    page.object_list = [
-        _row(conn, problems.get(conn.pk, 0), intervals, now) for conn in page.object_list
-    ]
+    page.object_list = [_row(conn, problems.get(conn.pk, 0), now) for conn in page.object_list]
     return sort, page
 
 
-def _row(
-    conn: ProviderConnection,
-    problems: int,
-    intervals: dict[tuple[int, str], int],
-    now: dt.datetime,
-) -> TenantRow:
+def _row(conn: Any, problems: int, now: dt.datetime) -> TenantRow:
+    """A connection of the page query (with its annotations) as a row of the table."""
     summary: TenantSummary | None = getattr(conn, "tenant_summary", None)
-    credential = conn.current_credential
     return TenantRow(
         connection=conn,
         summary=summary,
@@ -128,14 +162,10 @@ def _row(
         stale=summary.stale if summary else 0,
         problems=problems,
         credential_state=credential_expiry_state(
-            credential.expires_at if credential else None,
-            has_credential=credential is not None,
-            now=now,
+            conn.credential_expires_at, has_credential=conn.credential_id is not None, now=now
         ),
-        sync_overdue=_overdue(
-            summary.last_sync_at if summary else None, intervals.get((conn.pk, SYNC)), now
-        ),
+        sync_overdue=_overdue(summary.last_sync_at if summary else None, conn.sync_minutes, now),
         snapshot_overdue=_overdue(
-            summary.last_snapshot_at if summary else None, intervals.get((conn.pk, SNAPSHOT)), now
+            summary.last_snapshot_at if summary else None, conn.snapshot_minutes, now
         ),
     )

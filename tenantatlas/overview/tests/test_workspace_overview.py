@@ -252,6 +252,54 @@ def test_a_tenants_figures_link_to_its_lists_and_old_data_is_flagged(estate, acm
     )
 
 
+def test_a_tenants_data_is_out_of_date_by_its_own_schedule_or_after_a_day(
+    estate, acme, alice, vera
+):
+    from tenantatlas.operations.models import OperationSchedule
+    from tenantatlas.operations.schedules import set_schedule
+
+    now = timezone.now()
+    alpha, charlie = estate["Alpha"], estate["Charlie"]
+    TenantSummary.objects.filter(connection=alpha).update(
+        last_sync_at=now - dt.timedelta(hours=2), last_snapshot_at=now - dt.timedelta(hours=2)
+    )
+    TenantSummary.objects.filter(connection=charlie).update(
+        last_sync_at=now - dt.timedelta(days=3), last_snapshot_at=now - dt.timedelta(days=3)
+    )
+    for conn, operation, minutes in (
+        (alpha, "inventory.sync", 60),  # 2 h old, hourly: out of date
+        (alpha, "compliance.snapshot", 6 * 60),  # 2 h old, every 6 h: fine
+        (charlie, "inventory.sync", 7 * 24 * 60),  # 3 days old, weekly: fine
+        (charlie, "compliance.snapshot", 7 * 24 * 60),  # weekly, but paused: a day applies
+    ):
+        set_schedule(
+            actor=alice, connection=conn, operation_type=operation, interval_minutes=minutes
+        )
+    OperationSchedule.objects.filter(
+        connection=charlie, operation_type="compliance.snapshot"
+    ).update(enabled=False)
+
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+
+    def overdue(conn: ProviderConnection) -> list[bool]:
+        return [cell.startswith('<td class="overdue">') for cell in tenant_cells(html, conn)[7:9]]
+
+    assert overdue(alpha) == [True, False]
+    assert overdue(charlie) == [False, True]
+
+
+def test_a_tenant_shows_its_current_credentials_expiry_or_that_it_has_none(estate, acme, vera):
+    from tenantatlas.providers.models import ProviderCredential
+
+    bravo, charlie = estate["Bravo"], estate["Charlie"]
+    ProviderCredential.objects.filter(connection=bravo).update(retired_at=timezone.now())
+
+    html = client_for(vera).get(overview_url(acme)).content.decode()
+
+    assert 'data-badge="credential_expiry:missing"' in tenant_cells(html, bravo)[9]
+    assert 'data-badge="credential_expiry:valid"' in tenant_cells(html, charlie)[9]
+
+
 def test_it_escapes_connection_names_in_the_tenant_table(acme, alice, vera):
     from tenantatlas.overview.tests.estate import Tenant, add_tenant
 
