@@ -345,6 +345,22 @@ INVITATION_EXPIRY_DAYS = envint("TENANTATLAS_INVITATION_EXPIRY_DAYS", 7)
 if INVITATION_EXPIRY_DAYS < 1:
     raise ImproperlyConfigured("TENANTATLAS_INVITATION_EXPIRY_DAYS must be 1 or more")
 
+# Retention (docs/operations.md, "Retention"): `tenantatlas prune` and each pass of the reaper
+# loop delete rows older than this many days, oldest first, in short batches. Expired sessions
+# go once they expire; change history and alerts keep their own settings above and below.
+RETENTION_RUNS_DAYS = envint("TENANTATLAS_RETENTION_RUNS_DAYS", 180)  # finished runs only
+RETENTION_AUDIT_DAYS = envint("TENANTATLAS_RETENTION_AUDIT_DAYS", 365)
+RETENTION_NOTIFICATIONS_DAYS = envint("TENANTATLAS_RETENTION_NOTIFICATIONS_DAYS", 90)
+RETENTION_TASKS_DAYS = envint("TENANTATLAS_RETENTION_TASKS_DAYS", 7)  # finished queue rows
+for _kind, _days in {
+    "RUNS": RETENTION_RUNS_DAYS,
+    "AUDIT": RETENTION_AUDIT_DAYS,
+    "NOTIFICATIONS": RETENTION_NOTIFICATIONS_DAYS,
+    "TASKS": RETENTION_TASKS_DAYS,
+}.items():
+    if _days < 1:
+        raise ImproperlyConfigured(f"TENANTATLAS_RETENTION_{_kind}_DAYS must be 1 or more")
+
 # Alerts (docs/alerts.md). E-mail goes out over SMTP when TENANTATLAS_SMTP_URL is set
 # (smtp://user:password@host:587 with STARTTLS, smtps://…:465 with TLS, smtp+plain://… for a
 # relay on a trusted network); without it, each e-mail is written to DATA_DIR/mail/.
