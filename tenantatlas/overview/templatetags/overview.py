@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from tenantatlas.badges.templatetags.badges import badge
+from tenantatlas.lib.dates import safe_localtime
 from tenantatlas.lib.templatetags.local_dates import local_date
 from tenantatlas.overview.tenants import TenantRow
 
@@ -45,29 +46,32 @@ def percent(share: float | None) -> str:
     return f"{value:g} %"
 
 
+NEVER = format_html(
+    '<span class="badge badge-warning" title="{}">Never</span>',
+    "No sync or snapshot has produced data yet",
+)
+OUT_OF_DATE = format_html(
+    ' <span class="badge badge-warning" title="{}">Out of date</span>',
+    "Older than its schedule, or than a day when it has none",
+)
+
+
 def freshness(
-    when: dt.datetime | None, overdue: bool, now: dt.datetime | None = None
+    when: dt.datetime | None,
+    overdue: bool,
+    now: dt.datetime | None = None,
+    day_label: Callable[[dt.date], str] = local_date,
 ) -> SafeString:
-    """When data last arrived ("3 hours ago"), flagged when older than its schedule allows."""
+    """When data last arrived ("3 hours ago", titled with its local day), flagged when older
+    than its schedule allows."""
     if when is None:
-        return format_html(
-            '<span class="badge badge-warning" title="{}">Never</span>',
-            "No sync or snapshot has produced data yet",
-        )
-    flag = (
-        format_html(
-            ' <span class="badge badge-warning" title="{}">Out of date</span>',
-            "Older than its schedule, or than a day when it has none",
-        )
-        if overdue
-        else ""
-    )
+        return NEVER
     return format_html(
         '<time datetime="{}" title="{}">{} ago</time>{}',
         when.isoformat(),
-        local_date(when),
+        day_label(safe_localtime(when).date()),  # DATE_FORMAT shows the day, not the time
         timesince(when, now),
-        flag,
+        OUT_OF_DATE if overdue else "",
     )
 
 
@@ -85,39 +89,43 @@ def sort_link(context: Any, key: str, label: str, current: str) -> SafeString:
 
 
 NO_FIGURE = mark_safe('<small class="muted">—</small>')
-NEVER = freshness(None, overdue=True)
 OVERDUE = mark_safe(' class="overdue"')
-# A row's cells: connection (and its status), health, compliant share, not compliant, stale,
-# failed (24 h), devices, last sync, last snapshot, credential. Links are written out here, not
-# built per cell, so each value is escaped once.
-_ROW_START = (
-    '\n      <tr id="tenant-{}">\n        <td><a href="{}">{}</a>{}</td>\n        <td>{}</td>'
+# The table's row, as the template wrote it: the connection (and its status), health, compliant
+# share, not compliant, stale, failed (24 h), devices, last sync, last snapshot, credential. A
+# value used twice is escaped once.
+_ROW = """
+      <tr id="tenant-{pk}">
+        <td><a href="{connections}{pk}/">{name}</a>{status}</td>
+        <td>{health}</td>
+        <td>{share}</td>
+        <td>{noncompliant}</td>
+        <td>{stale}</td>
+        <td><a href="{runs}?status=problems&amp;finished=24h&amp;connection={pk}">{problems}</a></td>
+        <td>{devices}</td>
+        <td{sync_class}>{sync}</td>
+        <td{snapshot_class}>{snapshot}</td>
+        <td>{credential}</td>
+      </tr>"""
+SUMMARISED_ROW = _ROW.format_map(
+    {
+        "share": "{share}",  # a link, or a dash when there are no devices
+        "noncompliant": '<a href="{list}{pk}&amp;compliance_state=noncompliant">{noncompliant}</a>',
+        "stale": '<a href="{list}{pk}&amp;stale=1">{stale}</a>',
+        "devices": '<a href="{list}{pk}">{devices}</a>',
+        "sync_class": "{sync_class}",
+        "sync": "{sync}",
+        "snapshot_class": "{snapshot_class}",
+        "snapshot": "{snapshot}",
+    }
+    | {key: f"{{{key}}}" for key in ("pk", "connections", "name", "status", "health")}
+    | {key: f"{{{key}}}" for key in ("runs", "problems", "credential")}
 )
-_ROW_END = "\n        <td>{}</td>\n      </tr>"
-_FAILED = (
-    '\n        <td><a href="{}?status=problems&amp;finished=24h&amp;connection={}">{}</a></td>'
-)
-SUMMARISED_ROW = "".join(
-    [
-        _ROW_START,
-        "\n        <td>{}</td>",  # the share: a link, or a dash when there are no devices
-        '\n        <td><a href="{}{}&amp;compliance_state=noncompliant">{}</a></td>',
-        '\n        <td><a href="{}{}&amp;stale=1">{}</a></td>',
-        _FAILED,
-        '\n        <td><a href="{}{}">{}</a></td>',
-        "\n        <td{}>{}</td>" * 2,
-        _ROW_END,
-    ]
-)
-UNSUMMARISED_ROW = "".join(
-    [
-        _ROW_START,
-        f"\n        <td>{NO_FIGURE}</td>" * 3,
-        _FAILED,
-        f"\n        <td>{NO_FIGURE}</td>",
-        f"\n        <td{OVERDUE}>{NEVER}</td>" * 2,
-        _ROW_END,
-    ]
+UNSUMMARISED_ROW = _ROW.format_map(
+    dict.fromkeys(("share", "noncompliant", "stale", "devices"), NO_FIGURE)
+    | dict.fromkeys(("sync_class", "snapshot_class"), OVERDUE)
+    | dict.fromkeys(("sync", "snapshot"), NEVER)
+    | {key: f"{{{key}}}" for key in ("pk", "connections", "name", "status", "health")}
+    | {key: f"{{{key}}}" for key in ("runs", "problems", "credential")}
 )
 
 
@@ -129,52 +137,53 @@ def tenant_rows(rows: Sequence[TenantRow], urls: Mapping[str, str]) -> SafeStrin
     through the template engine cost more than all of the page's queries (B6,
     docs/performance.md). Every value is escaped by format_html.
     """
-    badges = functools.cache(badge)  # a page shows a handful of distinct badges, many times
+    # A page shows a handful of distinct badges and days, many times.
+    badges, days = functools.cache(badge), functools.cache(local_date)
     now = timezone.now()
-    return format_html_join("", "{}", ((_tenant_row(row, urls, badges, now),) for row in rows))
+    return format_html_join(
+        "", "{}", ((_tenant_row(row, urls, badges, days, now),) for row in rows)
+    )
 
 
 def _tenant_row(
-    row: TenantRow, urls: Mapping[str, str], badges: Callable[..., SafeString], now: dt.datetime
+    row: TenantRow,
+    urls: Mapping[str, str],
+    badges: Callable[..., SafeString],
+    days: Callable[[dt.date], str],
+    now: dt.datetime,
 ) -> SafeString:
     conn, summary = row.connection, row.summary
-    pk = conn.pk
-    start = (
-        pk,
-        f"{urls['connections']}{pk}/",
-        conn.display_name,
-        "" if conn.is_enabled else format_html(" {}", badges("connection_status", conn.status)),
-        badges("health", conn.health),
-    )
-    failed = (urls["runs"], pk, row.problems)
-    credential = badges("credential_expiry", row.credential_state)
+    cells = {
+        "pk": conn.pk,
+        "connections": urls["connections"],
+        "name": conn.display_name,
+        "status": (
+            "" if conn.is_enabled else format_html(" {}", badges("connection_status", conn.status))
+        ),
+        "health": badges("health", conn.health),
+        "runs": urls["runs"],
+        "problems": row.problems,
+        "credential": badges("credential_expiry", row.credential_state),
+    }
     if summary is None:
-        return format_html(UNSUMMARISED_ROW, *start, *failed, credential)
-    devices = urls["devices"]
-    share = (
-        NO_FIGURE
-        if row.share is None
-        else format_html(
-            '<a href="{}{}&amp;compliance_state=compliant">{}</a>', devices, pk, percent(row.share)
-        )
-    )
+        return format_html(UNSUMMARISED_ROW, **cells)
     return format_html(
         SUMMARISED_ROW,
-        *start,
-        share,
-        devices,
-        pk,
-        summary.noncompliant,
-        devices,
-        pk,
-        row.stale,
-        *failed,
-        devices,
-        pk,
-        summary.total,
-        OVERDUE if row.sync_overdue else "",
-        freshness(summary.last_sync_at, row.sync_overdue, now),
-        OVERDUE if row.snapshot_overdue else "",
-        freshness(summary.last_snapshot_at, row.snapshot_overdue, now),
-        credential,
+        **cells,
+        share=NO_FIGURE
+        if row.share is None
+        else format_html(
+            '<a href="{}{}&amp;compliance_state=compliant">{}</a>',
+            urls["devices"],
+            conn.pk,
+            percent(row.share),
+        ),
+        list=urls["devices"],
+        noncompliant=summary.noncompliant,
+        stale=row.stale,
+        devices=summary.total,
+        sync_class=OVERDUE if row.sync_overdue else "",
+        sync=freshness(summary.last_sync_at, row.sync_overdue, now, days),
+        snapshot_class=OVERDUE if row.snapshot_overdue else "",
+        snapshot=freshness(summary.last_snapshot_at, row.snapshot_overdue, now, days),
     )
