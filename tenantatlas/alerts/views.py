@@ -6,8 +6,6 @@ and the channel's page follows it by polling until it has ended.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -27,6 +25,7 @@ from tenantatlas.alerts.configuration import (
     update_channel,
     update_rule,
 )
+from tenantatlas.alerts.configuration.shown import shown_errors
 from tenantatlas.alerts.forms import ChannelForm, RuleForm, SecretForm
 from tenantatlas.alerts.models import (
     AlertChannel,
@@ -36,7 +35,6 @@ from tenantatlas.alerts.models import (
     DeliveryStatus,
     EventKind,
 )
-from tenantatlas.alerts.outbound import redact_url
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.keyset import (
     InvalidCursor,
@@ -46,7 +44,6 @@ from tenantatlas.lib.keyset import (
     paginate,
 )
 from tenantatlas.lib.pages import render_polling
-from tenantatlas.lib.sanitize import Redactor, current_redactor
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW
 from tenantatlas.workspaces.models import Role
@@ -56,7 +53,6 @@ DELIVERIES_PER_PAGE = 30
 # Matches the index delivery_channel_log (channel, -created_at).
 NEWEST_FIRST = Keyset("created_at", descending=True, decode=decode_datetime)
 ACTIVE = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
-_URL = re.compile(r"\bhttps?://[^\s\"'<>]+", re.IGNORECASE)
 
 
 def _rules() -> Any:
@@ -148,19 +144,6 @@ def rule_delete(request: WorkspaceRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Rule “{rule.name}” deleted.")
         return redirect("alerts:rules", slug=request.workspace.slug)
     return render(request, "alerts/confirm_delete.html", {"rule": rule, "tab": "rules"})
-
-
-def shown_errors(channel: AlertChannel) -> Callable[[str], str]:
-    """How a delivery error is shown: sanitized again, the channel's URL and any other URL in
-    it cut to ``scheme://host/…`` (a receiver's answer may quote the URL it was called at)."""
-    redactor = Redactor(parent=current_redactor())
-    redactor.register(channel.url)
-
-    def shown(error: str) -> str:
-        cut = _URL.sub(lambda m: redact_url(m.group(0)), error)
-        return redactor.sanitize(cut, limit=None)
-
-    return shown
 
 
 @workspace_view(PROVIDER_VIEW)

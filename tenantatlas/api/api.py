@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 from tenantatlas.api.auth import ApiTokenAuth
 from tenantatlas.api.errors import error_body, install_error_handlers
 from tenantatlas.api.routers import (
+    alerts,
     audit,
     changes,
     connections,
@@ -81,5 +82,5 @@ api = TenantAtlasApi(
     docs_url="/docs",
 )
 install_error_handlers(api)
-for module in (me, connections, runs, inventory, changes, notifications, audit):
+for module in (me, connections, runs, inventory, changes, notifications, alerts, audit):
     api.add_router("", module.router)

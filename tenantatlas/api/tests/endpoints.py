@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenantatlas.api.tests.factories import make_run
+from tenantatlas.lib.actors import SYSTEM
 from tenantatlas.notifications.models import Notification
 from tenantatlas.operations.models import RunStatus
-from tenantatlas.testing import make_connection
+from tenantatlas.testing import KNOWN_SECRET, make_connection
 from tenantatlas.workspaces.capabilities import (
     AUDIT_VIEW,
     PROVIDER_MANAGE,
@@ -54,7 +55,14 @@ class Endpoint:
     @property
     def template(self) -> str:
         """The OpenAPI path this row stands for."""
-        name = {"connection": "connection_id", "run": "run_id", "notification": "notification_id"}
+        name = {
+            "connection": "connection_id",
+            "run": "run_id",
+            "notification": "notification_id",
+            "alert_rule": "rule_id",
+            "alert_channel": "channel_id",
+            "alert_delivery": "delivery_id",
+        }
         path = self.path.replace("{id}", "{" + name.get(self.obj or "", "id") + "}")
         return "/api/v1" + path.replace("/inventory/managed_device", "/inventory/{kind}")
 
@@ -96,10 +104,41 @@ def _notification(workspace: Workspace, user: Any) -> int:
     )
 
 
+def _alert_rule(workspace: Workspace, user: Any) -> int:
+    from tenantatlas.alerts.configuration import RuleInput, create_rule
+
+    data = RuleInput(name=f"Matrix rule {uuid.uuid4().hex[:8]}", event_kind="run.failed")
+    return int(create_rule(actor=SYSTEM, workspace=workspace, data=data).pk)
+
+
+def _alert_channel(workspace: Workspace, user: Any) -> int:
+    """A webhook channel signed with the canary secret (no answer may contain it)."""
+    from tenantatlas.alerts.configuration import ChannelInput, create_channel
+
+    data = ChannelInput(
+        name=f"Matrix hook {uuid.uuid4().hex[:8]}",
+        kind="webhook",
+        url="https://hooks.example.test/matrix",
+        secret=KNOWN_SECRET,
+    )
+    return int(create_channel(actor=SYSTEM, workspace=workspace, data=data).channel.pk)
+
+
+def _alert_delivery(workspace: Workspace, user: Any) -> int:
+    from tenantatlas.alerts.configuration import send_test
+    from tenantatlas.alerts.models import AlertChannel
+
+    channel = AlertChannel.objects.get(pk=_alert_channel(workspace, user))
+    return int(send_test(actor=SYSTEM, channel=channel).delivery.pk)
+
+
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "connection": _connection,
     "run": _queued_run,
     "notification": _notification,
+    "alert_rule": _alert_rule,
+    "alert_channel": _alert_channel,
+    "alert_delivery": _alert_delivery,
 }
 
 ENDPOINTS: list[Endpoint] = [
@@ -156,6 +195,45 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/notifications", PROVIDER_VIEW),
     Endpoint("POST", "/notifications/{id}/read", PROVIDER_VIEW, obj="notification"),
     Endpoint("POST", "/notifications/read", PROVIDER_VIEW),
+    # alerts
+    Endpoint("GET", "/alerts/rules", PROVIDER_VIEW),
+    Endpoint(
+        "POST",
+        "/alerts/rules",
+        PROVIDER_MANAGE,
+        body={"name": "Matrix", "event_kind": "data.stale", "params": {"hours": 12}},
+        ok=201,
+    ),
+    Endpoint("GET", "/alerts/rules/{id}", PROVIDER_VIEW, obj="alert_rule"),
+    Endpoint(
+        "PATCH",
+        "/alerts/rules/{id}",
+        PROVIDER_MANAGE,
+        obj="alert_rule",
+        body={"digest": "daily"},
+    ),
+    Endpoint("DELETE", "/alerts/rules/{id}", PROVIDER_MANAGE, obj="alert_rule", ok=204),
+    Endpoint("GET", "/alerts/channels", PROVIDER_VIEW),
+    Endpoint(
+        "POST",
+        "/alerts/channels",
+        PROVIDER_MANAGE,
+        body={"name": "Matrix", "kind": "webhook", "url": "https://hooks.example.test/new"},
+        ok=201,
+    ),
+    Endpoint("GET", "/alerts/channels/{id}", PROVIDER_VIEW, obj="alert_channel"),
+    Endpoint(
+        "PATCH",
+        "/alerts/channels/{id}",
+        PROVIDER_MANAGE,
+        obj="alert_channel",
+        body={"name": "Renamed"},
+    ),
+    Endpoint("DELETE", "/alerts/channels/{id}", PROVIDER_MANAGE, obj="alert_channel", ok=204),
+    Endpoint("POST", "/alerts/channels/{id}/secret", PROVIDER_MANAGE, obj="alert_channel", body={}),
+    Endpoint("POST", "/alerts/channels/{id}/test", PROVIDER_MANAGE, obj="alert_channel", ok=202),
+    Endpoint("GET", "/alerts/channels/{id}/deliveries", PROVIDER_VIEW, obj="alert_channel"),
+    Endpoint("GET", "/alerts/deliveries/{id}", PROVIDER_VIEW, obj="alert_delivery"),
     # audit
     Endpoint("GET", "/audit-events", AUDIT_VIEW),
 ]
