@@ -7,6 +7,7 @@ generated once into the data directory with 0600 permissions. Production
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from tenantatlas.lib.private_files import (
     restrict_umask,
     tighten,
 )
+from tenantatlas.observability.multiprocess import prepare as prepare_metrics_dir
 
 # Whatever imported these settings (the tenantatlas command, manage.py, gunicorn, a test
 # runner), the files it creates are private, and a data directory an older release left
@@ -114,6 +116,7 @@ INSTALLED_APPS = [
     "tenantatlas.alerts.apps.AlertsConfig",
     "tenantatlas.overview",
     "tenantatlas.api",
+    "tenantatlas.observability.apps.ObservabilityConfig",  # /metrics, logs, readiness reports
     "tenantatlas.embedded",  # serve and demo: what starts everything and seeds the demo
     "tenantatlas.simulator",
 ]
@@ -416,16 +419,44 @@ ALERTS_CONNECT_TIMEOUT = envfloat("TENANTATLAS_ALERTS_CONNECT_TIMEOUT", 5.0)
 ALERTS_READ_TIMEOUT = envfloat("TENANTATLAS_ALERTS_READ_TIMEOUT", 15.0)
 ALERTS_MAX_RESPONSE_BYTES = envint("TENANTATLAS_ALERTS_MAX_RESPONSE_BYTES", 65536)
 
+# ── Observability: metrics and logs (docs/operations.md "Metrics", "Logs") ────────────────
+# /metrics answers a scraper that sends `Authorization: Bearer <TENANTATLAS_METRICS_TOKEN>`;
+# with no token configured, only requests that reach the process directly (no proxy headers)
+# from loopback or TENANTATLAS_METRICS_ALLOWED_NETWORKS (CIDRs). Everything else gets 404/401.
+METRICS_TOKEN = envstr("TENANTATLAS_METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("TENANTATLAS_METRICS_TOKEN must be at least 16 characters")
+METRICS_ALLOWED_NETWORKS = envlist("TENANTATLAS_METRICS_ALLOWED_NETWORKS")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TENANTATLAS_METRICS_ALLOWED_NETWORKS: {_network!r} is not an address or network"
+        ) from None
+# Counters of the worker, reaper and web processes of this machine meet in one directory
+# (prometheus_client's multiprocess mode); chosen before anything imports prometheus_client.
+METRICS_DIR = prepare_metrics_dir(DATA_DIR)
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # scraped over plain HTTP inside the network
+
+# Logs: one line per record on stderr, plain (default) or JSON (TENANTATLAS_LOG_FORMAT=json,
+# one object per line with the record's fields). Every handler sanitizes (lib/sanitize.py).
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO")
+LOG_FORMAT = envstr("TENANTATLAS_LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"TENANTATLAS_LOG_FORMAT={LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"sanitize": {"()": "tenantatlas.lib.sanitize.SanitizingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "tenantatlas.observability.logs.SanitizedJsonFormatter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["sanitize"],
         }
     },
