@@ -333,6 +333,40 @@ GRAPH_MAX_ATTEMPTS = envint("TENANTATLAS_GRAPH_MAX_ATTEMPTS", 6)
 GRAPH_MAX_TOTAL_WAIT = envfloat("TENANTATLAS_GRAPH_MAX_TOTAL_WAIT", 120.0)
 GRAPH_MAX_INLINE_RETRY_AFTER = envfloat("TENANTATLAS_GRAPH_MAX_INLINE_RETRY_AFTER", 60.0)
 
+# ── Graph budget (tenantatlas/graph/budget.py, docs/operations.md "Graph budget") ────────────
+# Every worker paces its Graph requests through buckets shared with all others: one per
+# (app, Entra tenant) and one per app across tenants, each letting through at most REQUESTS in
+# any SECONDS (Microsoft's limits, docs/microsoft-facts.md "Throttling limits"), BURST of them
+# at once. A 429 blocks its pair until Retry-After (else PENALTY_SECONDS) and halves the pair's
+# rate, which climbs back to full over RECOVERY_SECONDS. Store: auto (Redis with the rq
+# transport, else the database; the default in production), database, redis or off (the
+# default elsewhere: one embedded worker stays far below the limits).
+GRAPH_BUDGET_STORE = envstr("TENANTATLAS_GRAPH_BUDGET_STORE", "auto" if PRODUCTION else "off")
+if GRAPH_BUDGET_STORE not in {"auto", "database", "redis", "off"}:
+    raise ImproperlyConfigured(
+        f"TENANTATLAS_GRAPH_BUDGET_STORE={GRAPH_BUDGET_STORE!r}: use auto, database, redis or off"
+    )
+GRAPH_BUDGET_REDIS_URL = _bounded_redis_url(envstr("TENANTATLAS_GRAPH_BUDGET_REDIS_URL", REDIS_URL))
+GRAPH_BUDGET_TENANT_REQUESTS = envint("TENANTATLAS_GRAPH_BUDGET_TENANT_REQUESTS", 1000)
+GRAPH_BUDGET_TENANT_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_TENANT_SECONDS", 20.0)
+GRAPH_BUDGET_APP_REQUESTS = envint("TENANTATLAS_GRAPH_BUDGET_APP_REQUESTS", 130_000)
+GRAPH_BUDGET_APP_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_APP_SECONDS", 10.0)
+GRAPH_BUDGET_BURST = envfloat("TENANTATLAS_GRAPH_BUDGET_BURST", 0.1)
+GRAPH_BUDGET_PENALTY_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_PENALTY_SECONDS", 2.0)
+GRAPH_BUDGET_RECOVERY_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_RECOVERY_SECONDS", 60.0)
+if (
+    min(GRAPH_BUDGET_TENANT_REQUESTS, GRAPH_BUDGET_APP_REQUESTS) < 1
+    or min(GRAPH_BUDGET_TENANT_SECONDS, GRAPH_BUDGET_APP_SECONDS) <= 0
+    or not 0 < GRAPH_BUDGET_BURST < 1
+    or GRAPH_BUDGET_PENALTY_SECONDS < 0
+    or GRAPH_BUDGET_RECOVERY_SECONDS <= 0
+):
+    raise ImproperlyConfigured(
+        "TENANTATLAS_GRAPH_BUDGET_*: REQUESTS must be 1 or more, SECONDS and RECOVERY_SECONDS "
+        "positive, BURST between 0 and 1 (exclusive), PENALTY_SECONDS 0 or more"
+    )
+# ── end of the Graph budget ───────────────────────────────────────────────────────────────
+
 # Operations
 RUN_HEARTBEAT_SECONDS = envint("TENANTATLAS_RUN_HEARTBEAT_SECONDS", 10)
 # Three missed heartbeats; with `reap --loop` (every 15 s) a lost worker's run ends within ~45 s.
