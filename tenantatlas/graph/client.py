@@ -33,6 +33,7 @@ from tenantatlas.graph.retry import (
     retries_active,
 )
 from tenantatlas.graph.tokens import TokenSource
+from tenantatlas.lib import metrics
 from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.lib.sanitize import Redactor
 
@@ -86,6 +87,10 @@ class GraphClient:
         )
         self._base = urlsplit(cloud.graph_base_url)
         self._base_path = unquote(self._base.path).rstrip("/")
+        # /metrics: requests, 429s and retries per cloud (lib/metrics.py).
+        self._sent = metrics.GRAPH_REQUESTS.labels(cloud=cloud.name)
+        self._throttled = metrics.GRAPH_THROTTLED.labels(cloud=cloud.name)
+        self._retried = metrics.GRAPH_RETRIES.labels(cloud=cloud.name)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -196,7 +201,11 @@ class GraphClient:
             "Accept": "application/json",
             "client-request-id": str(uuid.uuid4()),
         }
-        return self.session.get(url, params=query, headers=headers, timeout=self.timeout)
+        self._sent.inc()
+        response = self.session.get(url, params=query, headers=headers, timeout=self.timeout)
+        if response.status_code == 429:
+            self._throttled.inc()
+        return response
 
     def _exchange(
         self, contract: Contract, url: str, query: dict[str, str] | None, refreshed: bool
@@ -262,6 +271,7 @@ class GraphClient:
                 cause=cause,
             ):
                 record.waits.append(wait)
+                self._retried.inc()
                 self._sleep(wait)
 
     def _next_wait(
