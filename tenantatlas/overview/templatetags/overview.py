@@ -16,8 +16,10 @@ from django.utils.timesince import timesince
 
 from tenantatlas.badges.templatetags.badges import badge
 from tenantatlas.lib.dates import safe_localtime
+from tenantatlas.lib.reasons import get_reason
 from tenantatlas.lib.templatetags.local_dates import local_date
 from tenantatlas.overview.tenants import TenantRow
+from tenantatlas.providers.models import ProviderConnection
 
 register = template.Library()
 
@@ -186,4 +188,52 @@ def _tenant_row(
         sync=freshness(summary.last_sync_at, row.sync_overdue, now, days),
         snapshot_class=OVERDUE if row.snapshot_overdue else "",
         snapshot=freshness(summary.last_snapshot_at, row.snapshot_overdue, now, days),
+    )
+
+
+TROUBLED_ROW = """
+      <tr>
+        <td><a href="{connections}{pk}/">{name}</a></td>
+        <td>{health}</td>
+        <td><strong>{title}</strong> <small class="mono">{code}</small></td>
+        <td><small>{remediation}</small> <a href="{connections}{pk}/" class="small">Open connection</a></td>
+      </tr>"""
+UNEXPLAINED_ROW = """
+      <tr>
+        <td><a href="{connections}{pk}/">{name}</a></td>
+        <td>{health}</td>
+        <td>{message}</td>
+        <td><a href="{connections}{pk}/" class="small">Open connection</a></td>
+      </tr>"""
+
+
+@register.simple_tag
+def troubled_rows(connections: Sequence[ProviderConnection], urls: Mapping[str, str]) -> SafeString:
+    """The rows of the connections that need attention: the reason of their health (its title
+    and remedy), or their health message when they have no reason code."""
+    badges = functools.cache(badge)
+    return format_html_join(
+        "", "{}", ((_troubled_row(conn, urls, badges),) for conn in connections)
+    )
+
+
+def _troubled_row(
+    conn: ProviderConnection, urls: Mapping[str, str], badges: Callable[..., SafeString]
+) -> SafeString:
+    cells = {
+        "connections": urls["connections"],
+        "pk": conn.pk,
+        "name": conn.display_name,
+        "health": badges("health", conn.health),
+    }
+    if not conn.health_reason_code:
+        message = conn.health_message or "See the connection's last check."
+        return format_html(UNEXPLAINED_ROW, **cells, message=message)
+    found = get_reason(conn.health_reason_code)
+    return format_html(
+        TROUBLED_ROW,
+        **cells,
+        title=found.title,
+        code=conn.health_reason_code,
+        remediation=found.remediation,
     )

@@ -300,18 +300,23 @@ def test_a_tenant_shows_its_current_credentials_expiry_or_that_it_has_none(estat
     assert 'data-badge="credential_expiry:valid"' in tenant_cells(html, charlie)[9]
 
 
-def test_it_escapes_connection_names_in_the_tenant_table(acme, alice, vera):
+def test_it_escapes_connection_names_and_health_messages(acme, alice, vera):
     from tenantatlas.overview.tests.estate import Tenant, add_tenant
 
-    conn = add_tenant(acme, alice, Tenant('<b>Smith & "Sons"</b>'))
+    conn = add_tenant(acme, alice, Tenant('<b>Smith & "Sons"</b>', health="degraded"))
+    ProviderConnection.objects.filter(pk=conn.pk).update(health_message="<i>Expires</i> soon")
 
     html = client_for(vera).get(overview_url(acme)).content.decode()
+    troubled = html[html.index('id="troubled-heading"') : html.index('id="trend-heading"')]
 
+    name = "&lt;b&gt;Smith &amp; &quot;Sons&quot;&lt;/b&gt;"
     assert tenant_cells(html, conn)[0] == (
-        f'<td><a href="/w/acme/connections/{conn.pk}/">'
-        "&lt;b&gt;Smith &amp; &quot;Sons&quot;&lt;/b&gt;</a>"
+        f'<td><a href="/w/acme/connections/{conn.pk}/">{name}</a>'
     )
+    assert f'<td><a href="/w/acme/connections/{conn.pk}/">{name}</a></td>' in troubled
+    assert "<td>&lt;i&gt;Expires&lt;/i&gt; soon</td>" in troubled
     assert "<b>Smith" not in html
+    assert "<i>Expires" not in html
 
 
 def test_the_trend_chart_follows_every_change_of_the_days_it_draws(acme, vera):
