@@ -21,15 +21,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenantatlas.alerts import payloads
+from tenantatlas.alerts.addresses import OutboundError, OutboundPolicy, OutboundRefused, redact_url
 from tenantatlas.alerts.delivery import SendResult, record
 from tenantatlas.alerts.models import AlertChannel, AlertDelivery, ChannelKind
-from tenantatlas.alerts.outbound import (
-    OutboundError,
-    OutboundPolicy,
-    OutboundRefused,
-    post,
-    redact_url,
-)
+from tenantatlas.alerts.outbound import post
 from tenantatlas.alerts.secrets import SecretUnreadable, open_secret
 from tenantatlas.lib.sanitize import current_redactor, redaction_scope
 from tenantatlas.notifications.services import notify

@@ -211,7 +211,7 @@ def send_due_digests(now: dt.datetime | None = None) -> int:
                 )
                 alerts = list(waiting)
                 rule = AlertRule.objects.filter(pk=rule_id).prefetch_related("channels").first()
-                if not alerts or rule is None:
+                if not alerts or rule is None or window_end is None:
                     continue
                 stem = f"r{rule.pk}-d{window_end.astimezone(dt.UTC):%Y%m%dT%H%MZ}"
                 made += len(_deliveries(rule, alerts, stem))

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from tenantatlas.accounts.services import create_api_token
+from tenantatlas.alerts.addresses import redact_url
 from tenantatlas.alerts.models import (
     AlertChannel,
     AlertDelivery,
@@ -21,7 +22,6 @@ from tenantatlas.alerts.models import (
     EventKind,
     Severity,
 )
-from tenantatlas.alerts.outbound import redact_url
 from tenantatlas.alerts.secrets import seal
 from tenantatlas.alerts.services import NewEvent, raise_event
 from tenantatlas.alerts.tests.receivers import SmtpServer, WebhookReceiver

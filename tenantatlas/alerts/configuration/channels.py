@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenantatlas.alerts.addresses import redact_url
 from tenantatlas.alerts.configuration.inputs import (
     URL_KINDS,
     ChannelInput,
@@ -30,7 +31,6 @@ from tenantatlas.alerts.models import (
     ChannelState,
     DeliveryStatus,
 )
-from tenantatlas.alerts.outbound import redact_url
 from tenantatlas.alerts.secrets import seal
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib.actors import Actor, user_or_none

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import Model
 
+from tenantatlas.alerts.addresses import OutboundPolicy, OutboundRefused, check_url
 from tenantatlas.alerts.models import (
     AlertChannel,
     AlertDelivery,
@@ -24,7 +25,6 @@ from tenantatlas.alerts.models import (
     EventKind,
     Severity,
 )
-from tenantatlas.alerts.outbound import OutboundPolicy, OutboundRefused, check_url
 from tenantatlas.lib.errors import InvalidInput
 from tenantatlas.workspaces.models import Role, Workspace
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tenantatlas.alerts.addresses import redact_url
 from tenantatlas.alerts.models import AlertChannel
-from tenantatlas.alerts.outbound import redact_url
 from tenantatlas.lib.sanitize import Redactor, current_redactor
 
 _URL = re.compile(r"\bhttps?://[^\s\"'<>]+", re.IGNORECASE)

@@ -30,16 +30,16 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tenantatlas.alerts.outbound import (
+from tenantatlas.alerts.addresses import (
     MAX_URL_LENGTH,
     OutboundError,
     OutboundPolicy,
     OutboundRefused,
     address_kind,
     check_url,
-    post,
     redact_url,
 )
+from tenantatlas.alerts.outbound import post
 from tenantatlas.simulator.certs import build_certificate, private_key_pem
 
 SECRET = "sig-Zq8xK2v9LmN4pR7tW1yB"  # what a Teams workflow URL carries in its query

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from tenantatlas.alerts.addresses import redact_url
 from tenantatlas.alerts.models import (
     AlertChannel,
     AlertDelivery,
@@ -17,7 +18,6 @@ from tenantatlas.alerts.models import (
     DeliveryStatus,
     EventKind,
 )
-from tenantatlas.alerts.outbound import redact_url
 from tenantatlas.alerts.secrets import seal
 from tenantatlas.alerts.tests.workers import deliver_due
 from tenantatlas.notifications.models import Notification
