@@ -295,17 +295,34 @@ def _bounded_redis_url(url: str) -> str:
 # Task transport: "database" (default) or "rq" (Redis). Only run ids travel.
 TASK_TRANSPORT = envstr("TENANTATLAS_TASK_TRANSPORT", "database")
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Task queues, most urgent first (docs/operations.md "Queues"): connection checks, snapshots and
+# alert deliveries on `interactive`, inventory syncs on `bulk`, so short work never waits behind
+# a long sync. operations/registry.py names each operation's queue; a worker serves a list of
+# queues and takes them in its order (`tenantatlas worker --queues interactive,bulk`).
+TASK_QUEUE_INTERACTIVE = "interactive"
+TASK_QUEUE_BULK = "bulk"
+TASK_QUEUES = [TASK_QUEUE_INTERACTIVE, TASK_QUEUE_BULK]
+# Worker processes the embedded `serve` starts; 0: one per CPU, at least 2, at most 8.
+SERVE_WORKERS = envint("TENANTATLAS_WORKERS", 0)
+if SERVE_WORKERS < 0:
+    raise EnvError(f"TENANTATLAS_WORKERS={SERVE_WORKERS!r} must be 0 (one per CPU) or more")
 TASKS: dict[str, dict[str, object]]
 if TASK_TRANSPORT == "database":
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 elif TASK_TRANSPORT == "rq":
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASK_QUEUES}}
     RQ_QUEUES = {
-        "default": {"URL": _bounded_redis_url(REDIS_URL), "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT}
+        name: {"URL": _bounded_redis_url(REDIS_URL), "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT}
+        for name in TASK_QUEUES
     }
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
 elif TASK_TRANSPORT == "immediate":
-    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    TASKS = {
+        "default": {
+            "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": TASK_QUEUES,
+        }
+    }
 else:
     raise ImproperlyConfigured(
         f"TENANTATLAS_TASK_TRANSPORT={TASK_TRANSPORT!r}: use database, rq or immediate"
