@@ -28,6 +28,7 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user", "workspace", "read_at"], name="notif_user_ws_read"),
+            models.Index(fields=["created_at"], name="notif_created"),  # retention
         ]
 
     def __str__(self) -> str:

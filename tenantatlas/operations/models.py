@@ -311,6 +311,11 @@ class OperationRun(models.Model):
                 name="run_ws_status_finished",
             ),
             models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+            # Retention: finished runs, oldest first (finished_at is set exactly when a run
+            # ends). Not a condition on status: SQLite would not use it for a bound IN list.
+            models.Index(
+                fields=["finished_at"], condition=Q(finished_at__isnull=False), name="run_finished"
+            ),
         ]
 
     def __str__(self) -> str:
