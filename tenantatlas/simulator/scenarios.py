@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tenantatlas.simulator.limits import GraphLimits, LimitsError, parse_limits
+
 DEMO_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "demo.toml"
 
 
@@ -228,3 +230,16 @@ def load_scenarios(path: Path | str) -> list[TenantScenario]:
     if len(ids) != len(set(ids)):
         raise ScenarioError(f"{path.name}: duplicate tenant_id")
     return tenants
+
+
+def load_limits(path: Path | str) -> GraphLimits | None:
+    """The file's ``[limits]`` table (Graph's throttling limits to enforce), if it has one."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle).get("limits")
+    if raw is None:
+        return None
+    try:
+        return parse_limits(raw, f"{path.name}: limits")
+    except LimitsError as exc:
+        raise ScenarioError(str(exc)) from exc

@@ -33,7 +33,8 @@ from tenantatlas.simulator.errors import IdentityError, Reply
 from tenantatlas.simulator.faults import FaultCounters
 from tenantatlas.simulator.graph import GraphService
 from tenantatlas.simulator.identity import Authority
-from tenantatlas.simulator.scenarios import TenantScenario, load_scenarios
+from tenantatlas.simulator.limits import GraphLimits, Limiter, Usage
+from tenantatlas.simulator.scenarios import TenantScenario, load_limits, load_scenarios
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class SimulatorServer:
         scenarios: Path | str | list[TenantScenario] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        limits: GraphLimits | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self._scenario_source = scenarios
@@ -198,6 +200,9 @@ class SimulatorServer:
         self._thread: threading.Thread | None = None
         # Teams Workflows webhooks (teams.py); trigger URLs carry this server's address.
         self.teams = teams.TeamsWorkflows(lambda: self.base_url)
+        # Graph's throttling limits (limits.py): off unless given here or in the scenario file.
+        self._limits = limits
+        self.limiter = Limiter(self.authority.verify_access_token)
         self._load_scenarios()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -258,6 +263,8 @@ class SimulatorServer:
             scenarios = source
         else:
             scenarios = load_scenarios(source)
+        file_limits = load_limits(source) if isinstance(source, str | Path) else None
+        self.limiter.reset(self._limits or file_limits)
         with self._lock:
             for tenant_id in list(self._tenants):
                 self._faults.forget(tenant_id)
@@ -367,6 +374,15 @@ class SimulatorServer:
         """Cut-off answers still to come (``malformed_json_count``; 0 when unlimited or spent)."""
         return self._faults.remaining_malformed(tenant_id)
 
+    def set_limits(self, limits: GraphLimits | None) -> None:
+        """Enforce Graph's throttling limits from now on (None: off); ``reset()`` restores the
+        server's own (the constructor's or the scenario file's)."""
+        self.limiter.configure(limits)
+
+    def usage(self, client_id: str, tenant_id: str) -> Usage:
+        """Graph requests an (app, tenant) pair sent since the last reset, and its 429s."""
+        return self.limiter.usage(client_id, tenant_id)
+
     def _resolve(self, segment: str) -> TenantScenario | None:
         key = segment.lower()
         with self._lock:
@@ -381,6 +397,8 @@ class SimulatorServer:
     def record(self, entry: RequestRecord) -> None:
         if entry.kind == "teams":  # a trigger URL's signature is its secret
             entry = dataclasses.replace(entry, query=teams.redacted(entry.query))
+        if entry.kind == "graph":
+            self.limiter.count(entry.client_id, entry.tenant_id, entry.status)
         with self._lock:
             self._log.append(entry)
 
@@ -423,6 +441,9 @@ class SimulatorServer:
             return reply, "control", tenant_id, None
         try:
             if parts[:1] in (["v1.0"], ["beta"]):
+                limited = self.limiter.check(headers)  # Graph throttles before anything else
+                if limited is not None:
+                    return limited[0], "graph", limited[1], limited[2]
                 reply, tenant_id, client_id = self.graph.handle(
                     method, origin, path, query, headers
                 )
