@@ -52,7 +52,7 @@ class SendResult:
     retry_after: float | None = None
 
 
-@task()
+@task(queue_name=settings.TASK_QUEUE_INTERACTIVE)
 def deliver_alert(delivery_id: int) -> None:
     deliver(delivery_id)
 

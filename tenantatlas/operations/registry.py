@@ -40,6 +40,7 @@ class OperationType:
     interface: str  # the provider capability (a key of CAPABILITIES) that carries it out
     timeout_seconds: int  # from settings.OPERATION_TIMEOUTS
     action_label: str
+    queue: str  # the task queue its runs wait in (settings.TASK_QUEUES)
 
 
 OPERATIONS: dict[str, OperationType] = {
@@ -52,6 +53,7 @@ OPERATIONS: dict[str, OperationType] = {
             interface="HealthCheck",
             timeout_seconds=settings.OPERATION_TIMEOUTS["provider.health_check"],
             action_label="Check connection",
+            queue=settings.TASK_QUEUE_INTERACTIVE,
         ),
         OperationType(
             key="inventory.sync",
@@ -60,6 +62,7 @@ OPERATIONS: dict[str, OperationType] = {
             interface="InventoryCollector",
             timeout_seconds=settings.OPERATION_TIMEOUTS["inventory.sync"],
             action_label="Inventory sync",
+            queue=settings.TASK_QUEUE_BULK,
         ),
         OperationType(
             key="compliance.snapshot",
@@ -68,6 +71,7 @@ OPERATIONS: dict[str, OperationType] = {
             interface="ComplianceSnapshotter",
             timeout_seconds=settings.OPERATION_TIMEOUTS["compliance.snapshot"],
             action_label="Compliance snapshot",
+            queue=settings.TASK_QUEUE_INTERACTIVE,
         ),
     )
 }

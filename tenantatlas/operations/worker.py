@@ -39,7 +39,8 @@ MAX_RESCHEDULES = 5
 _hand_back_requested = threading.Event()
 
 
-@task()
+# The queue declared here is only a default: enqueue_run names the run's own.
+@task(queue_name=settings.TASK_QUEUE_INTERACTIVE)
 def execute_run(run_id: int) -> None:
     """The transport's entry point: Django's tasks API carries only the run id; the run row
     holds the truth."""
@@ -47,10 +48,16 @@ def execute_run(run_id: int) -> None:
 
 
 def enqueue_run(run_id: int, *, run_after: dt.datetime | None = None) -> None:
-    if run_after is not None:
-        execute_run.using(run_after=run_after).enqueue(run_id)
-    else:
-        execute_run.enqueue(run_id)
+    """Send the run id to its operation's queue (registry.py). Starts, the reaper's re-sends,
+    hand-backs and reschedules all come through here, so a run never changes queue."""
+    operation_type = (
+        OperationRun.objects.filter(pk=run_id).values_list("operation_type", flat=True).first()
+    )
+    if operation_type is None:
+        logger.warning("Run %s not enqueued: there is no such run", run_id)
+        return
+    queue = get_operation(operation_type).queue
+    execute_run.using(queue_name=queue, run_after=run_after).enqueue(run_id)
 
 
 def request_hand_back() -> None:
