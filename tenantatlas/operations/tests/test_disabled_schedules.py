@@ -24,11 +24,15 @@ def test_it_skips_due_schedules_of_a_disabled_connection_silently(acme, alice):
         )
     set_connection_status(actor=alice, connection=paused, enabled=False)
     schedule = OperationSchedule.objects.get(connection=paused)
-    due = schedule.next_run_at + dt.timedelta(seconds=1)
+    # Schedules are spread over their period: both are due once the later one is.
+    due = max(OperationSchedule.objects.values_list("next_run_at", flat=True))
+    due += dt.timedelta(seconds=1)
     audit_before = AuditEvent.objects.count()
 
     first = fire_due_schedules(now=due)
-    later = [fire_due_schedules(now=due + dt.timedelta(seconds=30 * i)) for i in range(1, 4)]
+    # Later passes, before the enabled connection's schedule is due again.
+    again = OperationSchedule.objects.get(connection=active).next_run_at
+    later = [fire_due_schedules(now=due + (again - due) * i / 4) for i in range(1, 4)]
 
     assert first == {**NOTHING, "started": 1}  # only the enabled connection's schedule
     assert later == [NOTHING] * 3
