@@ -166,7 +166,7 @@ def test_it_refuses_connections_of_another_workspace_and_deleted_ones(
 
 
 def test_it_refuses_channels_of_another_workspace(acme, alice, globex):
-    theirs = AlertChannel.objects.for_workspace(globex).first()
+    theirs = AlertChannel.objects.for_workspace(globex).get(kind=ChannelKind.IN_APP)
 
     with pytest.raises(InvalidInput) as refused:
         configuration.create_rule(actor=alice, workspace=acme, data=_rule(channel_ids=[theirs.pk]))

@@ -173,7 +173,7 @@ def test_a_manager_edits_and_deletes_a_rule(acme, alice):
     assert form.initial["event_kind"] == "connection.health"
 
     data = {
-        **_rule_form(AlertChannel.objects.for_workspace(acme).first()),
+        **_rule_form(AlertChannel.objects.for_workspace(acme).get(kind=ChannelKind.IN_APP)),
         "event_kind": "connection.health",
         "name": "Health",
     }

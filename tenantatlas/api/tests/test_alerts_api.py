@@ -321,7 +321,7 @@ def test_the_delivery_log_is_newest_first_in_cursor_pages(api, acme):
 
 def test_a_readonly_token_reads_and_cannot_change(api_for, acme, vera):
     api = api_for(vera)
-    channel = AlertChannel.objects.for_workspace(acme).first()
+    channel = AlertChannel.objects.for_workspace(acme).get(kind="in_app")
 
     assert api.call("GET", "/alerts/rules").status_code == 200
     assert api.call("GET", f"/alerts/channels/{channel.pk}").status_code == 200
