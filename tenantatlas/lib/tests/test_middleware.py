@@ -92,3 +92,45 @@ def test_it_never_records_a_malformed_request_id_even_from_a_proxy(
     assert OURS.match(event.request_id)
     assert response["X-Request-Id"] == event.request_id
     assert "X-Client-Request-Id" not in response
+
+
+# -- the access log: one line per request --------------------------------------------------------
+
+
+def _access_lines(caplog: Any) -> list[Any]:
+    return [record for record in caplog.records if record.name == "tenantatlas.access"]
+
+
+def test_it_logs_one_access_line_per_request_with_its_id_and_duration(
+    client: Any, db: Any, caplog: Any
+) -> None:
+    with caplog.at_level("INFO", logger="tenantatlas.access"):
+        response = client.get(
+            "/healthz?next=/w/acme/&access_token=abcdef123456", REMOTE_ADDR="203.0.113.7"
+        )
+
+    [line] = _access_lines(caplog)
+    request_id = response["X-Request-Id"]
+    assert re.fullmatch(
+        rf"GET /healthz 200 \d+\.\d ms request_id={request_id} ip=203\.0\.113\.7",
+        line.getMessage(),
+    )
+    assert (line.method, line.path, line.status, line.request_id, line.client_ip) == (
+        "GET",
+        "/healthz",
+        200,
+        request_id,
+        "203.0.113.7",
+    )
+    assert line.duration_ms >= 0
+    assert "access_token" not in line.getMessage()
+
+
+def test_it_never_logs_a_secret_that_travels_in_the_path(client: Any, db: Any, caplog: Any) -> None:
+    token = "invitation-token-Qm9vdHN0cmFw-secret"
+    with caplog.at_level("INFO", logger="tenantatlas.access"):
+        client.get(f"/invitations/join/{token}/")
+
+    [line] = _access_lines(caplog)
+    assert line.path == "/invitations/join/[redacted]/"
+    assert token not in line.getMessage()
