@@ -137,9 +137,18 @@ def problem_counts(workspace_ids: list[int], now: dt.datetime | None = None) -> 
     return dict(rows.order_by())
 
 
-def trend_days(workspace: Workspace, days: int = 90) -> list[ComplianceTrendDay]:
+TREND_COLUMNS = tuple(f.attname for f in ComplianceTrendDay._meta.concrete_fields)
+
+
+def trend_days(workspace: Workspace, days: int = 90) -> list[tuple[Any, ...]]:
+    """The workspace's trend days of the last `days` days, each as its TREND_COLUMNS values: the
+    chart is drawn from them only when they changed (trend.py)."""
     since = timezone.now().date() - dt.timedelta(days=days)
-    return list(ComplianceTrendDay.objects.for_workspace(workspace).filter(day__gte=since))
+    return list(
+        ComplianceTrendDay.objects.for_workspace(workspace)
+        .filter(day__gte=since)
+        .values_list(*TREND_COLUMNS)
+    )
 
 
 CHANGE_WINDOW = dt.timedelta(hours=24)
