@@ -385,3 +385,4 @@ def test_its_query_count_does_not_grow_with_the_connections(acme, vera, globex, 
     assert many == few
     html = client.get(overview_url(acme, sort=sort)).content.decode()
     assert figures(html)["devices-total"] == "4000"
+    assert "Page 1 of 20" in html  # 1,000 connections, 50 a page
