@@ -12,6 +12,8 @@ from django.db.utils import InterfaceError, OperationalError
 
 from tenantatlas.alerts.ticks import tick as alert_tick
 from tenantatlas.inventory.changes import prune_changes
+from tenantatlas.lib.actors import REAPER
+from tenantatlas.operations import retention
 from tenantatlas.operations.reaper import reap
 from tenantatlas.operations.schedules import fire_due_schedules
 
@@ -25,8 +27,10 @@ DEFAULT_EVERY = 15.0
 class Command(BaseCommand):
     help = (
         "Mark running runs without a recent heartbeat as failed (run.worker_lost), re-enqueue "
-        "queued runs that no worker took, start due scheduled operations and prune change "
-        "history older than TENANTATLAS_CHANGE_RETENTION_DAYS. Run it with "
+        "queued runs that no worker took, start due scheduled operations, run the alerts' "
+        "periodic work and delete a bounded batch of what is past its retention (change "
+        "history, alerts, finished runs, audit events, notifications, task-queue rows, expired "
+        "sessions; docs/operations.md). Run it with "
         f"--loop (a pass every {DEFAULT_EVERY:.0f} s) or from cron/a systemd timer."
     )
 
@@ -45,6 +49,12 @@ class Command(BaseCommand):
                     **fire_due_schedules(),
                     "changes_pruned": prune_changes(),
                     **alert_tick(),
+                    **{
+                        f"pruned_{kind}": removed
+                        for kind, removed in retention.prune(
+                            actor=REAPER, limit=retention.PASS_LIMIT
+                        ).items()
+                    },
                 }
             except (OperationalError, InterfaceError) as exc:
                 if not options["loop"]:
