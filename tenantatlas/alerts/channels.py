@@ -26,7 +26,7 @@ from tenantatlas.alerts.delivery import SendResult, record
 from tenantatlas.alerts.models import AlertChannel, AlertDelivery, ChannelKind
 from tenantatlas.alerts.outbound import post
 from tenantatlas.alerts.secrets import SecretUnreadable, open_secret
-from tenantatlas.lib.sanitize import current_redactor, redaction_scope
+from tenantatlas.lib.sanitize import current_redactor
 from tenantatlas.notifications.services import notify
 from tenantatlas.workspaces.models import Membership, Role
 
@@ -37,9 +37,8 @@ EVENT_HEADER = "X-TenantAtlas-Schema"
 
 
 def send(delivery: AlertDelivery) -> SendResult:
-    with redaction_scope():
-        sender = SENDERS[delivery.channel.kind]
-        return sender(delivery)
+    """Send through the delivery's channel (inside the caller's redaction scope)."""
+    return SENDERS[delivery.channel.kind](delivery)
 
 
 def deliver_in_app(delivery: AlertDelivery, attempt: int) -> str | None:

@@ -34,7 +34,7 @@ from tenantatlas.alerts.models import (
     ChannelState,
     DeliveryStatus,
 )
-from tenantatlas.lib.sanitize import sanitize
+from tenantatlas.lib.sanitize import redaction_scope, sanitize
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +106,15 @@ def deliver(delivery_id: int) -> str | None:
     )
     if delivery.channel.kind == ChannelKind.IN_APP:
         return deliver_in_app(delivery, attempt)
-    try:
-        result = send(delivery)
-    except Exception as exc:  # a defect in a channel is a failed attempt, not a lost delivery
-        logger.exception("Alert delivery %s failed unexpectedly", delivery.key)
-        result = SendResult(ok=False, error=f"Internal error ({type(exc).__name__}).")
-    return record(delivery, attempt, result)
+    # One scope for the send and the record: the secrets the sender opened (and registered)
+    # are redacted from the outcome before it is stored.
+    with redaction_scope():
+        try:
+            result = send(delivery)
+        except Exception as exc:  # a defect in a channel is a failed attempt, not a lost one
+            logger.exception("Alert delivery %s failed unexpectedly", delivery.key)
+            result = SendResult(ok=False, error=f"Internal error ({type(exc).__name__}).")
+        return record(delivery, attempt, result)
 
 
 def record(delivery: AlertDelivery, attempt: int, result: SendResult) -> str | None:

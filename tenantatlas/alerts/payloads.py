@@ -205,7 +205,8 @@ def _teams_message(
 
 
 def delivery_page(delivery: AlertDelivery) -> str:
-    return f"/w/{delivery.workspace.slug}/alerts/"
+    """The page behind a digest or a test: the channel's delivery log."""
+    return f"/w/{delivery.workspace.slug}/alerts/channels/{delivery.channel_id}/"
 
 
 def email_parts(delivery: AlertDelivery, items: list[Item]) -> tuple[str, str, str]:

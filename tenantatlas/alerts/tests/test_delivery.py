@@ -312,3 +312,29 @@ def test_retention_forgets_old_finished_deliveries_and_events_but_keeps_open_one
     assert prune(timezone.now()) == 2 + 1  # two deliveries (in-app, e-mail) and their event
     assert set(AlertEvent.objects.values_list("key", flat=True)) == {"old-open", "new"}
     assert AlertDelivery.objects.count() == 4
+
+
+def test_a_secret_echoed_into_an_error_is_redacted_before_it_is_stored(acme, alice, monkeypatch):
+    from tenantatlas.alerts import channels
+    from tenantatlas.alerts.addresses import OutboundError
+
+    url = (
+        "https://prod-01.westeurope.logic.azure.com/workflows/abc/triggers?sig=SIGNATURE-"
+        + "s" * 30
+    )
+    channel = AlertChannel.objects.create(
+        workspace=acme, name="Teams", kind=ChannelKind.TEAMS, secret_ciphertext=seal(url)
+    )
+    rule = AlertRule.objects.get(workspace=acme, event_kind=EventKind.RUN_FAILED)
+    rule.channels.set([channel])
+
+    def echoing_post(target, body, headers, policy):
+        raise OutboundError("alert.connect_failed", f"Could not reach {target}")
+
+    monkeypatch.setattr(channels, "post", echoing_post)
+    _event(acme, make_connection(acme, alice))
+    assert deliver_due() == [DeliveryStatus.PENDING]
+    stored = AlertDelivery.objects.get().last_error
+    assert "Could not reach" in stored
+    assert "SIGNATURE" not in stored
+    channel.refresh_from_db()
