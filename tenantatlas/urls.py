@@ -6,6 +6,7 @@ from tenantatlas.lib import health_views
 urlpatterns = [
     path("healthz", health_views.healthz, name="healthz"),
     path("readyz", health_views.readyz, name="readyz"),
+    path("metrics", include("tenantatlas.observability.urls")),  # Prometheus, token or network
     path("", include("tenantatlas.overview.urls")),
     path("", include("tenantatlas.workspaces.urls")),
     path("", include("tenantatlas.members.urls")),

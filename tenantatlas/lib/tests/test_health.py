@@ -1,4 +1,5 @@
-"""/healthz (liveness) and /readyz (database, and Redis with the RQ transport)."""
+"""/healthz (liveness) and /readyz (database, and Redis with the RQ transport; the reports
+of apps above lib: the workers and the queue, tested in observability/tests)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from django.db import OperationalError, connections
 from django.test import Client
 
+from tenantatlas.lib import health_views
 from tenantatlas.lib.tests.local_servers import redis_url
 
 CANARY = "pw-canary-3f9a1c"
@@ -30,7 +32,8 @@ def test_it_is_ready_when_the_database_answers(client: Client, db: Any, settings
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+    body = response.json()
+    assert (body["status"], body["checks"]) == ("ok", {"database": "ok"})
 
 
 def test_it_names_the_database_when_it_is_unreachable(
@@ -61,7 +64,8 @@ def test_it_pings_redis_with_the_rq_transport(client: Client, db: Any, settings:
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    body = response.json()
+    assert (body["status"], body["checks"]) == ("ok", {"database": "ok", "redis": "ok"})
 
 
 def test_it_names_redis_when_it_is_unreachable_without_leaking_its_url(
@@ -83,3 +87,26 @@ def test_it_names_redis_when_it_is_unreachable_without_leaking_its_url(
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_it_refuses_writes(client: Client, db: Any, path: str) -> None:
     assert client.post(path).status_code == 405
+
+
+def test_a_report_adds_to_the_answer_but_never_fails_it_or_overrides_a_check(
+    client: Client, db: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.TASK_TRANSPORT = "database"
+
+    def broken() -> dict[str, Any]:
+        raise RuntimeError(CANARY)
+
+    def sneaky() -> dict[str, Any]:
+        return {"status": "overridden", "checks": {}, "extra": {"answer": 42}}
+
+    monkeypatch.setattr(health_views, "_reports", [broken, sneaky])
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok"},
+        "extra": {"answer": 42},
+    }
+    assert CANARY not in response.content.decode()
