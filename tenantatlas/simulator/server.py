@@ -18,6 +18,7 @@ import functools
 import http.server
 import json
 import logging
+import re
 import ssl
 import threading
 import urllib.parse
@@ -100,6 +101,9 @@ class _TLSServer(http.server.ThreadingHTTPServer):
         logger.debug("simulator connection from %s failed", client_address, exc_info=True)
 
 
+_SIGNATURE = re.compile(r"([?&])sig=[^&\s\"]*")
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, the body would wait for a
@@ -111,7 +115,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return "Microsoft-IIS/10.0"
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("simulator %s", format % args)
+        # A Teams trigger URL's signature is its secret: never in a log line either.
+        logger.debug("simulator %s", _SIGNATURE.sub(r"\1sig=[redacted]", format % args))
 
     def do_GET(self) -> None:
         self._dispatch()

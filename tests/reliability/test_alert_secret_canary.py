@@ -130,4 +130,7 @@ def test_no_channel_secret_leaks_through_any_delivery_or_failure(
         where: [s for s in secrets if s in text] + JWT.findall(text)
         for where, text in surfaces.items()
     }
-    assert found == {where: [] for where in surfaces}, found
+    leaked_lines = [
+        line for line in surfaces["log"].splitlines() if any(s in line for s in secrets)
+    ]
+    assert found == {where: [] for where in surfaces}, (found, leaked_lines[:5])
