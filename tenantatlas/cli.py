@@ -11,6 +11,7 @@ COMMANDS = {
     "serve": "Start everything on this machine (embedded: migrate, simulator + demo, worker, reaper, web).",
     "worker": "Process operation runs (database or RQ transport).",
     "reap": "Fail runs whose worker vanished, re-send queued runs, start due schedules (--loop).",
+    "prune": "Delete what is older than its retention: runs, audit, notifications, alerts, tasks (--dry-run).",
     "demo": "Create the demo workspace whose connections point at the simulator.",
     "simulator": "Run the bundled Microsoft identity + Graph simulator alone (HTTPS on loopback).",
     "rotate_encryption_keys": "Re-encrypt all credentials with the primary key (--add-key for embedded).",
