@@ -137,6 +137,15 @@ def problem_counts(workspace_ids: list[int], now: dt.datetime | None = None) -> 
     return dict(rows.order_by())
 
 
+def problem_runs_by_connection(
+    workspace: Workspace, now: dt.datetime | None = None
+) -> dict[int | None, int]:
+    """The workspace's problem runs of the last 24 h per connection: one scan of the index for
+    the overview's card (their sum) and its tenant rows."""
+    rows = problem_runs([workspace.pk], now).values_list("connection_id").annotate(n=Count("id"))
+    return dict(rows.order_by())
+
+
 TREND_COLUMNS = tuple(f.attname for f in ComplianceTrendDay._meta.concrete_fields)
 
 

@@ -1,19 +1,20 @@
 """The overview's per-tenant table: one row per live connection, sortable, paged.
 
-A page costs the same queries whatever the workspace holds: the count, the page of connections
-(joined to their summary, current credential and sync and snapshot schedules, each at most one
-row, and reading only the columns the table shows), then one grouped query for the page's
-problem runs.
+A page costs the same queries whatever the workspace holds: the count and the page of
+connections (joined to their summary, current credential and sync and snapshot schedules, each
+at most one row, and reading only the columns the table shows). The problem runs per connection
+come from the caller, which shows their sum too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, F, FilteredRelation, IntegerField, Q, Value, When
+from django.db.models import Case, F, FilteredRelation, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from tenantatlas.badges.catalog import credential_expiry_state
@@ -24,7 +25,6 @@ from tenantatlas.overview.queries import (
     SYNC,
     compliance_share,
     compliant_share_expression,
-    problem_runs,
 )
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.workspaces.models import Workspace
@@ -114,7 +114,9 @@ def _schedule(operation_type: str) -> FilteredRelation:
     )
 
 
-def tenant_page(workspace: Workspace, *, sort: str, page_number: Any) -> tuple[str, Page[Any]]:
+def tenant_page(
+    workspace: Workspace, *, sort: str, page_number: Any, problems: Mapping[int | None, int]
+) -> tuple[str, Page[Any]]:
     sort, terms = ordering(sort)
     live = ProviderConnection.objects.for_workspace(workspace)
     connections = (
@@ -143,14 +145,6 @@ def tenant_page(workspace: Workspace, *, sort: str, page_number: Any) -> tuple[s
     # the joins) gives the same number, cheaper.
     paginator.count = live.count()
     page = paginator.get_page(page_number)
-    ids = [conn.pk for conn in page.object_list]
-    problems = dict(
-        problem_runs([workspace.pk])
-        .filter(connection_id__in=ids)
-        .values_list("connection_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
     now = timezone.now()
     page.object_list = [_row(conn, problems.get(conn.pk, 0), now) for conn in page.object_list]
     return sort, page

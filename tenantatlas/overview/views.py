@@ -94,8 +94,12 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
             :TROUBLED_SHOWN
         ]
     )
+    problems = queries.problem_runs_by_connection(workspace)
     sort, tenants = tenant_page(
-        workspace, sort=request.GET.get("sort", "health"), page_number=request.GET.get("page")
+        workspace,
+        sort=request.GET.get("sort", "health"),
+        page_number=request.GET.get("page"),
+        problems=problems,
     )
     trend = queries.trend_days(workspace)
     context = {
@@ -108,7 +112,7 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
         "stale": devices.get("stale", 0),
         "expiry": queries.expiry_counts(ids).get(workspace.pk, queries.ExpiryCounts()),
         "expiry_windows": queries.EXPIRY_WINDOWS,
-        "problems": queries.problem_counts(ids).get(workspace.pk, 0),
+        "problems": sum(problems.values()),
         "changes": queries.recent_changes(workspace),
         "tenants": tenants,
         "sort": sort,
