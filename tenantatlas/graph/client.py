@@ -1,10 +1,11 @@
 """GraphClient: the only code in TenantAtlas that sends requests to Microsoft Graph.
 
 Every call names a registered contract (refused before any I/O otherwise), carries a fresh
-``client-request-id``, is retried per :mod:`tenantatlas.graph.retry`, and ends either with parsed
-JSON or a :class:`~tenantatlas.lib.reasons.ProviderError` holding a reason code and sanitized,
-non-secret details. Paging follows ``@odata.nextLink`` page by page, so memory does not grow with
-the size of the tenant.
+``client-request-id``, waits for its turn in the Graph budget all workers share
+(:mod:`tenantatlas.graph.budget`), is retried per :mod:`tenantatlas.graph.retry`, and ends
+either with parsed JSON or a :class:`~tenantatlas.lib.reasons.ProviderError` holding a reason
+code and sanitized, non-secret details. Paging follows ``@odata.nextLink`` page by page, so
+memory does not grow with the size of the tenant.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from django.conf import settings
 
+from tenantatlas.graph.budget import GraphBudget, Pacer, configured_budget
 from tenantatlas.graph.clouds import Cloud
 from tenantatlas.graph.contracts import Contract, ContractParameterError, get_contract
 from tenantatlas.graph.errors import error_for_response, response_details
@@ -60,6 +62,7 @@ class GraphClient:
         max_total_wait: float | None = None,
         max_inline_retry_after: float | None = None,
         policy: RetryPolicy | None = None,
+        budget: GraphBudget | None = None,
     ) -> None:
         self.cloud = cloud
         self.token_provider = token_provider
@@ -91,6 +94,14 @@ class GraphClient:
         self._sent = metrics.GRAPH_REQUESTS.labels(cloud=cloud.name)
         self._throttled = metrics.GRAPH_THROTTLED.labels(cloud=cloud.name)
         self._retried = metrics.GRAPH_RETRIES.labels(cloud=cloud.name)
+        # The Graph budget every worker shares (graph/budget): a turn before each request.
+        self.pacer = Pacer(
+            budget or configured_budget(),
+            cloud.name,
+            sleep=sleep,
+            utcnow=utcnow,
+            max_wait=self.policy.max_inline_retry_after,
+        )
 
     # -- public API -------------------------------------------------------------------------
 
@@ -201,10 +212,12 @@ class GraphClient:
             "Accept": "application/json",
             "client-request-id": str(uuid.uuid4()),
         }
+        paced = self.pacer.take_turn(token.value)  # may wait, or raise RetryLater
         self._sent.inc()
         response = self.session.get(url, params=query, headers=headers, timeout=self.timeout)
         if response.status_code == 429:
             self._throttled.inc()
+        self.pacer.observe(paced, response)
         return response
 
     def _exchange(
