@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
+from django.db.models import Count, F, FilteredRelation, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 
@@ -21,14 +21,12 @@ from tenantatlas.inventory.models import (
     ChangeType,
     ComplianceTrendDay,
     ItemChange,
-    TenantSummary,
 )
 from tenantatlas.operations.models import PROBLEM_STATUSES, OperationRun
 from tenantatlas.providers.models import (
     ConnectionStatus,
     Health,
     ProviderConnection,
-    ProviderCredential,
 )
 from tenantatlas.workspaces.models import Workspace
 
@@ -37,12 +35,6 @@ EXPIRY_WINDOWS = (7, 30, 60)  # days; the overview's credential buckets
 SYNC, SNAPSHOT = "inventory.sync", "compliance.snapshot"
 HEALTH_ORDER = (Health.UNHEALTHY, Health.DEGRADED, Health.HEALTHY, Health.UNKNOWN)
 COUNT_COLUMNS = [*STATE_COLUMNS.values(), "total", "stale"]
-
-
-def live_summaries(workspace_ids: list[int]) -> QuerySet[TenantSummary]:
-    return TenantSummary.objects.filter(
-        workspace_id__in=workspace_ids, connection__deleted_at__isnull=True
-    )
 
 
 def problem_runs(workspace_ids: list[int], now: dt.datetime | None = None) -> QuerySet[Any]:
@@ -63,47 +55,69 @@ class ExpiryCounts:
         return self.expired + self.within.get(EXPIRY_WINDOWS[-1], 0)
 
 
-def expiry_counts(
+@dataclass
+class WorkspaceFigures:
+    """A workspace's live connections summed: by health, their devices, their credentials."""
+
+    health: dict[str, int]  # enabled connections by health, and how many are disabled
+    devices: dict[str, int]  # COUNT_COLUMNS → summed over the connections' summaries
+    expiry: ExpiryCounts  # current credentials expired or expiring in N days
+
+    @classmethod
+    def empty(cls) -> WorkspaceFigures:
+        """A workspace without live connections (no health at all: "No connections")."""
+        return cls({}, dict.fromkeys(COUNT_COLUMNS, 0), ExpiryCounts())
+
+
+def workspace_figures(
     workspace_ids: list[int], now: dt.datetime | None = None
-) -> dict[int, ExpiryCounts]:
-    """Per workspace: current credentials of live connections, expired or expiring in N days."""
+) -> dict[int, WorkspaceFigures]:
+    """Per workspace with live connections, in one pass over them: each is joined to at most
+    one summary and one current credential, so counting and summing per group stays exact."""
     now = now or timezone.now()
+    expires = "live_credential__expires_at"
     windows = {
         f"d{days}": Count(
-            "id", filter=Q(expires_at__gt=now, expires_at__lte=now + dt.timedelta(days=days))
+            "live_credential",
+            filter=Q(**{f"{expires}__gt": now, f"{expires}__lte": now + dt.timedelta(days=days)}),
         )
         for days in EXPIRY_WINDOWS
     }
     rows = (
-        ProviderCredential.objects.current()
-        .filter(connection__workspace_id__in=workspace_ids, connection__deleted_at__isnull=True)
-        .values("connection__workspace_id")
-        .annotate(expired=Count("id", filter=Q(expires_at__lte=now)), **windows)
-        .order_by()
-    )
-    return {
-        row["connection__workspace_id"]: ExpiryCounts(
-            row["expired"], {days: row[f"d{days}"] for days in EXPIRY_WINDOWS}
-        )
-        for row in rows
-    }
-
-
-def health_counts(workspace_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per workspace: enabled live connections by health, and how many are disabled."""
-    counts: dict[int, dict[str, int]] = {}
-    rows = (
         ProviderConnection.objects.live()
         .filter(workspace_id__in=workspace_ids)
-        .values_list("workspace_id", "status", "health")
-        .annotate(n=Count("id"))
+        .annotate(
+            live_credential=FilteredRelation(
+                "credentials", condition=Q(credentials__retired_at__isnull=True)
+            )
+        )
+        .values("workspace_id", "status", "health")
+        .annotate(
+            n=Count("id"),
+            expired=Count("live_credential", filter=Q(**{f"{expires}__lte": now})),
+            **windows,
+            **{column: Sum(f"tenant_summary__{column}") for column in COUNT_COLUMNS},
+        )
         .order_by()
     )
-    for workspace_id, status, health, n in rows:
-        bucket = counts.setdefault(workspace_id, {**dict.fromkeys(HEALTH_ORDER, 0), "disabled": 0})
-        key = "disabled" if status == ConnectionStatus.DISABLED else health
-        bucket[key] = bucket.get(key, 0) + n
-    return counts
+    figures: dict[int, WorkspaceFigures] = {}
+    for row in rows:
+        found = figures.setdefault(
+            row["workspace_id"],
+            WorkspaceFigures(
+                {**dict.fromkeys(HEALTH_ORDER, 0), "disabled": 0},
+                dict.fromkeys(COUNT_COLUMNS, 0),
+                ExpiryCounts(0, dict.fromkeys(EXPIRY_WINDOWS, 0)),
+            ),
+        )
+        key = "disabled" if row["status"] == ConnectionStatus.DISABLED else row["health"]
+        found.health[key] = found.health.get(key, 0) + row["n"]
+        for column in COUNT_COLUMNS:
+            found.devices[column] += row[column] or 0
+        found.expiry.expired += row["expired"]
+        for days in EXPIRY_WINDOWS:
+            found.expiry.within[days] += row[f"d{days}"]
+    return figures
 
 
 def compliance_share(compliant: int, total: int) -> float | None:
@@ -114,22 +128,6 @@ def compliant_share_expression() -> Any:
     return Cast(F("tenant_summary__compliant"), FloatField()) / NullIf(
         F("tenant_summary__total"), 0
     )
-
-
-def device_sums(workspace_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per workspace: managed devices by compliance-state column, their total and the stale
-    ones, summed over its connections."""
-    rows = (
-        live_summaries(workspace_ids)
-        .values("workspace_id")
-        .annotate(**{column: Sum(column) for column in COUNT_COLUMNS})
-        .order_by()
-    )
-    sums: dict[int, dict[str, int]] = {}
-    for row in rows:
-        values: dict[str, Any] = dict(row)
-        sums[int(values.pop("workspace_id"))] = {key: value or 0 for key, value in values.items()}
-    return sums
 
 
 def problem_counts(workspace_ids: list[int], now: dt.datetime | None = None) -> dict[int, int]:

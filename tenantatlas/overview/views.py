@@ -40,21 +40,21 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     if len(memberships) == 1:
         return redirect("overview:workspace", slug=memberships[0].workspace.slug)
     ids = [m.workspace_id for m in memberships]
-    health = queries.health_counts(ids)
-    devices = queries.device_sums(ids)
+    figures = queries.workspace_figures(ids)
     problems = queries.problem_counts(ids)
-    expiry = queries.expiry_counts(ids)
-    rows = [
-        {
-            "membership": m,
-            "health": health.get(m.workspace_id, {}),
-            "devices": devices.get(m.workspace_id, {}),
-            "share": _share(devices.get(m.workspace_id, {})),
-            "problems": problems.get(m.workspace_id, 0),
-            "expiry": expiry.get(m.workspace_id, queries.ExpiryCounts()),
-        }
-        for m in memberships
-    ]
+    rows = []
+    for m in memberships:
+        found = figures.get(m.workspace_id) or queries.WorkspaceFigures.empty()
+        rows.append(
+            {
+                "membership": m,
+                "health": found.health,
+                "devices": found.devices,
+                "share": _share(found.devices),
+                "problems": problems.get(m.workspace_id, 0),
+                "expiry": found.expiry,
+            }
+        )
     return render(
         request, "overview/home.html", {"rows": rows, "health_order": queries.HEALTH_ORDER}
     )
@@ -83,9 +83,11 @@ def _share(devices: dict[str, int]) -> float | None:
 @workspace_view(PROVIDER_VIEW)
 def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
     workspace = request.workspace
-    ids = [workspace.pk]
-    health = queries.health_counts(ids).get(workspace.pk, {})
-    devices = queries.device_sums(ids).get(workspace.pk, dict.fromkeys(queries.COUNT_COLUMNS, 0))
+    figures = (
+        queries.workspace_figures([workspace.pk]).get(workspace.pk)
+        or queries.WorkspaceFigures.empty()
+    )
+    health, devices = figures.health, figures.devices
     troubled = list(
         ProviderConnection.objects.for_workspace(workspace)
         .filter(status="enabled", health__in=[Health.UNHEALTHY, Health.DEGRADED])
@@ -110,7 +112,7 @@ def workspace_overview(request: WorkspaceRequest) -> HttpResponse:
         "devices": devices,
         "share": _share(devices),
         "stale": devices.get("stale", 0),
-        "expiry": queries.expiry_counts(ids).get(workspace.pk, queries.ExpiryCounts()),
+        "expiry": figures.expiry,
         "expiry_windows": queries.EXPIRY_WINDOWS,
         "problems": sum(problems.values()),
         "changes": queries.recent_changes(workspace),
