@@ -12,13 +12,16 @@ shaped like an access token.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import uuid
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils.module_loading import import_string
 
 from tenantatlas.accounts.services import create_api_token
 from tenantatlas.lib.sanitize import SanitizingFilter
@@ -109,13 +112,22 @@ def failing_tenants(sim):
     return cases
 
 
-@pytest.fixture
-def sanitized_log():
-    """The log as the configured handler writes it (same filter), at DEBUG for every logger."""
+def configured_formatter(name: str) -> logging.Formatter:
+    """The formatter settings.LOGGING configures for TENANTATLAS_LOG_FORMAT=<name>."""
+    config = settings.LOGGING["formatters"][name]
+    if "()" in config:
+        return import_string(config["()"])()
+    return logging.Formatter(config["format"])
+
+
+@pytest.fixture(params=["plain", "json"])
+def sanitized_log(request):
+    """The log as the configured handler writes it (same filter, the plain or the JSON
+    formatter), at DEBUG for every logger."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(SanitizingFilter())
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(configured_formatter(request.param))
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
@@ -125,6 +137,10 @@ def sanitized_log():
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+    if request.param == "json":  # every record one JSON object, tracebacks included
+        lines = stream.getvalue().splitlines()
+        assert lines
+        assert all(isinstance(json.loads(line), dict) for line in lines)
 
 
 def database_text(exclude: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()) -> str:
