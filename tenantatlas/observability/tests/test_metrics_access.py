@@ -94,3 +94,12 @@ def test_its_refusal_looks_like_any_missing_page(db: Any) -> None:
         return re.sub(r'"X-CSRFToken": "\w+"', "", response.content.decode())
 
     assert (refused.status_code, page(refused)) == (missing.status_code, page(missing))
+
+
+def test_it_is_scraped_over_plain_http_even_when_the_site_redirects_to_https(
+    db: Any, settings: Any
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert Client().get("/runs-or-any-page").status_code == 301
+    assert get(Client()).status_code == 200
