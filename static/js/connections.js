@@ -1,5 +1,6 @@
 // Connections pages: actions menus that open inside the viewport and close after a choice,
-// polls that wait while a menu is open, and the copy button of the app-manifest snippet.
+// polls that wait while a menu is open, the panel of "Run on all shown…", and the copy button
+// of the app-manifest snippet.
 // Loaded as a file (the Content-Security-Policy refuses inline script); everything is
 // delegated from the document, so rows swapped in by htmx need no set-up.
 (function () {
@@ -166,6 +167,31 @@
     var button = event.target.closest("button[data-copy]");
     if (button) {
       copy(button);
+    }
+  });
+
+  // "Run on all shown…": the confirmation and then the summary arrive in #bulk-panel above the
+  // table; the focus follows them (for keyboards and screen readers). Cancel and Close empty
+  // the panel instead of reloading the list (their links do that without script).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "bulk-panel") {
+      var panel = target.querySelector("#run-all");
+      if (panel) {
+        panel.focus();
+      }
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest("#bulk-panel [data-run-all-close]");
+    if (close) {
+      event.preventDefault();
+      document.getElementById("bulk-panel").replaceChildren();
+      var menu = document.querySelector("details.run-all-menu > summary");
+      if (menu) {
+        menu.focus();
+      }
     }
   });
 

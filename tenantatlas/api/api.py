@@ -16,6 +16,7 @@ from tenantatlas.api.errors import error_body, install_error_handlers
 from tenantatlas.api.routers import (
     alerts,
     audit,
+    bulk_runs,
     changes,
     connections,
     inventory,
@@ -82,5 +83,6 @@ api = TenantAtlasApi(
     docs_url="/docs",
 )
 install_error_handlers(api)
-for module in (me, connections, runs, inventory, changes, notifications, alerts, audit):
+# bulk_runs before runs: the path /runs/{run_id} would also match /runs/bulk.
+for module in (me, connections, bulk_runs, runs, inventory, changes, notifications, alerts, audit):
     api.add_router("", module.router)

@@ -7,6 +7,7 @@ app_name = "providers"
 urlpatterns = [
     path("", views.connection_list, name="list"),
     path("new/", views.connection_create, name="create"),
+    path("run-all/<str:operation_type>/", views.connections_run_all, name="run_all"),
     path("<int:pk>/", views.connection_detail, name="detail"),
     path("<int:pk>/edit/", views.connection_edit, name="edit"),
     path("<int:pk>/rotate/", views.credential_rotate, name="rotate"),

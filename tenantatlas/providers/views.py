@@ -12,24 +12,25 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.pages import render_polling
+from tenantatlas.operations.bulk import start_on_connections
 from tenantatlas.operations.models import OperationRun, Trigger
-from tenantatlas.operations.registry import OPERATION_ACTIONS, UnknownOperation
+from tenantatlas.operations.registry import OPERATION_ACTIONS, OPERATIONS, UnknownOperation
 from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
 from tenantatlas.operations.services import ScopeBusy, start_operation
-from tenantatlas.providers.filters import ConnectionFilterForm
+from tenantatlas.providers.filters import FILTER_NAMES, ConnectionFilterForm
 from tenantatlas.providers.forms import (
     ChooseDefaultForm,
     ConnectionForm,
     RotateCredentialForm,
     ScheduleForm,
 )
-from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection
+from tenantatlas.providers.models import ConnectionQuerySet, ConnectionStatus, ProviderConnection
 from tenantatlas.providers.permissions import manifest_snippet, needed_permissions
 from tenantatlas.providers.services.connections import (
     create_connection,
@@ -304,6 +305,68 @@ def connection_start_operation(
     return redirect(
         _safe_next(request) or reverse("providers:list", kwargs={"slug": connection.workspace.slug})
     )
+
+
+@workspace_view(PROVIDER_RUN)
+@require_http_methods(["GET", "POST"])
+def connections_run_all(request: WorkspaceRequest, operation_type: str) -> HttpResponse:
+    """Run one operation on every connection the list's filter shows (all its pages): GET asks,
+    naming the count; POST starts each through the start gate and answers with the summary.
+    An htmx request gets the panel only (the list then refreshes and follows the runs)."""
+    operation = OPERATIONS.get(operation_type)
+    if operation is None:
+        raise Http404("Unknown operation")
+    form = ConnectionFilterForm(request.POST if request.method == "POST" else request.GET)
+    context: dict[str, Any] = {"operation": operation, "filters": _filters(form)}
+    if form.errors:  # never widen a run to all connections because a filter was not understood
+        return _run_all_panel(request, "refused", context, status=400)
+    context["filter_words"] = _filter_words(form, context["filters"])
+    connections = form.apply(ProviderConnection.objects.for_workspace(request.workspace))
+    if request.method != "POST":
+        enabled = Count("pk", filter=Q(status=ConnectionStatus.ENABLED))
+        counts = connections.aggregate(total=Count("pk"), enabled=enabled)
+        counts["disabled"] = counts["total"] - counts["enabled"]
+        context.update(counts=counts, shown=counts["total"])
+        return _run_all_panel(request, "confirm", context)
+    summary = start_on_connections(
+        actor=request.user,
+        member=request.member,
+        operation_type=operation.key,
+        connections=connections,
+        trigger=Trigger.UI,
+        filters=context["filters"],
+    )
+    context.update(summary=summary, shown=summary.total)
+    response = _run_all_panel(request, "summary", context)
+    return trigger_client_event(response, "connection-runs-changed")
+
+
+def _filters(form: ConnectionFilterForm) -> dict[str, str]:
+    """The list's filter (and sort) as given, for the confirmation's form and the audit entry."""
+    if not form.is_bound or not form.is_valid():
+        return {}
+    return {name: form.cleaned_data[name] for name in FILTER_NAMES if form.cleaned_data[name]}
+
+
+def _filter_words(form: ConnectionFilterForm, filters: dict[str, str]) -> list[tuple[str, str]]:
+    """(label, shown value) of each filter that narrows the list; the sort narrows nothing."""
+    words = []
+    for name, value in filters.items():
+        if name == "sort":
+            continue
+        choices = dict(getattr(form.fields[name], "choices", []))
+        words.append((str(form.fields[name].label), str(choices.get(value, f"“{value}”"))))
+    return words
+
+
+def _run_all_panel(
+    request: WorkspaceRequest, panel: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    context.update(panel=panel, list_query=urlencode(context["filters"]))
+    if request.htmx:
+        # htmx swaps no 4xx answer: the refusal is shown in the panel like the others.
+        return render(request, f"providers/run_all.html#run-all-{panel}", context)
+    return render(request, "providers/run_all.html", context, status=status)
 
 
 def _run_toast(

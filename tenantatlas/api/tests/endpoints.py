@@ -184,6 +184,9 @@ ENDPOINTS: list[Endpoint] = [
         body={"connection_id": "{id}", "operation_type": "inventory.sync"},
         ok=202,
     ),
+    Endpoint(
+        "POST", "/runs/bulk", PROVIDER_RUN, body={"operation_type": "provider.health_check"}, ok=202
+    ),
     Endpoint("GET", "/runs", PROVIDER_VIEW),
     Endpoint("GET", "/runs/{id}", PROVIDER_VIEW, obj="run"),
     Endpoint("POST", "/runs/{id}/cancel", PROVIDER_RUN, obj="run"),

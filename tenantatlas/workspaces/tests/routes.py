@@ -254,6 +254,14 @@ WORKSPACE_ROUTES: list[Route] = [
         kwargs={"operation_type": "provider.health_check"},
         ok=302,
     ),
+    # Run on all shown: GET asks (naming the count), POST starts and answers with the summary.
+    Route("providers:run_all", PROVIDER_RUN, kwargs={"operation_type": "provider.health_check"}),
+    Route(
+        "providers:run_all",
+        PROVIDER_RUN,
+        method="POST",
+        kwargs={"operation_type": "provider.health_check"},
+    ),
     Route(
         "providers:schedules",
         PROVIDER_MANAGE,
