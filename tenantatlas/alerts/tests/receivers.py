@@ -192,3 +192,95 @@ def verify_signature(
         secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
     ).hexdigest()
     return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A request as it reached an ObservedWebhookReceiver: its delivery key, the wall-clock
+    moment its headers were read (``time.time()``) and the sender's port."""
+
+    key: str
+    at: float
+    client_port: int
+
+
+class ObservedWebhookReceiver(WebhookReceiver):
+    """A WebhookReceiver that also notes when each request arrived and from which port, and
+    which requests it holds (read, not yet answered); ``delay`` holds every answer that long
+    unless the script says otherwise. For the kill test (which sender had a request in flight)
+    and the latency benchmark (arrival times).
+
+    A sender that goes away before its answer (a killed worker) is no error here: the request
+    was received and is recorded all the same, as a real receiver would have processed it.
+    """
+
+    def __init__(self, state_dir: Any, secret: str = "", *, delay: float = 0.0) -> None:
+        super().__init__(state_dir, secret)
+        self.delay = delay
+        self.arrivals: list[Arrival] = []
+        self._holding: dict[int, str] = {}
+        receiver = self
+        base = self._server.RequestHandlerClass
+
+        class Observed(base):  # type: ignore[valid-type,misc]
+            def do_POST(self) -> None:
+                port = int(self.client_address[1])
+                receiver._arrived(port, self.headers.get("X-TenantAtlas-Delivery", ""))
+                try:
+                    super().do_POST()
+                finally:
+                    receiver._answered(port)
+
+        self._server.RequestHandlerClass = Observed
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+
+    def _next(self) -> tuple[int, dict[str, str], float]:
+        status, headers, delay = super()._next()
+        return status, headers, delay or self.delay
+
+    def _arrived(self, port: int, key: str) -> None:
+        import time
+
+        with self._lock:
+            self.arrivals.append(Arrival(key, time.time(), port))
+            self._holding[port] = key
+
+    def _answered(self, port: int) -> None:
+        with self._lock:
+            self._holding.pop(port, None)
+
+    def holding(self, ports: set[int]) -> list[str]:
+        """Delivery keys of the requests from these client ports that are read, not answered."""
+        with self._lock:
+            return [key for port, key in self._holding.items() if port in ports]
+
+    def first_arrivals(self) -> dict[str, float]:
+        """Each delivery key's first arrival (``time.time()``)."""
+        first: dict[str, float] = {}
+        with self._lock:
+            for arrival in self.arrivals:
+                first.setdefault(arrival.key, arrival.at)
+        return first
+
+
+def process_with_tcp_port(port: int, pids: list[int]) -> int | None:
+    """Which of these processes has a TCP socket on this local port (Linux /proc): the
+    sender of a request, from the request's client port."""
+    import contextlib
+    import os
+    from pathlib import Path
+
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids if inodes else []:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return pid
+    return None
