@@ -15,6 +15,7 @@ import pytest
 import redis
 import requests
 from django.db import connections
+from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from tenantatlas.graph.budget import (
     Limit,
     MemoryStore,
     RedisStore,
+    close_stores,
     configured_budget,
     key_from_token,
 )
@@ -43,6 +45,12 @@ from tenantatlas.graph.tests.fakes import CLOUD, FakeClock, ScriptedAdapter, res
 from tenantatlas.graph.tokens import AccessToken
 from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.lib.sanitize import Redactor
+from tenantatlas.operations.models import OperationRun
+from tenantatlas.operations.services import start_operation
+from tenantatlas.operations.tests.processes import sim_tenant
+from tenantatlas.operations.worker import execute
+from tenantatlas.simulator.limits import GraphLimits, Window
+from tenantatlas.testing import DEMO_CLIENT_ID, make_sim_connection
 
 REDIS_URL = "redis://127.0.0.1:6379/13"  # this file's own database number
 EPOCH = 1_800_000_000.0  # store clocks count seconds since 1970
@@ -462,3 +470,114 @@ def test_the_database_store_reconnects_after_losing_its_connection() -> None:
     assert store.reserve(keys, [Limit(2.0, 1.0)], 30.0, 60.0).granted
     assert stored(store, keys[0]).tokens < 0.5  # two turns taken: the failed call took none
     store.close()
+
+
+# -- runs against the simulator with Microsoft's limits on -----------------------------------
+
+# Microsoft's limits, shrunk: 3 requests a second per app and tenant, 6 per app.
+SIMULATED = GraphLimits(app_tenant=Window(3, 1.0), tenant=None, app=Window(6, 1.0))
+
+
+@pytest.fixture
+def budget_settings(settings: Any) -> Iterator[Any]:
+    """The budget sized to the simulated limits (the store is the test's to choose)."""
+    settings.GRAPH_BUDGET_TENANT_REQUESTS = 3
+    settings.GRAPH_BUDGET_TENANT_SECONDS = 1.0
+    settings.GRAPH_BUDGET_APP_REQUESTS = 6
+    settings.GRAPH_BUDGET_APP_SECONDS = 1.0
+    settings.GRAPH_BUDGET_BURST = 0.2
+    settings.GRAPH_BUDGET_REDIS_URL = REDIS_URL
+    yield settings
+    close_stores()
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = client.keys(RedisStore.prefix + "*")
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def run_in_parallel(runs: list[OperationRun]) -> None:
+    """Each run executed by a worker thread of its own, as parallel workers would."""
+
+    def work(run_id: int) -> None:
+        try:
+            execute(run_id)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(run.pk,)) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for run in runs:
+        run.refresh_from_db()
+
+
+def a_sync_and_three_checks(simulator: Any, acme: Any, alice: Any) -> list[OperationRun]:
+    tenants = [str(uuid.uuid4()) for _ in range(4)]
+    runs = []
+    for i, tenant_id in enumerate(tenants):
+        simulator.add_tenant(sim_tenant(tenant_id, f"secret-{i}", device_count=40))
+        connection = make_sim_connection(acme, alice, tenant_id, f"secret-{i}", name=f"T{i}")
+        operation = "inventory.sync" if i == 0 else "provider.health_check"
+        runs.append(
+            start_operation(
+                actor=alice, member=None, connection=connection, operation_type=operation
+            ).run
+        )
+    return runs
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_a_sync_and_parallel_checks_stay_under_microsofts_limits(
+    sim: Any, acme: Any, alice: Any, budget_settings: Any, store: str
+) -> None:
+    budget_settings.GRAPH_BUDGET_STORE = store
+    sim.set_limits(SIMULATED)
+    runs = a_sync_and_three_checks(sim, acme, alice)
+    run_in_parallel(runs)
+    assert [run.status for run in runs] == ["succeeded"] * 4
+    usage = [sim.usage(DEMO_CLIENT_ID, str(run.connection.entra_tenant_id)) for run in runs]
+    assert usage[0].requests > 3  # the sync alone needs more than a second's worth of its pair
+    assert sum(u.requests for u in usage) > 2 * 6  # and all of them more than two of the app's
+    # Turns are exact on the store's clock; arrival jitter may let one through at a window's edge.
+    assert sum(u.throttled for u in usage) <= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_budget_the_same_runs_meet_429s(
+    sim: Any, acme: Any, alice: Any, budget_settings: Any
+) -> None:
+    """The control: the runs above exceed the simulated limits when nothing paces them."""
+    budget_settings.GRAPH_BUDGET_STORE = "off"
+    sim.set_limits(SIMULATED)
+    runs = a_sync_and_three_checks(sim, acme, alice)
+    run_in_parallel(runs)
+    usage = [sim.usage(DEMO_CLIENT_ID, str(run.connection.entra_tenant_id)) for run in runs]
+    assert sum(u.limited for u in usage) >= 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_budget_is_spent_for_long_is_rescheduled_not_failed(
+    sim: Any, acme: Any, alice: Any, budget_settings: Any
+) -> None:
+    budget_settings.GRAPH_BUDGET_STORE = "database"
+    tenant_id = str(uuid.uuid4())
+    sim.add_tenant(sim_tenant(tenant_id, "spent-secret"))
+    connection = make_sim_connection(acme, alice, tenant_id, "spent-secret")
+    budget = configured_budget()
+    assert budget is not None
+    budget.throttled(BudgetKey("simulator", DEMO_CLIENT_ID, tenant_id), 600.0)  # another worker's
+    run = start_operation(
+        actor=alice, member=None, connection=connection, operation_type="inventory.sync"
+    ).run
+    before = timezone.now()
+    assert execute(run.pk) == "queued"
+    run.refresh_from_db()
+    assert run.status == "queued"
+    assert run.not_before is not None
+    assert 599 <= (run.not_before - before).total_seconds() <= 605
+    assert run.context["rescheduled"][0]["reason_code"] == "graph.throttled"
+    assert sim.usage(DEMO_CLIENT_ID, tenant_id).requests == 0  # nothing reached Microsoft
