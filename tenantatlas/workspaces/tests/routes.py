@@ -428,5 +428,6 @@ GLOBAL_ROUTES: list[GlobalRoute] = [
     GlobalRoute("readyz", public=True),
 ]
 
-# Path prefixes with their own access rules and tests (bearer tokens, static files).
-GLOBAL_PREFIXES_TESTED_ELSEWHERE: tuple[str, ...] = ("api/", "static/")
+# Path prefixes with their own access rules and tests (bearer tokens, static files, the
+# metrics endpoint: observability/tests/test_metrics_access.py).
+GLOBAL_PREFIXES_TESTED_ELSEWHERE: tuple[str, ...] = ("api/", "static/", "metrics")
