@@ -146,6 +146,12 @@ class DatabaseStore:
         if self._connection is None:
             connection = connections.create_connection(self.alias)
             connection.inc_thread_sharing()  # the store's lock serialises its threads
+            if connection.vendor == "postgresql":
+                # A bucket's last few turns are not worth a disk flush per request: after a
+                # crash the row is at worst a moment old (SQLite's WAL with synchronous=NORMAL
+                # already commits without one).
+                with connection.cursor() as cursor:
+                    cursor.execute("SET synchronous_commit = off")
             self._connection = connection
         return self._connection
 
