@@ -1,4 +1,4 @@
-"""The embedded product in one command: migrate, simulator, demo data, worker, reaper and web."""
+"""The embedded product in one command: migrate, simulator, demo data, workers, reaper and web."""
 
 from __future__ import annotations
 
@@ -25,6 +25,33 @@ def _wait_for_port(host: str, port: int, timeout: float) -> bool:
         except OSError:
             time.sleep(0.2)
     return False
+
+
+# Worker processes when neither --workers nor TENANTATLAS_WORKERS says: one per CPU, within these
+# bounds. Two, so that one never takes a sync; eight, as each worker is a process of its own and
+# the embedded SQLite database takes one writer at a time.
+MIN_WORKERS = 2
+MAX_WORKERS = 8
+
+
+def worker_count(requested: int | None = None, cpus: int | None = None) -> int:
+    """--workers, else TENANTATLAS_WORKERS, else one per CPU (MIN_WORKERS to MAX_WORKERS)."""
+    if requested:
+        return requested
+    if settings.SERVE_WORKERS:
+        return int(settings.SERVE_WORKERS)
+    return max(MIN_WORKERS, min(cpus or os.cpu_count() or 1, MAX_WORKERS))
+
+
+def worker_queues(count: int) -> list[list[str]]:
+    """The queues of each worker, most urgent first. A quarter of them (at least one) serve
+    only the interactive queue, so a connection check, a snapshot or an alert never waits
+    behind syncs; the others take syncs and any interactive work that is waiting first."""
+    interactive, everything = [settings.TASK_QUEUE_INTERACTIVE], list(settings.TASK_QUEUES)
+    if count == 1:
+        return [everything]
+    reserved = max(1, count // 4)
+    return [interactive] * reserved + [everything] * (count - reserved)
 
 
 def _gunicorn(host: str, port: int, web_workers: int) -> list[str]:
@@ -55,12 +82,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=1, help="Worker processes.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help=(
+                "Worker processes (default: TENANTATLAS_WORKERS, else one per CPU, "
+                f"{MIN_WORKERS} to {MAX_WORKERS}); a quarter of them, at least one, never take "
+                "an inventory sync."
+            ),
+        )
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes.")
         parser.add_argument("--no-demo", action="store_true", help="No simulator, no demo data.")
         parser.add_argument("--simulator-port", type=int, default=8443)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["workers"] is not None and options["workers"] < 1:
+            raise CommandError("--workers must be 1 or more.")
         self.manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         self.env = os.environ.copy()
         self.children: list[subprocess.Popen[bytes]] = []
@@ -68,8 +106,7 @@ class Command(BaseCommand):
         self.stdout.write("database migrated")
         if not options["no_demo"]:
             self._start_simulator_and_demo(options["simulator_port"])
-        for n in range(options["workers"]):
-            self._spawn(f"worker {n + 1}", [*self.manage, "worker"])
+        self._start_workers(options["workers"])
         # The reaper loops every 15 s: a lost run ends within a minute.
         self._spawn("reaper", [*self.manage, "reap", "--loop"])
         host, port = options["host"], options["port"]
@@ -82,6 +119,16 @@ class Command(BaseCommand):
                 "with the database; without it stored credentials cannot be decrypted."
             )
         self._supervise()
+
+    def _start_workers(self, requested: int | None) -> None:
+        layout = worker_queues(worker_count(requested))
+        if len(layout) == 1:
+            self.stderr.write(
+                "one worker: connection checks and alerts wait while it runs a sync "
+                "(use --workers 2 or more)"
+            )
+        for n, queues in enumerate(layout, start=1):
+            self._spawn(f"worker {n}", [*self.manage, "worker", "--queues", ",".join(queues)])
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         self.stdout.write(f"starting {name}: {' '.join(argv[1:])}")
