@@ -728,3 +728,18 @@ def test_ipv6_forms_of_an_ipv4_address_are_judged_as_that_address(address):
 
     assert address_kind(mapped) == address_kind(nat64) == address_kind(address)
     assert address_kind(sixtofour) == (address_kind(address) or "non-public")
+
+
+def test_it_loads_the_trusted_cas_once_not_for_every_delivery(start, resolver, policy, monkeypatch):
+    # Loading the system's and certifi's CAs costs about 0.1 s of CPU: done per delivery, it
+    # was most of a webhook delivery's cost and capped a worker at a few deliveries a second.
+    loads = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(
+        ssl, "create_default_context", lambda *a, **kw: loads.append(1) or real(*a, **kw)
+    )
+    receiver = start()
+    for _ in range(3):
+        assert post(receiver.url(), b"{}", {}, policy).status == 204
+    assert len(receiver.received) == 3
+    assert len(loads) <= 1  # none when an earlier test of this process loaded them already
