@@ -350,14 +350,14 @@ GRAPH_MAX_ATTEMPTS = envint("TENANTATLAS_GRAPH_MAX_ATTEMPTS", 6)
 GRAPH_MAX_TOTAL_WAIT = envfloat("TENANTATLAS_GRAPH_MAX_TOTAL_WAIT", 120.0)
 GRAPH_MAX_INLINE_RETRY_AFTER = envfloat("TENANTATLAS_GRAPH_MAX_INLINE_RETRY_AFTER", 60.0)
 
-# ── Graph budget (tenantatlas/graph/budget.py, docs/operations.md "Graph budget") ────────────
+# ── Graph budget (tenantatlas/graph/budget/, docs/operations.md "Graph budget") ─────────────
 # Every worker paces its Graph requests through buckets shared with all others: one per
 # (app, Entra tenant) and one per app across tenants, each letting through at most REQUESTS in
 # any SECONDS (Microsoft's limits, docs/microsoft-facts.md "Throttling limits"), BURST of them
 # at once. A 429 blocks its pair until Retry-After (else PENALTY_SECONDS) and halves the pair's
 # rate, which climbs back to full over RECOVERY_SECONDS. Store: auto (Redis with the rq
 # transport, else the database; the default in production), database, redis or off (the
-# default elsewhere: one embedded worker stays far below the limits).
+# default elsewhere: the embedded setup's few workers stay far below the limits).
 GRAPH_BUDGET_STORE = envstr("TENANTATLAS_GRAPH_BUDGET_STORE", "auto" if PRODUCTION else "off")
 if GRAPH_BUDGET_STORE not in {"auto", "database", "redis", "off"}:
     raise ImproperlyConfigured(
