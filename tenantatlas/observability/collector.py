@@ -1,7 +1,8 @@
 """``/metrics``: the machine's process counters plus what the database knows, read when scraped.
 
 Process counters (lib/metrics.py: Graph requests, 429s and retries; runs finished and their
-durations) come from the multiprocess directory every process of this machine writes to. The
+durations) come from the multiprocess directory every process of this machine writes to
+(observability/archive.py reads them). The
 gauges below come from the database at scrape time, with indexed queries over the active runs
 and the open deliveries only, so every web process on every machine answers the same.
 """
@@ -16,10 +17,10 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from tenantatlas.alerts.models import AlertChannel, AlertDelivery, ChannelState, DeliveryStatus
+from tenantatlas.observability.archive import read_counters
 from tenantatlas.observability.queue import QueueState, read_queue_state
 from tenantatlas.operations.models import ACTIVE_STATUSES
 from tenantatlas.operations.registry import OPERATIONS
@@ -96,17 +97,16 @@ def delivery_metrics() -> Iterator[Metric]:
     )
 
 
-class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time."""
+class ScrapeCollector(Collector):
+    """Every process counter of this machine, then the gauges read from the database."""
 
     def collect(self) -> Iterator[Metric]:
+        yield from read_counters(Path(settings.METRICS_DIR))
         yield from run_metrics(read_queue_state())
         yield from delivery_metrics()
 
 
 def render_metrics() -> bytes:
-    """The scrape: every process counter of this machine, then the database's gauges."""
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(Path(settings.METRICS_DIR)))
-    registry.register(DatabaseCollector())
+    registry.register(ScrapeCollector())
     return generate_latest(registry)

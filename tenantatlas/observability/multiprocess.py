@@ -5,11 +5,14 @@ and histograms into files of its own in one directory, and ``/metrics`` adds the
 is scraped. prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR`` when it is first imported, so
 settings choose the directory (:func:`prepare`) before anything imports it.
 
-Default: ``DATA_DIR/metrics/<boot id>``. Every process of the machine shares it (the embedded
-``serve`` and its children; the web, worker and reaper units of one host); a process that
-exited stays counted, so the sums never go down while the machine runs; and a reboot, after
-which no process of the old directory can still be writing, starts afresh: the first process
-to start removes the directories of earlier boots. An explicit ``PROMETHEUS_MULTIPROC_DIR`` is
+Default: ``DATA_DIR/metrics/<boot id>-<host name>``. Every process of the machine shares it
+(the embedded ``serve`` and its children; the web, worker and reaper units of one host) and
+only they do: files are named by process id, so processes of another machine or container (its
+own host name) sharing the data directory must not write there. A process that exited stays
+counted (``/metrics`` folds its files into an archive, observability/archive.py), so the sums
+never go down while the machine runs; and a reboot, after which no process of the old
+directory can still be writing, starts afresh: the first process to start removes the
+directories of earlier boots. An explicit ``PROMETHEUS_MULTIPROC_DIR`` is
 used as it is (whoever sets it empties it before the machine's processes start). A test
 process (pytest) counts in a directory of its own, removed when it exits, just as it has a
 test database of its own: parallel test runs never add up each other's numbers, and a product
@@ -23,7 +26,9 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -42,9 +47,13 @@ def boot_id() -> str:
         return "this-boot"
 
 
-def _forget_earlier_boots(root: Path, keep: str) -> None:
+def host_name() -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64] or "host"
+
+
+def _forget_earlier_boots(root: Path, boot: str) -> None:
     for entry in root.iterdir():
-        if entry.name != keep and entry.is_dir() and not entry.is_symlink():
+        if not entry.name.startswith(f"{boot}-") and entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -57,8 +66,8 @@ def _is_test_runner() -> bool:
 def _machine_dir(data_dir: Path) -> Path:
     root = make_private_dir(data_dir / "metrics")
     boot = boot_id()
-    _forget_earlier_boots(root, keep=boot)
-    return make_private_dir(root / boot)
+    _forget_earlier_boots(root, boot)
+    return make_private_dir(root / f"{boot}-{host_name()}")
 
 
 def _choose(data_dir: Path) -> Path:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,16 +209,57 @@ def test_graph_429s_and_retries_are_counted_per_cloud_through_the_real_client(si
     assert value(samples, "tenantatlas_graph_requests_total", cloud=cloud.name) == 3
 
 
+def worker_process(cloud: str, requests: int, duration: float) -> int:
+    """A process of this machine counting Graph requests and one run, then exiting; its pid."""
+    code = (
+        "import os; from tenantatlas.lib import metrics; "
+        f"metrics.GRAPH_REQUESTS.labels(cloud={cloud!r}).inc({requests}); "
+        f"metrics.RUN_DURATION.labels(operation_type={cloud!r}).observe({duration}); "
+        "print(os.getpid())"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(django_settings.METRICS_DIR)}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=django_settings.BASE_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout)
+
+
 def test_counters_of_the_other_processes_of_the_machine_add_up(db):
     cloud = f"worker-{uuid.uuid4().hex[:8]}"
-    worker = "from tenantatlas.lib import metrics; metrics.GRAPH_REQUESTS.labels(cloud=%r).inc(3)"
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(django_settings.METRICS_DIR)}
-    subprocess.run(
-        [sys.executable, "-c", worker % cloud], env=env, cwd=django_settings.BASE_DIR, check=True
-    )
+    worker_process(cloud, 3, 42.0)
     metrics.GRAPH_REQUESTS.labels(cloud=cloud).inc(2)
 
-    assert value(scrape(), "tenantatlas_graph_requests_total", cloud=cloud) == 5
+    samples = scrape()
+    assert value(samples, "tenantatlas_graph_requests_total", cloud=cloud) == 5
+    assert value(samples, "tenantatlas_run_duration_seconds_count", operation_type=cloud) == 1
+    assert value(samples, "tenantatlas_run_duration_seconds_sum", operation_type=cloud) == 42.0
+
+
+def test_the_files_of_exited_processes_are_folded_and_still_counted(db):
+    directory = Path(django_settings.METRICS_DIR)
+    cloud = f"horse-{uuid.uuid4().hex[:8]}"
+    pids = [worker_process(cloud, 1, 30.0), worker_process(cloud, 2, 700.0)]
+
+    first = scrape()
+    second = scrape()
+
+    for samples in (first, second):  # the sums do not change when the files are folded
+        assert value(samples, "tenantatlas_graph_requests_total", cloud=cloud) == 3
+        assert value(samples, "tenantatlas_run_duration_seconds_count", operation_type=cloud) == 2
+        assert (
+            value(
+                samples, "tenantatlas_run_duration_seconds_bucket", operation_type=cloud, le="600.0"
+            )
+            == 1
+        )
+    assert [path for pid in pids for path in directory.glob(f"*_{pid}.db")] == []
+    assert (directory / "counter_archive.db").exists()
+    assert (directory / f"counter_{os.getpid()}.db").exists()  # this process is alive
 
 
 def test_it_counts_open_alert_deliveries_and_failing_channels(acme):
