@@ -117,10 +117,12 @@ class Limiter:
         limit; None when it may go on (limits off, or a token Graph will refuse with 401)."""
         if self.limits is None:
             return None
+        from tenantatlas.simulator.identity import TokenRejected  # identity reads scenarios
+
         auth = headers.get("authorization", "")
         try:
             claims = self._claims(auth[7:].strip() if auth[:7].lower() == "bearer " else "")
-        except Exception:
+        except TokenRejected:
             return None  # not a token Graph accepts: the Graph service answers 401
         tenant_id = str(claims.get("tid", "")).lower()
         client_id = str(claims.get("appid", "")).lower()
