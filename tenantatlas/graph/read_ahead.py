@@ -5,7 +5,9 @@ database (bulk upsert). Fetching page n+1 in a helper thread while page n is wri
 the two, with at most one page waiting in between, so memory stays bounded by the page size.
 
 The helper thread runs in a copy of the caller's context: the run's redaction scope (a
-context variable) covers what it logs. It touches Graph only, never the database. Errors it
+context variable) covers what it logs. It touches Graph only, never the run's data (with the
+Graph budget on its database store, a request takes its turn over the budget's own connection,
+outside any transaction of the run's). Errors it
 meets (``ProviderError``, ``RetryLater``, anything) are raised in the caller, in order.
 """
 
