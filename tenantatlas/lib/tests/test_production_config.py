@@ -260,7 +260,8 @@ def test_it_runs_an_inventory_sync_through_gunicorn_and_two_rq_workers(
         ready = wait_for(
             lambda: _get_json(port, "/readyz"), timeout=180, what="gunicorn to be ready"
         )
-        assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+        assert (ready["status"], ready["checks"]) == ("ok", {"database": "ok", "redis": "ok"})
+        assert ready["queue"]["queued"] == 0
         assert _live(port)
         _wait_for_rq_workers(production_redis, count=2)
         assert (
