@@ -108,26 +108,27 @@ _ROW = """
         <td{snapshot_class}>{snapshot}</td>
         <td>{credential}</td>
       </tr>"""
-SUMMARISED_ROW = _ROW.format_map(
-    {
-        "share": "{share}",  # a link, or a dash when there are no devices
-        "noncompliant": '<a href="{list}{pk}&amp;compliance_state=noncompliant">{noncompliant}</a>',
-        "stale": '<a href="{list}{pk}&amp;stale=1">{stale}</a>',
-        "devices": '<a href="{list}{pk}">{devices}</a>',
-        "sync_class": "{sync_class}",
-        "sync": "{sync}",
-        "snapshot_class": "{snapshot_class}",
-        "snapshot": "{snapshot}",
-    }
-    | {key: f"{{{key}}}" for key in ("pk", "connections", "name", "status", "health")}
-    | {key: f"{{{key}}}" for key in ("runs", "problems", "credential")}
+
+
+class _Kept(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return f"{{{key}}}"
+
+
+def _row_with(**cells: str) -> str:
+    """_ROW with these cells written in and the others left to fill."""
+    return _ROW.format_map(_Kept(cells))
+
+
+SUMMARISED_ROW = _row_with(
+    noncompliant='<a href="{list}{pk}&amp;compliance_state=noncompliant">{noncompliant}</a>',
+    stale='<a href="{list}{pk}&amp;stale=1">{stale}</a>',
+    devices='<a href="{list}{pk}">{devices}</a>',
 )
-UNSUMMARISED_ROW = _ROW.format_map(
-    dict.fromkeys(("share", "noncompliant", "stale", "devices"), NO_FIGURE)
-    | dict.fromkeys(("sync_class", "snapshot_class"), OVERDUE)
-    | dict.fromkeys(("sync", "snapshot"), NEVER)
-    | {key: f"{{{key}}}" for key in ("pk", "connections", "name", "status", "health")}
-    | {key: f"{{{key}}}" for key in ("runs", "problems", "credential")}
+UNSUMMARISED_ROW = _row_with(
+    **dict.fromkeys(("share", "noncompliant", "stale", "devices"), NO_FIGURE),
+    **dict.fromkeys(("sync_class", "snapshot_class"), OVERDUE),
+    **dict.fromkeys(("sync", "snapshot"), NEVER),
 )
 
 
