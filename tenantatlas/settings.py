@@ -417,7 +417,8 @@ for _kind, _days in {
 
 # Alerts (docs/alerts.md). E-mail goes out over SMTP when TENANTATLAS_SMTP_URL is set
 # (smtp://user:password@host:587 with STARTTLS, smtps://…:465 with TLS, smtp+plain://… for a
-# relay on a trusted network); without it, each e-mail is written to DATA_DIR/mail/.
+# relay on a trusted network); without it, production hands mail to the local mail server
+# (localhost:25) and the embedded product writes each e-mail to DATA_DIR/mail/.
 SMTP_URL = envstr("TENANTATLAS_SMTP_URL", "")
 DEFAULT_FROM_EMAIL = envstr("TENANTATLAS_MAIL_FROM", "TenantAtlas <tenantatlas@localhost>")
 SMTP_TIMEOUT = envint("TENANTATLAS_SMTP_TIMEOUT", 15)  # seconds, per SMTP operation
@@ -440,6 +441,14 @@ if SMTP_URL:
                 "use_tls": _smtp.scheme == "smtp",
                 "timeout": SMTP_TIMEOUT,
             },
+        }
+    }
+elif PRODUCTION:
+    # No URL in production: the machine's own mail server (a local MTA), as Django always did.
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "localhost", "port": 25, "timeout": SMTP_TIMEOUT},
         }
     }
 else:
