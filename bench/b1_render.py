@@ -65,6 +65,7 @@ GUID = (
     "substr(md5({s}), 1, 8) || '-' || substr(md5({s}), 9, 4) || '-4' || substr(md5({s}), 14, 3) "
     "|| '-8' || substr(md5({s}), 18, 3) || '-' || substr(md5({s}), 21, 12)"
 )
+FAILED = "abs(hashint4(g)) % 10 = 0"
 HEALTH = "(ARRAY['healthy','healthy','healthy','degraded','unhealthy','unknown'])[1 + g % 6]"
 
 
@@ -143,9 +144,10 @@ def populate(connections: int, runs: int, other_runs: int) -> dict[str, Any]:
                 "started_at": "now() - make_interval(secs => g * 7 - 1)",
                 "finished_at": "now() - make_interval(secs => g * 7 - 5)",
                 "operation_type": f"{types}[1 + g % 3]",
-                "status": "CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END",
-                "reason_code": "CASE WHEN g % 10 = 0 THEN 'graph.throttled' ELSE '' END",
-                "failure_message": "CASE WHEN g % 10 = 0 THEN 'Microsoft Graph throttled the "
+                # One run in ten failed, spread over the connections (not every tenth one).
+                "status": f"CASE WHEN {FAILED} THEN 'failed' ELSE 'succeeded' END",
+                "reason_code": f"CASE WHEN {FAILED} THEN 'graph.throttled' ELSE '' END",
+                "failure_message": f"CASE WHEN {FAILED} THEN 'Microsoft Graph throttled the "
                 "request; retries ran out.' ELSE '' END",
             },
             extra_from=f", (SELECT {ids} AS a) ids",

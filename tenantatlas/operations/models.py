@@ -305,6 +305,11 @@ class OperationRun(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="run_ws_created"),
             models.Index(fields=["workspace", "status"], name="run_ws_status"),
+            # Monitoring filtered to one connection (and a status or type), newest first: an
+            # ordered walk of the connection's runs instead of a sort of all of them.
+            models.Index(
+                fields=["connection", "-created_at", "-id"], name="run_connection_created"
+            ),
             # Problem runs of the last 24 h (the overview), per workspace and per connection.
             models.Index(
                 fields=["workspace", "status", "finished_at", "connection"],
