@@ -66,8 +66,8 @@ def _gunicorn(host: str, port: int, web_workers: int) -> list[str]:
         str(web_workers),
         "--threads",
         "4",
-        "--access-logfile",
-        "-",
+        # No gunicorn access log: the product's middleware writes one sanitized line per
+        # request with its request id and duration (docs/operations.md).
         "--no-control-socket",
     ]
 
