@@ -347,3 +347,23 @@ def test_it_keeps_workers_that_never_take_a_sync():
     assert worker_queues(2) == [[INTERACTIVE], [INTERACTIVE, BULK]]
     assert worker_queues(4) == [[INTERACTIVE]] + [[INTERACTIVE, BULK]] * 3
     assert worker_queues(8) == [[INTERACTIVE]] * 2 + [[INTERACTIVE, BULK]] * 6
+
+
+def test_it_hands_each_worker_its_queues(settings, monkeypatch):
+    from tenantatlas.embedded.management.commands.serve import Command
+
+    settings.SERVE_WORKERS = 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    serve = Command()
+    serve.manage = ["manage.py"]
+    spawned: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(serve, "_spawn", lambda name, argv: spawned.append((name, argv)))
+
+    serve._start_workers(None)
+
+    assert spawned == [
+        ("worker 1", ["manage.py", "worker", "--queues", "interactive"]),
+        ("worker 2", ["manage.py", "worker", "--queues", "interactive,bulk"]),
+        ("worker 3", ["manage.py", "worker", "--queues", "interactive,bulk"]),
+        ("worker 4", ["manage.py", "worker", "--queues", "interactive,bulk"]),
+    ]
