@@ -190,9 +190,12 @@ def use_rq(settings: Any, server: PrivateRedis) -> None:
     """Make this test process enqueue on `server` through django-tasks-rq (pytest `settings`)."""
     settings.REDIS_URL = server.url
     settings.RQ_QUEUES = {
-        "default": {"URL": server.url, "DEFAULT_TIMEOUT": settings.RQ_JOB_TIMEOUT}
+        name: {"URL": server.url, "DEFAULT_TIMEOUT": settings.RQ_JOB_TIMEOUT}
+        for name in settings.TASK_QUEUES
     }
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": settings.TASK_QUEUES}
+    }
 
 
 @contextlib.contextmanager

@@ -116,8 +116,8 @@ def test_it_hands_the_run_back_on_sigterm_with_rq(sim, acme, alice, settings):
         exited_after = _stop_mid_run(worker, run)
         _assert_handed_back(run, output_of(worker))
         with redis_server.client() as client:
-            assert client.llen("rq:queue:default") == 1  # re-enqueued on Redis
-            job = Job.fetch(client.lindex("rq:queue:default", 0).decode(), connection=client)
+            assert client.llen("rq:queue:bulk") == 1  # re-enqueued on Redis, in its queue
+            job = Job.fetch(client.lindex("rq:queue:bulk", 0).decode(), connection=client)
         # Enqueued by the worker process with its own settings: RQ would not kill it early.
         assert job.timeout >= OPERATIONS["inventory.sync"].timeout_seconds + 300
 

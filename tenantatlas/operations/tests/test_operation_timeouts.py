@@ -15,7 +15,7 @@ from django.conf import settings
 from tenantatlas.operations.registry import OPERATIONS
 print("CONFIG", json.dumps({
     "timeouts": {key: op.timeout_seconds for key, op in OPERATIONS.items()},
-    "rq": settings.RQ_QUEUES["default"]["DEFAULT_TIMEOUT"],
+    "rq": min(queue["DEFAULT_TIMEOUT"] for queue in settings.RQ_QUEUES.values()),
 }))
 """
 

@@ -31,7 +31,7 @@ def rq_transport(settings):
 
 def _queued_jobs(server) -> int:
     with server.client() as client:
-        return int(client.llen("rq:queue:default"))
+        return int(client.llen("rq:queue:bulk"))  # the syncs' queue
 
 
 def _start_path(conn, operation_type="inventory.sync"):

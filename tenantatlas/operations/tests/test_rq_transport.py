@@ -87,7 +87,7 @@ def test_it_runs_an_operation_through_redis(sim, acme, alice, redis_db):
     assert outcome == "created"
     run = OperationRun.objects.get(pk=int(run_id))
     assert run.status == RunStatus.QUEUED
-    assert redis_db.llen("rq:queue:default") == 1  # the job waits in Redis, not in the database
+    assert redis_db.llen("rq:queue:bulk") == 1  # the job waits in Redis, not in the database
 
     output = finish(manage("worker", "--batch", env=env), timeout=120)
     run.refresh_from_db()
@@ -98,7 +98,7 @@ def test_it_runs_an_operation_through_redis(sim, acme, alice, redis_db):
         conn.inventory_items.filter(kind="managed_device", removed_at__isnull=True).count() == 1500
     )
     assert conn.inventory_items.count() == 1500 + 6 + 8 + 5 + 12
-    assert redis_db.llen("rq:queue:default") == 0
+    assert redis_db.llen("rq:queue:bulk") == 0
     assert (
         Notification.objects.get(user=alice).kind == "run.succeeded"
     )  # listener ran in the worker
