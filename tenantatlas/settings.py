@@ -310,7 +310,12 @@ TASKS: dict[str, dict[str, object]]
 if TASK_TRANSPORT == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 elif TASK_TRANSPORT == "rq":
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASK_QUEUES}}
+    TASKS = {
+        "default": {
+            "BACKEND": "tenantatlas.operations.rq_backend.PrioritisingRQBackend",
+            "QUEUES": TASK_QUEUES,
+        }
+    }
     RQ_QUEUES = {
         name: {"URL": _bounded_redis_url(REDIS_URL), "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT}
         for name in TASK_QUEUES

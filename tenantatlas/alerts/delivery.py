@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.tasks import task
+from django.tasks.base import TASK_MAX_PRIORITY
 from django.utils import timezone
 
 from tenantatlas.alerts.models import (
@@ -58,13 +59,16 @@ def deliver_alert(delivery_id: int) -> None:
 
 
 def enqueue_delivery(delivery_id: int, *, run_after: dt.datetime | None = None) -> bool:
-    """Hand the delivery to the workers. When the queue is down it stays pending and the
-    sweeper hands it out once the queue is back: nothing is lost, nothing fails here."""
+    """Hand the delivery to the workers, ahead of the runs waiting in its queue (a delivery
+    takes a moment; the connection checks queued before it would keep it for minutes). When
+    the queue is down it stays pending and the sweeper hands it out once the queue is back:
+    nothing is lost, nothing fails here."""
     try:
+        urgent = deliver_alert.using(priority=TASK_MAX_PRIORITY)
         if run_after is not None and run_after > timezone.now():
-            deliver_alert.using(run_after=run_after).enqueue(delivery_id)
+            urgent.using(run_after=run_after).enqueue(delivery_id)
         else:
-            deliver_alert.enqueue(delivery_id)
+            urgent.enqueue(delivery_id)
     except Exception as exc:
         logger.warning(
             "Alert delivery %s not enqueued (%s); the sweeper sends it later",

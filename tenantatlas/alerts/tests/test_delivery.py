@@ -338,3 +338,32 @@ def test_a_secret_echoed_into_an_error_is_redacted_before_it_is_stored(acme, ali
     assert "Could not reach" in stored
     assert "SIGNATURE" not in stored
     channel.refresh_from_db()
+
+
+def test_a_worker_takes_an_alert_before_the_runs_queued_ahead_of_it(
+    acme, alice, desk, django_capture_on_commit_callbacks
+):
+    # B7 (docs/performance.md): behind a burst of 200 connection checks, which share the
+    # interactive queue with alert deliveries, an alert waited 35-60 s for its turn.
+    from django.conf import settings
+
+    from tenantatlas.operations.management.commands.worker import RunQueueWorker
+    from tenantatlas.operations.services import start_operation
+
+    conn, _rule, _channel = desk
+    other = make_connection(
+        acme, alice, name="Fabrikam", entra_tenant_id="22222222-2222-4222-8222-222222222222"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        start_operation(
+            actor=alice, member=None, connection=other, operation_type="provider.health_check"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        _event(acme, conn)
+    worker = RunQueueWorker(
+        queue_names=list(settings.TASK_QUEUES), interval=0, batch=True, backend_name="default",
+        startup_delay=False, max_tasks=None, worker_id="test", excluded_queue_names=[],
+    )  # fmt: skip
+    first, _answered = worker.claim_next()
+    assert first is not None
+    assert first.task_path == "tenantatlas.alerts.delivery.deliver_alert"

@@ -194,7 +194,10 @@ def use_rq(settings: Any, server: PrivateRedis) -> None:
         for name in settings.TASK_QUEUES
     }
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": settings.TASK_QUEUES}
+        "default": {
+            "BACKEND": "tenantatlas.operations.rq_backend.PrioritisingRQBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
     }
 
 

@@ -81,7 +81,10 @@ def redis_db() -> Iterator[tuple[redis.Redis, str]]:
 def _use_rq(settings: Any, url: str) -> None:
     """This process enqueues through django-tasks-rq on `url`, with the product's queues."""
     settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": settings.TASK_QUEUES}
+        "default": {
+            "BACKEND": "tenantatlas.operations.rq_backend.PrioritisingRQBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
     }
     settings.RQ_QUEUES = {
         name: {"URL": url, "DEFAULT_TIMEOUT": settings.RQ_JOB_TIMEOUT}
@@ -90,8 +93,10 @@ def _use_rq(settings: Any, url: str) -> None:
 
 
 def _waiting_in_database() -> dict[str, list[tuple[str, int]]]:
+    """In the order a worker takes them: priority, then arrival."""
     waiting: dict[str, list[tuple[str, int]]] = {}
-    for task in DBTaskResult.objects.filter(status="READY").order_by("enqueued_at"):
+    ready = DBTaskResult.objects.filter(status="READY")
+    for task in ready.order_by("-priority", "enqueued_at"):
         name = task.task_path.rsplit(".", 1)[-1]
         waiting.setdefault(task.queue_name, []).append((name, task.args_kwargs["args"][0]))
     return waiting
@@ -154,6 +159,26 @@ def test_it_sends_alert_deliveries_to_the_interactive_queue(waiting, db):
     assert enqueue_delivery(42, run_after=timezone.now() + dt.timedelta(minutes=5)) is True
 
     assert waiting() == {INTERACTIVE: [("deliver_alert", 41), ("deliver_alert", 42)]}
+
+
+def test_it_puts_an_alert_delivery_ahead_of_the_runs_waiting_before_it(
+    waiting, acme, alice, django_capture_on_commit_callbacks
+):
+    first, second = _connections(acme, alice, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        checks = [
+            start_operation(actor=alice, connection=c, operation_type="provider.health_check")
+            for c in (first, second)
+        ]
+    assert enqueue_delivery(43) is True
+
+    assert waiting() == {
+        INTERACTIVE: [
+            ("deliver_alert", 43),
+            ("execute_run", checks[0].run.pk),
+            ("execute_run", checks[1].run.pk),
+        ]
+    }
 
 
 def test_it_keeps_the_queue_when_the_reaper_resends(
