@@ -360,10 +360,10 @@ GRAPH_MAX_INLINE_RETRY_AFTER = envfloat("TENANTATLAS_GRAPH_MAX_INLINE_RETRY_AFTE
 # (app, Entra tenant) and one per app across tenants, each letting through at most REQUESTS in
 # any SECONDS (Microsoft's limits, docs/microsoft-facts.md "Throttling limits"), BURST of them
 # at once. A 429 blocks its pair until Retry-After (else PENALTY_SECONDS) and halves the pair's
-# rate, which climbs back to full over RECOVERY_SECONDS. Store: auto (Redis with the rq
-# transport, else the database; the default in production), database, redis or off (the
-# default elsewhere: the embedded setup's few workers stay far below the limits).
-GRAPH_BUDGET_STORE = envstr("TENANTATLAS_GRAPH_BUDGET_STORE", "auto" if PRODUCTION else "off")
+# rate, which climbs back to full over RECOVERY_SECONDS. Store: auto (the default: Redis with
+# the rq transport, else the database — PostgreSQL, or the embedded SQLite), database, redis
+# or off (the test suite's default, tenantatlas/testing_env.py).
+GRAPH_BUDGET_STORE = envstr("TENANTATLAS_GRAPH_BUDGET_STORE", "auto")
 if GRAPH_BUDGET_STORE not in {"auto", "database", "redis", "off"}:
     raise ImproperlyConfigured(
         f"TENANTATLAS_GRAPH_BUDGET_STORE={GRAPH_BUDGET_STORE!r}: use auto, database, redis or off"

@@ -3,6 +3,9 @@ the client's pacing, down to runs against the simulator with Microsoft's limits 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -581,3 +584,23 @@ def test_a_run_whose_budget_is_spent_for_long_is_rescheduled_not_failed(
     assert 599 <= (run.not_before - before).total_seconds() <= 605
     assert run.context["rescheduled"][0]["reason_code"] == "graph.throttled"
     assert sim.usage(DEMO_CLIENT_ID, tenant_id).requests == 0  # nothing reached Microsoft
+
+
+def test_the_embedded_product_paces_through_its_own_database(tmp_path: Any) -> None:
+    # The suite runs with the budget off (tenantatlas/testing_env.py); the product does not.
+    env = {k: v for k, v in os.environ.items() if k != "TENANTATLAS_GRAPH_BUDGET_STORE"}
+    env.update(
+        TENANTATLAS_ENV="embedded",
+        TENANTATLAS_DATA_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="tenantatlas.settings",
+    )
+    env.pop("DATABASE_URL", None)
+    code = (
+        "import django; django.setup(); from tenantatlas.graph.budget import configured_budget; "
+        "print(type(configured_budget().store).__name__)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert shown.stdout.split() == ["DatabaseStore"], shown.stderr[-2000:]
