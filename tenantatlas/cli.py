@@ -8,7 +8,7 @@ import sys
 from tenantatlas.lib.private_files import restrict_umask
 
 COMMANDS = {
-    "serve": "Start everything on this machine (embedded: migrate, simulator + demo, worker, reaper, web).",
+    "serve": "Start everything on this machine (embedded: migrate, simulator + demo, workers, reaper, web).",
     "worker": "Process operation runs (database or RQ transport).",
     "reap": "Fail runs whose worker vanished, re-send queued runs, start due schedules (--loop).",
     "prune": "Delete what is older than its retention: runs, audit, notifications, alerts, tasks (--dry-run).",
