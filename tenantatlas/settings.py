@@ -215,6 +215,39 @@ AXES_CLIENT_IP_CALLABLE = "tenantatlas.lib.middleware.client_ip"  # the audit lo
 AXES_LOCKOUT_CALLABLE = "tenantatlas.accounts.views.sign_in_locked_out"
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (axes would keep them forever)
 
+# Sign in with Microsoft (docs/sign-in.md): OpenID Connect through one app registration, for the
+# people of the allowed tenants (ids or verified domains) whose Microsoft account is linked to a
+# local account. The credential is a client secret or a certificate with its private key (PEM,
+# usually through *_FILE). Password sign-in can then be turned off; `tenantatlas break_glass`
+# still lets an operator in.
+MICROSOFT_SIGN_IN = envbool("TENANTATLAS_MICROSOFT_SIGN_IN", False)
+MICROSOFT_SIGN_IN_CLIENT_ID = envstr("TENANTATLAS_MICROSOFT_SIGN_IN_CLIENT_ID", "")
+MICROSOFT_SIGN_IN_CLIENT_SECRET = envstr("TENANTATLAS_MICROSOFT_SIGN_IN_CLIENT_SECRET", "")
+MICROSOFT_SIGN_IN_CERTIFICATE = envstr("TENANTATLAS_MICROSOFT_SIGN_IN_CERTIFICATE", "")
+MICROSOFT_SIGN_IN_PRIVATE_KEY = envstr("TENANTATLAS_MICROSOFT_SIGN_IN_PRIVATE_KEY", "")
+MICROSOFT_SIGN_IN_TENANTS = envlist("TENANTATLAS_MICROSOFT_SIGN_IN_TENANTS")
+MICROSOFT_SIGN_IN_CLOUD = envstr("TENANTATLAS_MICROSOFT_SIGN_IN_CLOUD", "global")
+MICROSOFT_SIGN_IN_FLOW_SECONDS = 600  # from leaving for Microsoft to coming back
+PASSWORD_SIGN_IN = envbool("TENANTATLAS_PASSWORD_SIGN_IN", True)
+if MICROSOFT_SIGN_IN:
+    if not MICROSOFT_SIGN_IN_CLIENT_ID or not MICROSOFT_SIGN_IN_TENANTS:
+        raise ImproperlyConfigured(
+            "TENANTATLAS_MICROSOFT_SIGN_IN=true needs TENANTATLAS_MICROSOFT_SIGN_IN_CLIENT_ID and "
+            "TENANTATLAS_MICROSOFT_SIGN_IN_TENANTS (tenant ids or verified domains)"
+        )
+    if bool(MICROSOFT_SIGN_IN_CLIENT_SECRET) == bool(
+        MICROSOFT_SIGN_IN_CERTIFICATE or MICROSOFT_SIGN_IN_PRIVATE_KEY
+    ) or bool(MICROSOFT_SIGN_IN_CERTIFICATE) != bool(MICROSOFT_SIGN_IN_PRIVATE_KEY):
+        raise ImproperlyConfigured(
+            "Sign in with Microsoft needs either TENANTATLAS_MICROSOFT_SIGN_IN_CLIENT_SECRET or "
+            "both TENANTATLAS_MICROSOFT_SIGN_IN_CERTIFICATE and _PRIVATE_KEY (PEM)"
+        )
+if not PASSWORD_SIGN_IN and not MICROSOFT_SIGN_IN:
+    raise ImproperlyConfigured(
+        "TENANTATLAS_PASSWORD_SIGN_IN=false needs TENANTATLAS_MICROSOFT_SIGN_IN=true: "
+        "otherwise nobody could sign in"
+    )
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
 USE_I18N = False
