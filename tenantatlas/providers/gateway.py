@@ -80,6 +80,17 @@ class ProviderGateway:
         self.cloud = get_cloud(connection.cloud)
 
     def current_credential(self) -> ProviderCredential:
+        """The connection's own credential, or for a partner app's connection the partner app's
+        (the same app id signs in to every consenting tenant, with this connection's tenant id)."""
+        if self.connection.partner_app_id is not None:
+            credential = ProviderCredential.objects.filter(
+                partner_app_id=self.connection.partner_app_id, retired_at__isnull=True
+            ).first()
+            if credential is None:
+                raise ProviderError(
+                    "credential.missing", "The partner app has no current credential."
+                )
+            return credential
         credential = self.connection.credentials.filter(retired_at__isnull=True).first()
         if credential is None:
             raise ProviderError("credential.missing", "The connection has no current credential.")
@@ -101,6 +112,11 @@ class ProviderGateway:
                 "credential_id": credential.pk,
                 "version": credential.version,
                 "purpose": self.purpose,
+                **(
+                    {"partner_app_id": credential.partner_app_id}
+                    if credential.partner_app_id
+                    else {}
+                ),
             },
         )
         tenant_id = str(self.connection.entra_tenant_id)

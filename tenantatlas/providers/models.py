@@ -1,4 +1,5 @@
-"""Provider connections (an Entra app registration in one Entra tenant) and their credentials."""
+"""Provider connections (an Entra app registration in one Entra tenant), the workspace's partner
+app (one multi-tenant app registration consented in many tenants) and their credentials."""
 
 from __future__ import annotations
 
@@ -41,14 +42,52 @@ class ConnectionQuerySet(WorkspaceScopedQuerySet):
         return self.filter(workspace=workspace, deleted_at__isnull=True)
 
     def with_current_credential(self) -> ConnectionQuerySet:
-        """Fetch every connection's current credential in one query (`current_credential`)."""
+        """Fetch every connection's current credential (its own, or its partner app's) in one
+        query per kind (`current_credential`)."""
         return self.prefetch_related(
             Prefetch(
                 "credentials",
                 queryset=ProviderCredential.objects.current(),
                 to_attr="fetched_current_credentials",
-            )
+            ),
+            Prefetch(
+                "partner_app__credentials",
+                queryset=ProviderCredential.objects.current(),
+                to_attr="fetched_current_credentials",
+            ),
         )
+
+
+class PartnerApp(models.Model):
+    """A workspace's multi-tenant app registration: one credential for every tenant that
+    consented to it (at most one per workspace)."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="partner_app"
+    )
+    display_name = models.CharField(max_length=100)
+    client_id = models.UUIDField()
+    cloud = models.CharField(max_length=30, default="global")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+    fetched_current_credentials: list[ProviderCredential]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def current_credential(self) -> ProviderCredential | None:
+        fetched: list[ProviderCredential] | None = getattr(
+            self, "fetched_current_credentials", None
+        )
+        if fetched is not None:
+            return fetched[0] if fetched else None
+        return self.credentials.filter(retired_at__isnull=True).first()
 
 
 class ProviderConnection(models.Model):
@@ -59,6 +98,15 @@ class ProviderConnection(models.Model):
     cloud = models.CharField(max_length=30, default="global")
     display_name = models.CharField(max_length=100)
     entra_tenant_id = models.UUIDField()
+    # Set for a tenant onboarded through the workspace's partner app: the connection then has no
+    # credential of its own and authenticates with the partner app's.
+    partner_app = models.ForeignKey(
+        PartnerApp,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="connections",
+    )
     is_default = models.BooleanField(default=False)
     status = models.CharField(
         max_length=20, choices=ConnectionStatus.choices, default=ConnectionStatus.ENABLED
@@ -107,6 +155,10 @@ class ProviderConnection(models.Model):
 
     @property
     def current_credential(self) -> ProviderCredential | None:
+        """The credential the connection signs in with: the partner app's when it has one."""
+        if self.partner_app_id is not None:
+            assert self.partner_app is not None
+            return self.partner_app.current_credential
         fetched: list[ProviderCredential] | None = getattr(
             self, "fetched_current_credentials", None
         )
@@ -121,10 +173,18 @@ class CredentialQuerySet(models.QuerySet):
 
 
 class ProviderCredential(models.Model):
-    """A client secret or certificate; the secret part exists only as Fernet ciphertext."""
+    """A client secret or certificate of one connection or of the partner app; the secret part
+    exists only as Fernet ciphertext."""
 
     connection = models.ForeignKey(
-        ProviderConnection, on_delete=models.CASCADE, related_name="credentials"
+        ProviderConnection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="credentials",
+    )
+    partner_app = models.ForeignKey(
+        PartnerApp, null=True, blank=True, on_delete=models.CASCADE, related_name="credentials"
     )
     version = models.PositiveIntegerField(default=1)
     kind = models.CharField(max_length=20, choices=CredentialKind.choices)
@@ -154,6 +214,19 @@ class ProviderCredential(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["connection", "version"], name="credential_unique_version"
+            ),
+            models.UniqueConstraint(
+                fields=["partner_app"],
+                condition=Q(retired_at__isnull=True),
+                name="credential_one_current_of_partner_app",
+            ),
+            models.UniqueConstraint(
+                fields=["partner_app", "version"], name="credential_unique_partner_app_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(connection__isnull=False, partner_app__isnull=True)
+                | Q(connection__isnull=True, partner_app__isnull=False),
+                name="credential_has_one_owner",
             ),
         ]
 

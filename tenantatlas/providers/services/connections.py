@@ -12,8 +12,17 @@ from tenantatlas.lib.actors import Actor, user_or_none
 from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.providers.credential_input import CredentialInput
-from tenantatlas.providers.models import ConnectionStatus, ProviderConnection, ProviderCredential
-from tenantatlas.providers.services.credentials import add_credential, rotate
+from tenantatlas.providers.models import (
+    ConnectionStatus,
+    PartnerApp,
+    ProviderConnection,
+    ProviderCredential,
+)
+from tenantatlas.providers.services.credentials import (
+    add_credential,
+    refuse_partner_connection,
+    rotate,
+)
 from tenantatlas.providers.services.defaults import hand_over_default, take_default_if_vacant
 from tenantatlas.providers.services.health import reset_health
 from tenantatlas.providers.services.locks import lock_workspace
@@ -45,9 +54,18 @@ def create_connection(
     workspace: Workspace,
     display_name: str,
     entra_tenant_id: str,
-    credential: CredentialInput,
+    credential: CredentialInput | None = None,
     cloud: str = "global",
+    partner_app: PartnerApp | None = None,
 ) -> ProviderConnection:
+    """A connection with its own credential, or one of the partner app (which signs in with the
+    partner app's credential and lives in its cloud)."""
+    if (credential is None) == (partner_app is None):
+        raise ValueError("a connection has either its own credential or the partner app's")
+    if partner_app is not None:
+        if partner_app.workspace_id != workspace.pk:
+            raise ValueError("the partner app belongs to another workspace")
+        cloud = partner_app.cloud
     lock_workspace(workspace)
     _check_unique_tenant(workspace, entra_tenant_id, exclude=None)
     # The first connection, or the first since every other one was disabled, is the default.
@@ -60,23 +78,30 @@ def create_connection(
                 display_name=display_name,
                 entra_tenant_id=entra_tenant_id,
                 cloud=cloud,
+                partner_app=partner_app,
                 is_default=is_first,
                 created_by=user_or_none(actor),
             )
     except IntegrityError:
         raise _duplicate_tenant() from None
-    row = add_credential(connection, credential, actor=actor, version=1)
+    metadata: dict[str, Any] = {
+        "entra_tenant_id": entra_tenant_id,
+        "cloud": cloud,
+        "is_default": is_first,
+    }
+    if credential is not None:
+        metadata["credential"] = add_credential(
+            connection, credential, actor=actor, version=1
+        ).describe()
+    else:
+        assert partner_app is not None
+        metadata["partner_app_id"] = partner_app.pk
     record_event(
         workspace=workspace,
         actor=actor,
         action="connection.created",
         target=connection,
-        metadata={
-            "entra_tenant_id": entra_tenant_id,
-            "cloud": cloud,
-            "is_default": is_first,
-            "credential": row.describe(),
-        },
+        metadata=metadata,
     )
     return connection
 
@@ -94,6 +119,8 @@ def update_connection(
 ) -> ProviderConnection:
     """Edit names and ids; a new secret/certificate (if given) rotates the credential."""
     lock_workspace(connection.workspace)
+    if credential is not None:
+        refuse_partner_connection(connection)
     _check_unique_tenant(connection.workspace, entra_tenant_id, exclude=connection.pk)
     changes: dict[str, Any] = {}
     for field, value in (
@@ -126,6 +153,8 @@ def _change_client_id(
     connection: ProviderConnection, client_id: str, changes: dict[str, Any]
 ) -> None:
     """A new client id alone keeps the current secret material under the new app id."""
+    if connection.partner_app_id is not None:
+        return  # the partner app's client id is changed on its own page
     current = connection.current_credential
     if current is None or str(current.client_id) == client_id:
         return

@@ -1,4 +1,5 @@
-"""Credentials of a connection: sealed on entry, rotated with history, re-sealed on key rotation.
+"""Credentials of a connection or of the partner app: sealed on entry, rotated with history,
+re-sealed on key rotation.
 
 Sealing (encrypting) happens only here; only the gateway opens (decrypts) a credential.
 """
@@ -7,15 +8,22 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Max
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
 from tenantatlas.lib import dates
 from tenantatlas.lib.actors import Actor, user_or_none
+from tenantatlas.lib.errors import Refused
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.providers.credential_input import CredentialInput, SecretInput
 from tenantatlas.providers.credentials import CredentialManager
-from tenantatlas.providers.models import CredentialKind, ProviderConnection, ProviderCredential
+from tenantatlas.providers.models import (
+    CredentialKind,
+    PartnerApp,
+    ProviderConnection,
+    ProviderCredential,
+)
 from tenantatlas.providers.services.health import reset_health
 from tenantatlas.providers.services.locks import lock_workspace
 from tenantatlas.workspaces.models import Workspace
@@ -50,29 +58,60 @@ def _sealed_row(credential: CredentialInput, manager: CredentialManager) -> Prov
 
 
 def add_credential(
-    connection: ProviderConnection, credential: CredentialInput, *, actor: Actor, version: int
+    owner: ProviderConnection | PartnerApp,
+    credential: CredentialInput,
+    *,
+    actor: Actor,
+    version: int,
 ) -> ProviderCredential:
-    """Seal `credential` as version `version` of the connection (inside the caller's transaction)."""
+    """Seal `credential` as version `version` of its owner, a connection or the partner app
+    (inside the caller's transaction)."""
     row = _sealed_row(credential, CredentialManager())
-    row.connection = connection
+    if isinstance(owner, PartnerApp):
+        row.partner_app = owner
+    else:
+        row.connection = owner
     row.version = version
     row.created_by = user_or_none(actor)
     row.save()
     return row
 
 
-def rotate(
-    connection: ProviderConnection, credential: CredentialInput, *, actor: Actor
-) -> ProviderCredential:
-    """Retire the current credential and add `credential` as the next version (caller locks)."""
-    history = ProviderCredential.objects.filter(connection=connection)
+def replace_credential(
+    owner: ProviderConnection | PartnerApp, credential: CredentialInput, *, actor: Actor
+) -> tuple[ProviderCredential | None, ProviderCredential]:
+    """Retire the owner's current credential and add `credential` as its next version:
+    (previous, new). The caller locks and audits."""
+    if isinstance(owner, PartnerApp):
+        history = ProviderCredential.objects.filter(partner_app=owner)
+    else:
+        history = ProviderCredential.objects.filter(connection=owner)
     previous = history.filter(retired_at__isnull=True).first()
     if previous is not None:
         previous.retired_at = timezone.now()
         previous.save(update_fields=["retired_at"])
     last = history.aggregate(v=Max("version"))["v"] or 0
-    row = add_credential(connection, credential, actor=actor, version=last + 1)
-    connection.fetched_current_credentials = [row]
+    row = add_credential(owner, credential, actor=actor, version=last + 1)
+    owner.fetched_current_credentials = [row]
+    return previous, row
+
+
+def refuse_partner_connection(connection: ProviderConnection) -> None:
+    """A partner app's connection has no credential of its own to change."""
+    if connection.partner_app_id is not None:
+        raise Refused(
+            "This connection signs in with the workspace's partner app: change the credential "
+            "on the partner app page, once for all its connections.",
+            code="partner_app_credential",
+        )
+
+
+def rotate(
+    connection: ProviderConnection, credential: CredentialInput, *, actor: Actor
+) -> ProviderCredential:
+    """Retire the current credential and add `credential` as the next version (caller locks)."""
+    refuse_partner_connection(connection)
+    previous, row = replace_credential(connection, credential, actor=actor)
     reset_health(connection)
     connection.save()
     record_event(
@@ -104,7 +143,9 @@ def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> dict[str, 
     manager = CredentialManager()
     counts = {"reencrypted": 0, "already_current": 0, "unreadable": 0}
     workspace_of = dict(
-        ProviderCredential.objects.order_by("pk").values_list("pk", "connection__workspace_id")
+        ProviderCredential.objects.order_by("pk").values_list(
+            "pk", Coalesce("connection__workspace_id", "partner_app__workspace_id")
+        )
     )
     tallies: dict[int, dict[str, int]] = {}
     ids = list(workspace_of)
