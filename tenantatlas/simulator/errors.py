@@ -39,14 +39,22 @@ class IdentityError(Exception):
         self.code = code
         self.message = message
 
-    def reply(self) -> Reply:
-        now = dt.datetime.now(dt.UTC)
-        stamp = now.strftime("%Y-%m-%d %H:%M:%SZ")
+    def describe(self) -> tuple[str, str, str, str]:
+        """``(error_description, timestamp, trace id, correlation id)`` as Entra writes them."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
         description = (
             f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace_id}\r\n"
             f"Correlation ID: {correlation_id}\r\nTimestamp: {stamp}"
         )
+        return description, stamp, trace_id, correlation_id
+
+    @property
+    def error_uri(self) -> str:
+        return f"https://login.microsoftonline.com/error?code={self.code}"
+
+    def reply(self) -> Reply:
+        description, stamp, trace_id, correlation_id = self.describe()
         payload = {
             "error": self.error,
             "error_description": description,
@@ -54,7 +62,7 @@ class IdentityError(Exception):
             "timestamp": stamp,
             "trace_id": trace_id,
             "correlation_id": correlation_id,
-            "error_uri": f"https://login.microsoftonline.com/error?code={self.code}",
+            "error_uri": self.error_uri,
         }
         return Reply.json(
             self.status,
@@ -231,6 +239,126 @@ def blocked_by_policy() -> IdentityError:
         53003,
         "Access has been blocked by Conditional Access policies. The access policy does not "
         "allow token issuance.",
+    )
+
+
+# -- browser flows (admin consent, authorization code) and the authorization code grant --------
+
+
+def redirect_uri_mismatch(redirect_uri: str, client_id: str) -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_request",
+        50011,
+        f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect "
+        f"URIs configured for the application '{client_id}'. Make sure the redirect URI sent in "
+        "the request matches one added to your application in the Azure portal. Navigate to "
+        "https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
+    )
+
+
+def not_multi_tenant(client_id: str, app_name: str) -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_request",
+        50194,
+        f"Application '{client_id}'({app_name}) is not configured as a multi-tenant application. "
+        "Usage of the /common endpoint is not supported for such applications created after "
+        "'10/15/2018'. Use a tenant-specific endpoint or configure the application to be "
+        "multi-tenant.",
+    )
+
+
+def consent_declined() -> IdentityError:
+    return IdentityError(400, "access_denied", 65004, "User declined to consent to access the app.")
+
+
+def admin_approval_required() -> IdentityError:
+    return IdentityError(400, "access_denied", 90094, "The grant requires admin permission.")
+
+
+def user_not_in_tenant(upn: str, home_tid: str, tenant_name: str, client_id: str) -> IdentityError:
+    return IdentityError(
+        400,
+        "access_denied",
+        50020,
+        f"User account '{upn}' from identity provider 'https://sts.windows.net/{home_tid}/' does "
+        f"not exist in tenant '{tenant_name}' and cannot access the application '{client_id}' in "
+        "that tenant. The account needs to be added as an external user in the tenant first. "
+        "Sign out and sign in again with a different Azure Active Directory user account.",
+    )
+
+
+def login_required() -> IdentityError:
+    return IdentityError(
+        400, "login_required", 50058, "A silent sign-in request was sent but no user is signed in."
+    )
+
+
+def unsupported_response_type(response_type: str) -> IdentityError:
+    return IdentityError(
+        400,
+        "unsupported_response_type",
+        70005,
+        f"response_type '{response_type}' is not enabled for the application.",
+    )
+
+
+def invalid_request(code: int, message: str) -> IdentityError:
+    return IdentityError(400, "invalid_request", code, message)
+
+
+def code_redeemed() -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_grant",
+        54005,
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or "
+        "use an existing refresh token.",
+    )
+
+
+def code_expired() -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_grant",
+        70008,
+        "The provided authorization code or refresh token has expired due to inactivity. Send a "
+        "new interactive authorization request for this user and resource.",
+    )
+
+
+def code_invalid() -> IdentityError:
+    return IdentityError(
+        400, "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid."
+    )
+
+
+def code_for_other_tenant() -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_grant",
+        700005,
+        "Provided Authorization Code is intended to use against other tenant, thus rejected.",
+    )
+
+
+def code_verifier_mismatch() -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_grant",
+        501481,
+        "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+    )
+
+
+def reply_address_mismatch(redirect_uri: str, original: str) -> IdentityError:
+    return IdentityError(
+        400,
+        "invalid_grant",
+        500112,
+        f"The reply address '{redirect_uri}' does not match the reply address '{original}' "
+        "provided when requesting Authorization code.",
     )
 
 

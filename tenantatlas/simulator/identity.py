@@ -1,15 +1,18 @@
 """The identity platform half: OIDC discovery, JWKS, the v2.0 token endpoint, access tokens.
 
-Only the client credentials grant is implemented, with a client secret (form field or
-HTTP Basic) or a certificate assertion (RS256 + ``x5t`` or PS256 + ``x5t#S256``, padded or
-not). Access tokens are real RS256 JWTs signed by the simulator key, so Graph can verify
-them the way Microsoft does and clients can decode ``roles`` the way they would in production.
+Two grants: client credentials and the authorization code (with PKCE, the code issued by the
+sign-in page of ``browser.py``). Clients authenticate with a client secret (form field or HTTP
+Basic) or a certificate assertion (RS256 + ``x5t`` or PS256 + ``x5t#S256``, padded or not).
+Access and ID tokens are real RS256 JWTs signed by the simulator key, so Graph can verify them
+the way Microsoft does and clients can decode ``roles`` or validate an ID token against the JWKS
+the way they would in production.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import re
 import time
@@ -27,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tenantatlas.simulator import errors
 from tenantatlas.simulator.certs import b64url, b64url_decode, load_certificate, x5t
+from tenantatlas.simulator.codes import AuthorizationCode, AuthorizationCodes
+from tenantatlas.simulator.directory import Directory, Principal
 from tenantatlas.simulator.errors import IdentityError, Reply
 from tenantatlas.simulator.scenarios import AppScenario, TenantScenario
 from tenantatlas.simulator.values import stable_guid
@@ -45,6 +50,11 @@ GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
+#: Authorities that name no tenant: the user's account decides (``common`` also takes personal
+#: accounts at Microsoft; the simulator has none).
+MULTI_TENANT_SEGMENTS = ("organizations", "common")
+ID_TOKEN_LIFETIME = 3600
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 class TokenRejected(Exception):
@@ -68,8 +78,12 @@ class Authority:
         resolve: Callable[[str], TenantScenario | None],
         signing_key: rsa.RSAPrivateKey,
         signing_cert: x509.Certificate,
+        directory: Directory,
+        codes: AuthorizationCodes,
     ) -> None:
         self._resolve = resolve
+        self.directory = directory
+        self.codes = codes
         self._key = signing_key
         self._public_key = signing_key.public_key()
         self._kid = x5t(signing_cert)
@@ -86,9 +100,18 @@ class Authority:
         return tenant
 
     # -- discovery ---------------------------------------------------------------------
-    def discovery(self, origin: str, segment: str) -> tuple[Reply, TenantScenario]:
-        tenant = self.tenant_for(segment, at_discovery=True)
-        tid = tenant.tenant_id
+    def issuer(self, origin: str, tenant_id: str) -> str:
+        """The ``iss`` of the tenant's v2.0 ID tokens, as its discovery document names it."""
+        return f"{origin}/{tenant_id}/v2.0"
+
+    def discovery(self, origin: str, segment: str) -> tuple[Reply, TenantScenario | None]:
+        """The tenant's OpenID configuration; for ``organizations``/``common`` Microsoft's
+        endpoints keep that segment and ``issuer`` has the literal placeholder ``{tenantid}``."""
+        if segment.lower() in MULTI_TENANT_SEGMENTS:
+            tenant, tid, issuer_tid = None, segment.lower(), "{tenantid}"
+        else:
+            tenant = self.tenant_for(segment, at_discovery=True)
+            tid = issuer_tid = tenant.tenant_id
         document = {
             "token_endpoint": f"{origin}/{tid}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": [
@@ -102,7 +125,7 @@ class Authority:
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{origin}/{tid}/v2.0",
+            "issuer": self.issuer(origin, issuer_tid),
             "request_uri_parameter_supported": False,
             "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
             "authorization_endpoint": f"{origin}/{tid}/oauth2/v2.0/authorize",
@@ -110,7 +133,27 @@ class Authority:
             "http_logout_supported": True,
             "frontchannel_logout_supported": True,
             "end_session_endpoint": f"{origin}/{tid}/oauth2/v2.0/logout",
-            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "tid", "oid", "roles"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "cloud_instance_name",
+                "cloud_instance_host_name",
+                "cloud_graph_host_name",
+                "msgraph_host",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "acr",
+                "nonce",
+                "preferred_username",
+                "name",
+                "tid",
+                "ver",
+                "at_hash",
+                "c_hash",
+                "email",
+            ],
             "kerberos_endpoint": f"{origin}/{tid}/kerberos",
             "tenant_region_scope": "WW",
             "cloud_instance_name": "microsoftonline.com",
@@ -130,7 +173,10 @@ class Authority:
         return Reply.json(200, document, **{"Cache-Control": "max-age=86400, private"})
 
     def keys(self, origin: str, segment: str) -> Reply:
-        tenant = self.tenant_for(segment, at_discovery=True)
+        if segment.lower() in MULTI_TENANT_SEGMENTS:
+            issuer_tid = "{tenantid}"
+        else:
+            issuer_tid = self.tenant_for(segment, at_discovery=True).tenant_id
         numbers = self._public_key.public_numbers()
         jwk = {
             "kty": "RSA",
@@ -140,7 +186,7 @@ class Authority:
             "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8)),
             "e": b64url(numbers.e.to_bytes(3)),
             "x5c": [base64.b64encode(self._cert_der).decode()],
-            "issuer": f"{origin}/{tenant.tenant_id}/v2.0",
+            "issuer": self.issuer(origin, issuer_tid),
         }
         return Reply.json(200, {"keys": [jwk]})
 
@@ -158,39 +204,97 @@ class Authority:
                 )
                 client_id = client_id or urllib.parse.unquote_plus(basic_id)
                 form.setdefault("client_secret", urllib.parse.unquote_plus(basic_secret))
+            grant = form.get("grant_type", "")
+            if grant == "authorization_code" and segment.lower() in MULTI_TENANT_SEGMENTS:
+                return self._authorization_code(origins, segment, None, client_id, form)
             tenant = self.tenant_for(segment, at_discovery=False)
             tenant_id = tenant.tenant_id
-            grant = form.get("grant_type", "")
             if not grant:
                 raise errors.parameter_missing("grant_type")
+            if grant == "authorization_code":
+                return self._authorization_code(origins, segment, tenant, client_id, form)
             if grant != "client_credentials":
                 raise errors.unsupported_grant(grant)
             if not client_id:
                 raise errors.parameter_missing("client_id")
-            app = tenant.find_app(client_id)
-            if app is None:
+            principal = self.directory.principal(tenant, client_id)
+            if principal is None:
                 raise errors.app_not_found(client_id, tenant.display_name)
+            app = principal.registration.app
             resource = self._resource_for(form.get("scope", ""), tenant)
-            method = self._check_credential(tenant, app, segment, origins, form)
-            if app.disabled:
+            method = self._check_credential(tenant.tenant_id, app, segment, origins, form)
+            if principal.disabled:
                 raise errors.app_disabled(app.client_id, app.display_name)
-            if app.blocked_by_policy:
+            if principal.blocked_by_policy:
                 raise errors.blocked_by_policy()
         except IdentityError as exc:
             return TokenOutcome(exc.reply(), tenant_id, client_id)
-        token = self.issue_access_token(tenant, app, resource, method)
+        token = self.issue_access_token(tenant, principal, resource, method)
         payload = {
             "token_type": "Bearer",
             "expires_in": ACCESS_TOKEN_LIFETIME,
             "ext_expires_in": ACCESS_TOKEN_LIFETIME,
             "access_token": token,
         }
-        headers = {
-            "Cache-Control": "no-store, no-cache",
-            "Pragma": "no-cache",
-            "x-ms-request-id": str(uuid.uuid4()),
+        return TokenOutcome(
+            Reply.json(200, payload, **_no_store_headers()), tenant_id, app.client_id
+        )
+
+    def _authorization_code(
+        self,
+        origins: list[str],
+        segment: str,
+        tenant: TenantScenario | None,
+        client_id: str | None,
+        form: dict[str, str],
+    ) -> TokenOutcome:
+        """Redeem a code from the sign-in page: client authentication with the app's home
+        credential, then the code (single use, fresh, same reply URL, PKCE verifier)."""
+        tenant_id = tenant.tenant_id if tenant is not None else None
+        try:
+            if not client_id:
+                raise errors.parameter_missing("client_id")
+            registration = self.directory.registration(client_id, tenant)
+            if registration is None:
+                raise errors.app_not_found(client_id, tenant.display_name if tenant else segment)
+            app = registration.app
+            if not form.get("code"):
+                raise errors.parameter_missing("code")
+            if not form.get("redirect_uri"):
+                raise errors.parameter_missing("redirect_uri")
+            method = self._check_credential(
+                tenant_id or registration.home.tenant_id, app, segment, origins, form
+            )
+            grant = self.codes.redeem(
+                form["code"],
+                client_id=app.client_id,
+                redirect_uri=form["redirect_uri"],
+                verifier=form.get("code_verifier"),
+            )
+            if tenant is not None and tenant.tenant_id.lower() != grant.tenant_id.lower():
+                raise errors.code_for_other_tenant()
+        except IdentityError as exc:
+            return TokenOutcome(exc.reply(), tenant_id, client_id)
+        origin = origins[0]
+        scopes = [s for s in grant.scopes if s in OIDC_SCOPES]
+        granted = [*scopes, *(s for s in grant.scopes if s not in OIDC_SCOPES)]
+        payload: dict[str, Any] = {
+            "token_type": "Bearer",
+            "scope": " ".join(s for s in granted if s != "offline_access"),
+            "expires_in": ACCESS_TOKEN_LIFETIME,
+            "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+            "access_token": self.issue_user_access_token(grant, app, method),
         }
-        return TokenOutcome(Reply.json(200, payload, **headers), tenant_id, app.client_id)
+        if "openid" in grant.scopes:
+            payload["id_token"] = self.issue_id_token(origin, grant, app)
+        if "offline_access" in grant.scopes:
+            # Opaque, as Microsoft's are; the simulator does not redeem refresh tokens.
+            payload["refresh_token"] = "1.AAAA" + b64url(uuid.uuid4().bytes * 4)
+        if form.get("client_info") == "1":
+            info = {"uid": grant.user.object_id, "utid": grant.tenant_id}
+            payload["client_info"] = b64url(json.dumps(info).encode())
+        reply = Reply.json(200, payload, **_no_store_headers())
+        return TokenOutcome(reply, grant.tenant_id, app.client_id)
 
     def _resource_for(self, scope: str, tenant: TenantScenario) -> str:
         scopes = scope.split()
@@ -207,7 +311,7 @@ class Authority:
 
     def _check_credential(
         self,
-        tenant: TenantScenario,
+        tenant_id: str,
         app: AppScenario,
         segment: str,
         origins: list[str],
@@ -231,15 +335,16 @@ class Authority:
         audiences = {
             f"{origin}/{name}/oauth2/v2.0/token".lower()
             for origin in origins
-            for name in (segment, tenant.tenant_id)
+            for name in (segment, tenant_id)
         }
         verify_assertion(assertion, app, audiences)
         return "2"
 
     def issue_access_token(
-        self, tenant: TenantScenario, app: AppScenario, resource: str, method: str
+        self, tenant: TenantScenario, principal: Principal, resource: str, method: str
     ) -> str:
         now = int(time.time())
+        app = principal.registration.app
         tid = (tenant.token_tenant_id or tenant.tenant_id).lower()
         claims: dict[str, Any] = {
             "aud": resource,
@@ -264,8 +369,70 @@ class Authority:
             "ver": "1.0",
             "xms_tcdt": 1552555613,
         }
-        if app.roles:
-            claims["roles"] = list(app.roles)
+        if principal.roles:
+            claims["roles"] = list(principal.roles)
+        return self._sign(claims)
+
+    def issue_user_access_token(
+        self, grant: AuthorizationCode, app: AppScenario, method: str
+    ) -> str:
+        """A delegated Graph token for the signed-in user: ``scp``, no ``roles`` (Graph's
+        application permissions are not the user's)."""
+        now = int(time.time())
+        tid = grant.tenant_id.lower()
+        user = grant.user
+        claims: dict[str, Any] = {
+            "aud": GRAPH_APP_ID,
+            "iss": f"https://sts.windows.net/{tid}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + ACCESS_TOKEN_LIFETIME,
+            "app_displayname": app.display_name,
+            "appid": app.client_id,
+            "appidacr": method,
+            "idtyp": "user",
+            "name": user.display_name,
+            "oid": user.object_id,
+            "scp": " ".join(s for s in grant.scopes if s != "offline_access") or "openid",
+            "sub": _pairwise_subject("graph", user.object_id),
+            "tid": tid,
+            "unique_name": user.user_principal_name,
+            "upn": user.user_principal_name,
+            "uti": b64url(uuid.uuid4().bytes),
+            "ver": "1.0",
+        }
+        return self._sign(claims)
+
+    def issue_id_token(self, origin: str, grant: AuthorizationCode, app: AppScenario) -> str:
+        """The v2.0 ID token: ``iss`` exactly as the tenant's discovery document says, ``aud``
+        the client id, the nonce echoed; ``name``/``preferred_username`` with the ``profile``
+        scope, ``email`` with the ``email`` scope (when the user has one)."""
+        now = int(time.time())
+        user = grant.user
+        claims: dict[str, Any] = {
+            "aud": app.client_id,
+            "iss": self.issuer(origin, grant.tenant_id.lower()),
+            "iat": now,
+            "nbf": now,
+            "exp": now + ID_TOKEN_LIFETIME,
+            "aio": b64url(uuid.uuid4().bytes),
+            "oid": user.object_id,
+            "rh": "0.AAAA" + b64url(uuid.uuid4().bytes),
+            "sub": _pairwise_subject(app.client_id.lower(), user.object_id),
+            "tid": grant.tenant_id.lower(),
+            "uti": b64url(uuid.uuid4().bytes),
+            "ver": "2.0",
+        }
+        if grant.nonce is not None:
+            claims["nonce"] = grant.nonce
+        if "profile" in grant.scopes:
+            claims["name"] = user.display_name
+            claims["preferred_username"] = user.user_principal_name
+        if "email" in grant.scopes and user.email:
+            claims["email"] = user.email
+        return self._sign(claims)
+
+    def _sign(self, claims: dict[str, Any]) -> str:
         headers = {"typ": "JWT", "x5t": self._kid, "kid": self._kid}
         return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
 
@@ -287,6 +454,20 @@ class Authority:
             raise TokenRejected("CompactToken parsing failed with error code: 80049217") from exc
         except jwt.PyJWTError as exc:
             raise TokenRejected("Access token validation failure. Invalid audience.") from exc
+
+
+def _no_store_headers() -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store, no-cache",
+        "Pragma": "no-cache",
+        "x-ms-request-id": str(uuid.uuid4()),
+    }
+
+
+def _pairwise_subject(audience: str, object_id: str) -> str:
+    """``sub``: the user's id as one app sees it (pairwise, stable, not the object id)."""
+    digest = hashlib.sha256(f"{audience}|{object_id}".encode()).digest()
+    return b64url(digest[:32])
 
 
 def _decode_segment(segment: str) -> dict[str, Any]:

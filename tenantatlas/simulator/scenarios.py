@@ -7,6 +7,7 @@ the standalone server.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantatlas.simulator.limits import GraphLimits, LimitsError, parse_limits
+from tenantatlas.simulator.values import stable_guid
 
 DEMO_SCENARIOS = Path(__file__).resolve().parent / "scenarios" / "demo.toml"
 
@@ -32,7 +34,15 @@ class SecretSpec:
 
 @dataclass
 class AppScenario:
-    """An app registration (service principal) in the tenant and its granted app roles."""
+    """An app registration (and its service principal) in the tenant and its granted app roles.
+
+    A ``multi_tenant`` app (sign-in audience "accounts in any organizational directory") can be
+    consented to in other tenants: its ``secrets`` and ``certificates`` stay here, in its home
+    tenant, and a customer tenant holds only a service principal with the roles its admin
+    granted (``TenantScenario.consents``, or the admin consent page at run time).
+    ``required_roles`` are the application permissions ``/.default`` asks an admin for;
+    ``redirect_uris`` the reply URLs the browser flows may send the answer to.
+    """
 
     client_id: str
     secrets: list[SecretSpec] = field(default_factory=list)
@@ -41,6 +51,30 @@ class AppScenario:
     display_name: str = "TenantAtlas"
     disabled: bool = False
     blocked_by_policy: bool = False
+    multi_tenant: bool = False
+    redirect_uris: list[str] = field(default_factory=list)
+    required_roles: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConsentScenario:
+    """A customer tenant's consent to another tenant's multi-tenant app: its service principal
+    here and the application permissions granted to it (possibly fewer than it requires)."""
+
+    client_id: str
+    roles: list[str] = field(default_factory=list)
+    disabled: bool = False
+
+
+@dataclass
+class UserScenario:
+    """A person who can sign in to the tenant (the browser flows' account picker)."""
+
+    user_principal_name: str
+    display_name: str
+    object_id: str = ""
+    email: str | None = None
+    is_admin: bool = False
 
 
 @dataclass
@@ -148,11 +182,43 @@ class TenantScenario:
     mutations: list[Mutation] = field(default_factory=list)
     apps: list[AppScenario] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    consents: list[ConsentScenario] = field(default_factory=list)
+    users: list[UserScenario] = field(default_factory=list)
 
     def find_app(self, client_id: str) -> AppScenario | None:
         """The app registration with this client id (case-insensitive), if any."""
         wanted = client_id.lower()
         return next((app for app in self.apps if app.client_id.lower() == wanted), None)
+
+    def find_consent(self, client_id: str) -> ConsentScenario | None:
+        """The declared consent to another tenant's app with this client id, if any."""
+        wanted = client_id.lower()
+        return next((c for c in self.consents if c.client_id.lower() == wanted), None)
+
+    def directory_users(self) -> list[UserScenario]:
+        """The tenant's users, object ids filled in; without declared users, two stable ones:
+        an administrator and a member (``admin@`` and ``user@`` the default domain)."""
+        declared = self.users or [
+            UserScenario(
+                f"admin@{self.default_domain}",
+                f"{self.display_name} Administrator",
+                email=f"admin@{self.default_domain}",
+                is_admin=True,
+            ),
+            UserScenario(
+                f"user@{self.default_domain}",
+                f"{self.display_name} User",
+                email=f"user@{self.default_domain}",
+            ),
+        ]
+        return [
+            dataclasses.replace(
+                user,
+                object_id=user.object_id
+                or stable_guid("user", self.tenant_id.lower(), user.user_principal_name.lower()),
+            )
+            for user in declared
+        ]
 
 
 def _build[T](cls: type[T], raw: dict[str, Any], where: str) -> T:
@@ -213,7 +279,22 @@ def parse_tenant(
         _build(Mutation, dict(m), f"{where}.mutations[{i}]")
         for i, m in enumerate(raw.pop("mutations", []))
     ]
-    built = {**raw, "apps": apps, "faults": faults, "mutations": mutations}
+    consents = [
+        _build(ConsentScenario, dict(c), f"{where}.consents[{i}]")
+        for i, c in enumerate(raw.pop("consents", []))
+    ]
+    users = [
+        _build(UserScenario, dict(u), f"{where}.users[{i}]")
+        for i, u in enumerate(raw.pop("users", []))
+    ]
+    built = {
+        **raw,
+        "apps": apps,
+        "faults": faults,
+        "mutations": mutations,
+        "consents": consents,
+        "users": users,
+    }
     return _build(TenantScenario, built, where)
 
 

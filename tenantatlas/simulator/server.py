@@ -6,7 +6,9 @@ in the per-connection threads (not in ``accept``), so one slow client cannot sta
 
 Besides Microsoft's routes it serves its own control endpoint under ``/_simulator/`` (no
 Microsoft service has it): ``POST /_simulator/tenants/{tenant_id}/generation`` moves a tenant to
-another generation from another process, as ``set_generation`` does in-process.
+another generation from another process, as ``set_generation`` does in-process, and
+``/_simulator/consents`` and ``/_simulator/tenants/{tenant_id}/consents/{client_id}`` read and
+set which apps a tenant consented to (``grant_consent`` and friends in-process).
 """
 
 from __future__ import annotations
@@ -28,18 +30,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tenantatlas.simulator import audit, teams
+from tenantatlas.simulator.browser import BrowserFlows
 from tenantatlas.simulator.ca import ensure_keys
+from tenantatlas.simulator.codes import CODE_LIFETIME, AuthorizationCodes
 from tenantatlas.simulator.data import TenantData, validate
+from tenantatlas.simulator.directory import Consent, Directory
 from tenantatlas.simulator.errors import IdentityError, Reply
 from tenantatlas.simulator.faults import FaultCounters
 from tenantatlas.simulator.graph import GraphService
 from tenantatlas.simulator.identity import Authority
 from tenantatlas.simulator.limits import GraphLimits, Limiter, Usage
-from tenantatlas.simulator.scenarios import TenantScenario, load_limits, load_scenarios
+from tenantatlas.simulator.scenarios import (
+    TenantScenario,
+    UserScenario,
+    load_limits,
+    load_scenarios,
+)
 
 logger = logging.getLogger(__name__)
 
-RequestKind = Literal["discovery", "token", "graph", "teams", "control", "other"]
+RequestKind = Literal["discovery", "token", "browser", "graph", "teams", "control", "other"]
 REQUEST_LOG_LIMIT = 20_000
 CONTROL_PREFIX = "_simulator"  # the simulator's own routes; Microsoft has nothing under it
 
@@ -196,7 +206,22 @@ class SimulatorServer:
         self._keys = ensure_keys(self.state_dir)
         # Data "now": fixed per server so device sync ages (and "stale") are stable.
         self.anchor = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-        self.authority = Authority(self._resolve, self._keys.signing_key, self._keys.signing_cert)
+        # Consents and authorization codes: run-time state of the identity platform.
+        self.directory = Directory(lambda: self.tenants)
+        self.codes = AuthorizationCodes()
+        self.authority = Authority(
+            self._resolve,
+            self._keys.signing_key,
+            self._keys.signing_cert,
+            self.directory,
+            self.codes,
+        )
+        self.browser = BrowserFlows(
+            lambda segment: self.authority.tenant_for(segment, at_discovery=False),
+            lambda: self.tenants,
+            self.directory,
+            self.codes,
+        )
         self.graph = GraphService(
             self.authority, self._resolve, self._faults, self.anchor, property_names,
             self.timeline,
@@ -418,11 +443,54 @@ class SimulatorServer:
             self._log.clear()
 
     def reset(self) -> None:
-        """Back to the scenario file: drop runtime tenants and Teams workflows, re-arm faults,
-        clear the log."""
+        """Back to the scenario file: drop runtime tenants, consents, authorization codes and
+        Teams workflows, re-arm faults, clear the log."""
         self._load_scenarios()
+        self.directory.reset()
+        self.codes.reset()
+        self.codes.lifetime = CODE_LIFETIME
         self.teams.reset()
         self.clear_requests()
+
+    # -- consents and sign-in ------------------------------------------------------------
+    def grant_consent(self, tenant_id: str, client_id: str, roles: list[str]) -> list[str]:
+        """The tenant consented to the app with exactly ``roles`` (its service principal exists
+        from now on, holding them), as if its admin had; returns them."""
+        self._known(tenant_id)
+        return list(self.directory.grant(tenant_id, client_id, roles, replace=True))
+
+    def revoke_consent(self, tenant_id: str, client_id: str) -> None:
+        """The app's service principal is deleted from the tenant (AADSTS700016 from now on)."""
+        self._known(tenant_id)
+        self.directory.revoke(tenant_id, client_id)
+
+    def granted_roles(self, tenant_id: str, client_id: str) -> list[str] | None:
+        """The application permissions the tenant granted the app; None when the app has no
+        service principal there (never consented, or revoked)."""
+        principal = self.directory.principal(self._known(tenant_id), client_id)
+        return None if principal is None else list(principal.roles)
+
+    def consents(self) -> list[Consent]:
+        """Every tenant's consent to every app as it stands (declared and run-time)."""
+        return self.directory.consents()
+
+    def reset_consents(self) -> None:
+        """Forget run-time consents (the consent page's, ``grant_consent``'s, revocations)."""
+        self.directory.reset()
+
+    def users(self, tenant_id: str) -> list[UserScenario]:
+        """Who can sign in to the tenant (declared, or its two generated users)."""
+        return self._known(tenant_id).directory_users()
+
+    def expire_authorization_codes(self) -> None:
+        """Every code issued so far is now too old to redeem (AADSTS70008)."""
+        self.codes.expire_all()
+
+    def _known(self, tenant_id: str) -> TenantScenario:
+        tenant = self.get_tenant(tenant_id)
+        if tenant is None:
+            raise KeyError(f"no simulated tenant {tenant_id!r}")
+        return tenant
 
     # -- routing -----------------------------------------------------------------------
     def _origins(self, headers: dict[str, str]) -> list[str]:
@@ -457,7 +525,15 @@ class SimulatorServer:
                 return self.authority.instance_discovery(origin), "discovery", None, None
             if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
                 reply, tenant = self.authority.discovery(origin, parts[0])
-                return reply, "discovery", tenant.tenant_id, None
+                return reply, "discovery", tenant.tenant_id if tenant else None, None
+            if len(parts) == 3 and parts[1:] == ["v2.0", "adminconsent"]:
+                params = _browser_params(method, query, body)
+                reply, tenant_id, client_id = self.browser.admin_consent(method, parts[0], params)
+                return reply, "browser", tenant_id, client_id
+            if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "authorize"]:
+                params = _browser_params(method, query, body)
+                reply, tenant_id, client_id = self.browser.authorize(method, parts[0], params)
+                return reply, "browser", tenant_id, client_id
             if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
                 return self.authority.keys(origin, parts[0]), "discovery", None, None
             if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
@@ -487,25 +563,108 @@ class SimulatorServer:
 
     # -- the simulator's own control endpoint (not Microsoft's) ----------------------------
     def _control(self, method: str, parts: list[str], body: bytes) -> tuple[Reply, str | None]:
-        """``POST /_simulator/tenants/{tenant_id}/generation`` with
-        ``{"generation": g, "entered_at": "<ISO 8601>"}`` (entered_at optional: now)."""
-        if len(parts) != 3 or parts[0] != "tenants" or parts[2] != "generation":
+        """The simulator's own routes (docs/simulator.md, "The control endpoint"):
+
+        - ``POST tenants/{tenant_id}/generation`` with ``{"generation": g, "entered_at": …}``;
+        - ``GET consents``, ``POST consents/reset``;
+        - ``GET | PUT | DELETE tenants/{tenant_id}/consents/{client_id}`` (PUT ``{"roles": […]}``);
+        - ``GET tenants/{tenant_id}/users``; ``POST authorization-codes/expire``.
+        """
+        if parts == ["consents"]:
+            if method != "GET":
+                return _control_error(405, "method_not_allowed", "Use GET.", Allow="GET"), None
+            return Reply.json(200, {"consents": [_consent_json(c) for c in self.consents()]}), None
+        if parts in (["consents", "reset"], ["authorization-codes", "expire"]):
+            if method != "POST":
+                return _control_error(405, "method_not_allowed", "Use POST.", Allow="POST"), None
+            if parts[0] == "consents":
+                self.reset_consents()
+            else:
+                self.expire_authorization_codes()
+            return Reply(204, b"", {}), None
+        if len(parts) < 3 or parts[0] != "tenants":
             return _control_error(404, "not_found", "No such simulator control route."), None
         tenant = self.get_tenant(parts[1])
         if tenant is None:
             return _control_error(404, "unknown_tenant", f"No simulated tenant {parts[1]!r}."), None
+        if parts[2:] == ["generation"]:
+            return self._control_generation(method, tenant, body), tenant.tenant_id
+        if parts[2:] == ["users"] and method == "GET":
+            users = [dataclasses.asdict(user) for user in self.users(tenant.tenant_id)]
+            return Reply.json(
+                200, {"tenant_id": tenant.tenant_id, "users": users}
+            ), tenant.tenant_id
+        if len(parts) == 4 and parts[2] == "consents":
+            return self._control_consent(method, tenant, parts[3], body), tenant.tenant_id
+        return _control_error(404, "not_found", "No such simulator control route."), None
+
+    def _control_generation(self, method: str, tenant: TenantScenario, body: bytes) -> Reply:
         if method != "POST":
-            return _control_error(405, "method_not_allowed", "Use POST.", Allow="POST"), None
+            return _control_error(405, "method_not_allowed", "Use POST.", Allow="POST")
         try:
             generation, entered_at = _generation_request(body)
             moved = self.set_generation(
                 tenant.tenant_id, generation, entered_at or dt.datetime.now(dt.UTC)
             )
         except GenerationRefused as exc:
-            return _control_error(400, "refused", str(exc)), tenant.tenant_id
+            return _control_error(400, "refused", str(exc))
         timeline = [moment.isoformat() for moment in self.timeline(tenant.tenant_id)]
         payload = {"tenant_id": moved.tenant_id, "generation": moved.generation}
-        return Reply.json(200, {**payload, "timeline": timeline}), tenant.tenant_id
+        return Reply.json(200, {**payload, "timeline": timeline})
+
+    def _control_consent(
+        self, method: str, tenant: TenantScenario, client_id: str, body: bytes
+    ) -> Reply:
+        if method == "PUT":
+            roles = _roles_request(body)
+            if roles is None:
+                return _control_error(
+                    400, "refused", 'expected a JSON object {"roles": [<str>, …]}'
+                )
+            self.grant_consent(tenant.tenant_id, client_id, roles)
+        elif method == "DELETE":
+            self.revoke_consent(tenant.tenant_id, client_id)
+            return Reply(204, b"", {})
+        elif method != "GET":
+            allow = "GET, PUT, DELETE"
+            return _control_error(405, "method_not_allowed", f"Use {allow}.", Allow=allow)
+        granted = self.granted_roles(tenant.tenant_id, client_id)
+        if granted is None:
+            message = f"The app {client_id!r} has no service principal in {tenant.tenant_id}."
+            return _control_error(404, "not_consented", message)
+        payload = {"tenant_id": tenant.tenant_id, "client_id": client_id, "roles": granted}
+        return Reply.json(200, payload)
+
+
+def _consent_json(consent: Consent) -> dict[str, Any]:
+    return {
+        "tenant_id": consent.tenant_id,
+        "client_id": consent.client_id,
+        "roles": list(consent.roles),
+        "source": consent.source,
+    }
+
+
+def _roles_request(body: bytes) -> list[str] | None:
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or set(payload) != {"roles"}:
+        return None
+    roles = payload["roles"]
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        return None
+    return roles
+
+
+def _browser_params(method: str, query: dict[str, str], body: bytes) -> dict[str, str]:
+    """The request's parameters: the query string, and for a POST the form fields on top."""
+    params = dict(query)
+    if method == "POST":
+        form = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        params.update(form)
+    return params
 
 
 def _control_error(status: int, code: str, message: str, **headers: str) -> Reply:

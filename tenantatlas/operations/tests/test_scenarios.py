@@ -14,9 +14,15 @@ from tenantatlas.inventory.models import ComplianceSnapshot, InventoryItem
 from tenantatlas.operations.tests.processes import ALL_ROLES, run_once, sim_tenant
 from tenantatlas.simulator.data import effective_device_count, is_renamed_device, is_renamed_item
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, Faults, load_scenarios
-from tenantatlas.testing import make_sim_connection
+from tenantatlas.testing import DEMO_CLIENT_ID, make_sim_connection
 
-DEMO = {tenant.display_name: tenant for tenant in load_scenarios(DEMO_SCENARIOS)}
+# The tenants that register the demo app (with a secret of their own); the partner app's tenants
+# of the onboarding demo (issue 14) are connected through admin consent instead.
+DEMO = {
+    tenant.display_name: tenant
+    for tenant in load_scenarios(DEMO_SCENARIOS)
+    if any(app.client_id == DEMO_CLIENT_ID for app in tenant.apps)
+}
 HEALTH, SYNC, SNAPSHOT = "provider.health_check", "inventory.sync", "compliance.snapshot"
 
 # tenant → operation → (run status, reason code, connection health afterwards or None = not asserted)

@@ -97,3 +97,19 @@ def demo_token(sim: SimulatorServer, tenant_id: str, secret: str) -> str:
     response = token_response(sim, tenant_id, DEMO_CLIENT_ID, client_secret=secret)
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+# The onboarding demo (issue 14): the partner app's home and its customers.
+TREY = "7e2b4d6f-8a1c-4e3f-9b5d-2c4e6a8f0b1d"
+WIDE_WORLD = "8f3c5e7a-9b2d-4f4a-a6c8-3d5f7b9e1c2a"
+COHO = "9a4d6f8b-0c3e-4a5b-b7d9-4e6a8c0f2d3b"
+FOURTH_COFFEE = "0b5e7a9c-1d4f-4b6c-8e0a-5f7b9d1a3e4c"
+PARTNER_CLIENT_ID = "6c1e3a5b-7d9f-4b2d-8a4c-0e2f4a6b8d9c"
+PARTNER_SECRET = "trey-partner-secret"
+PARTNER_ROLES = [
+    "Organization.Read.All",
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementApps.Read.All",
+    "DeviceManagementServiceConfig.Read.All",
+]
