@@ -166,10 +166,20 @@ def sim_tenant(tenant_id: str, secret: str, **fields: Any) -> dict[str, Any]:
 class Simulator:
     """The simulator in its own process (so it does not share a GIL with what is measured)."""
 
-    def __init__(self, workdir: Path, tenants: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        tenants: list[dict[str, Any]],
+        limits: dict[str, Any] | None = None,
+    ) -> None:
+        """``limits``: a ``[limits]`` table (simulator/limits.py) to enforce; None: off."""
         self.state_dir = workdir / "simulator"
         scenarios = workdir / "scenarios.json"
         scenarios.write_text(json.dumps(tenants))
+        extra = []
+        if limits is not None:
+            (workdir / "limits.json").write_text(json.dumps(limits))
+            extra.append(str(workdir / "limits.json"))
         self.port = free_port()
         self.process = subprocess.Popen(
             [
@@ -178,6 +188,7 @@ class Simulator:
                 str(self.port),
                 str(self.state_dir),
                 str(scenarios),
+                *extra,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -196,6 +207,14 @@ class Simulator:
             "TENANTATLAS_SIMULATOR_URL": self.base_url,
             "TENANTATLAS_SIMULATOR_CA_BUNDLE": str(self.ca_bundle),
         }
+
+    def usage(self) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """(client id, tenant id) → (Graph requests, 429s, 429s of the limits), so far."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("usage\n")
+        self.process.stdin.flush()
+        raw = json.loads(self.process.stdout.readline())
+        return {tuple(pair.split()): tuple(counts) for pair, counts in raw.items()}  # type: ignore[misc]
 
     def stop(self) -> None:
         if self.process.poll() is None:
