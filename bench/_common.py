@@ -210,7 +210,8 @@ class Simulator:
 
     def usage(self) -> dict[tuple[str, str], tuple[int, int, int]]:
         """(client id, tenant id) → (Graph requests, 429s, 429s of the limits), so far."""
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write("usage\n")
         self.process.stdin.flush()
         raw = json.loads(self.process.stdout.readline())
