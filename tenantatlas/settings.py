@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "tenantatlas.inventory",
     "tenantatlas.notifications",
     "tenantatlas.alerts.apps.AlertsConfig",
+    "tenantatlas.onboarding",  # partner app pages, consent links and their callback
     "tenantatlas.overview",
     "tenantatlas.api",
     "tenantatlas.observability.apps.ObservabilityConfig",  # /metrics, logs, readiness reports

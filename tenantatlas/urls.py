@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from tenantatlas.api.api import api, unknown_endpoint
 from tenantatlas.lib import health_views
+from tenantatlas.onboarding import views as onboarding_views
 
 urlpatterns = [
     path("healthz", health_views.healthz, name="healthz"),
@@ -12,6 +13,13 @@ urlpatterns = [
     path("", include("tenantatlas.members.urls")),
     path("", include("tenantatlas.accounts.urls")),
     path("w/<slug:slug>/connections/", include("tenantatlas.providers.urls")),
+    path("w/<slug:slug>/onboarding/", include("tenantatlas.onboarding.urls")),
+    # Microsoft redirects to exactly one registered address: one for the whole install.
+    path(
+        "onboarding/consent/callback/",
+        onboarding_views.consent_callback,
+        name="onboarding_callback",
+    ),
     path("w/<slug:slug>/audit/", include("tenantatlas.audit.urls")),
     path("w/<slug:slug>/runs/", include("tenantatlas.operations.urls")),
     path("w/<slug:slug>/notifications/", include("tenantatlas.notifications.urls")),

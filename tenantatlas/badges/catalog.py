@@ -92,6 +92,14 @@ CATALOG: dict[str, dict[str, Badge]] = {
         "20": Badge("Warning", "warning"),
         "30": Badge("Critical", "danger"),
     },
+    "onboarding_status": {
+        "pending": Badge("Waiting for consent", "info", "The link is out; nobody has used it yet."),
+        "completed": Badge("Connected", "success", "Consent given; the connection was created."),
+        "declined": Badge("Declined", "warning", "The customer’s administrator said no."),
+        "failed": Badge("Failed", "danger", "Consent or the connection did not go through."),
+        "cancelled": Badge("Cancelled", "neutral", "Stopped here; its link no longer works."),
+        "expired": Badge("Link expired", "warning", "Renew the link to send it again."),
+    },
     "alert_test": {
         "true": Badge("Test", "neutral", "Sent with “Send test”, not by a rule."),
     },

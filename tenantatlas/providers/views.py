@@ -193,9 +193,13 @@ def credential_rotate(request: WorkspaceRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         credential = form.credential_input()
         assert credential is not None
-        rotate_credential(actor=request.user, connection=connection, credential=credential)
-        messages.success(request, "Credential rotated. Run a connection check to verify it.")
-        return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
+        try:
+            rotate_credential(actor=request.user, connection=connection, credential=credential)
+        except Refused as exc:  # a partner app's connection: its credential is the app's
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Credential rotated. Run a connection check to verify it.")
+            return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
     return render(request, "providers/rotate.html", {"form": form, "connection": connection})
 
 

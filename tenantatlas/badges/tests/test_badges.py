@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tenantatlas.badges.catalog import CATALOG, UNKNOWN, Badge, badge_for, credential_expiry_state
 from tenantatlas.inventory.models import ComplianceState
+from tenantatlas.onboarding.models import OnboardingStatus
 from tenantatlas.operations.models import RunStatus
 from tenantatlas.providers.models import ConnectionStatus, Health, ProviderCredential
 
@@ -24,6 +25,7 @@ ENUM_DOMAINS: dict[str, type[models.TextChoices]] = {
     "health": Health,
     "run_status": RunStatus,
     "compliance_state": ComplianceState,
+    "onboarding_status": OnboardingStatus,
 }
 CREDENTIAL_EXPIRY_STATES = {"valid", "expiring", "expired", "none", "missing"}
 TONES = {"success", "warning", "danger", "info", "neutral"}

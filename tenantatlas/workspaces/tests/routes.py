@@ -51,6 +51,8 @@ class Route:
     ok: int = 200  # status for a member holding the capability
     kwargs: dict[str, Any] = field(default_factory=dict)  # URL arguments besides slug and pk
     audited: bool = True  # an allowed POST writes an audit event
+    # Sets up what the request needs in the workspace beforehand (e.g. a partner app).
+    prepare: Callable[[Workspace], Any] | None = None
 
     @property
     def id(self) -> str:
@@ -158,6 +160,23 @@ def _alert_channel(workspace: Workspace, user: Any) -> int:
     return create_channel(actor=SYSTEM, workspace=workspace, data=data).channel.pk
 
 
+def _partner_app(workspace: Workspace) -> Any:
+    from tenantatlas.providers.tests.partner_apps import make_partner_app
+
+    if not hasattr(workspace, "partner_app"):
+        make_partner_app(workspace, SYSTEM)
+    return workspace.partner_app
+
+
+def _onboarding(workspace: Workspace, user: Any) -> int:
+    """A pending onboarding (consent link) for the workspace's partner app."""
+    from tenantatlas.onboarding.services import start_onboarding
+
+    _partner_app(workspace)
+    name = f"Matrix customer {uuid.uuid4().hex[:8]}"
+    return start_onboarding(actor=SYSTEM, workspace=workspace, customer_name=name).pk
+
+
 # Object kinds addressed by <int:pk>: factory(workspace, requesting user) -> pk of a fresh object
 # of that workspace. The requesting user matters only for per-user objects (notifications).
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
@@ -170,6 +189,7 @@ OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "invitation": _invitation,
     "alert_rule": _alert_rule,
     "alert_channel": _alert_channel,
+    "onboarding": _onboarding,
 }
 
 _SECRET_FORM = {
@@ -191,6 +211,8 @@ _CONNECTION_FORM = {
     "cloud": "global",
     **_SECRET_FORM,
 }
+
+_PARTNER_APP_FORM = {"display_name": "Matrix partner app", "cloud": "global", **_SECRET_FORM}
 
 WORKSPACE_ROUTES: list[Route] = [
     # workspaces/urls.py
@@ -270,6 +292,29 @@ WORKSPACE_ROUTES: list[Route] = [
         data={"operation_type": "inventory.sync", "interval_minutes": "60"},
         ok=302,
     ),
+    # onboarding/urls.py: everyone sees the partner app and the onboardings; provider.manage
+    # sets up the app and starts, renews and cancels consent links.
+    Route("onboarding:list", PROVIDER_VIEW, prepare=_partner_app),
+    Route("onboarding:partner_app", PROVIDER_VIEW, prepare=_partner_app),
+    Route("onboarding:partner_app_edit", PROVIDER_MANAGE),
+    Route(
+        "onboarding:partner_app_edit",
+        PROVIDER_MANAGE,
+        method="POST",
+        data=_PARTNER_APP_FORM,
+        ok=302,
+    ),
+    Route("onboarding:start", PROVIDER_MANAGE, prepare=_partner_app),
+    Route(
+        "onboarding:start",
+        PROVIDER_MANAGE,
+        method="POST",
+        data={"customer_name": "Matrix customer"},
+        ok=302,
+        prepare=_partner_app,
+    ),
+    Route("onboarding:renew", PROVIDER_MANAGE, method="POST", obj="onboarding", ok=302),
+    Route("onboarding:cancel", PROVIDER_MANAGE, method="POST", obj="onboarding", ok=302),
     # audit/urls.py
     Route("audit:log", AUDIT_VIEW),
     Route("audit:export", AUDIT_VIEW),
@@ -371,10 +416,25 @@ def _invitation_for(user: Any) -> tuple[int, str]:
     return invitation.pk, token
 
 
+def _own_microsoft_identity(user: Any) -> dict[str, Any]:
+    """A Microsoft account linked to the user: {"pk": …}."""
+    from tenantatlas.accounts.models import MicrosoftIdentity
+
+    identity = MicrosoftIdentity.objects.create(
+        user=user,
+        tenant_id=str(uuid.uuid4()),
+        object_id=str(uuid.uuid4()),
+        username=f"{user.username}@contoso.example",
+        linked_at=timezone.now(),
+    )
+    return {"pk": identity.pk}
+
+
 # Per-user objects addressed by routes outside workspaces: factory(addressee) -> URL kwargs.
 USER_OBJECTS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "invitation": _own_invitation,
     "invitation_link": _own_invitation_link,
+    "microsoft_identity": _own_microsoft_identity,
 }
 
 
@@ -392,6 +452,8 @@ class GlobalRoute:
     data: dict[str, Any] = field(default_factory=dict)
     obj: str | None = None
     foreign: int = 404
+    kwargs: dict[str, Any] = field(default_factory=dict)  # URL arguments of a non-object route
+    answers: tuple[int, ...] = (200, 302)  # for the visitors the route serves
 
     @property
     def id(self) -> str:
@@ -400,7 +462,7 @@ class GlobalRoute:
     def url(self, addressee: Any | None = None) -> str:
         """The URL; for an object route, of a fresh object addressed to `addressee`."""
         if self.obj is None:
-            return reverse(self.name)
+            return reverse(self.name, kwargs=self.kwargs or None)
         owner = addressee or make_user(f"addressee-{uuid.uuid4().hex[:8]}")
         return reverse(self.name, kwargs=USER_OBJECTS[self.obj](owner))
 
@@ -424,10 +486,37 @@ GLOBAL_ROUTES: list[GlobalRoute] = [
     ),
     GlobalRoute("accounts:login", public=True),
     GlobalRoute("accounts:logout", method="POST", public=True),
+    # Sign in with Microsoft (accounts/tests/test_microsoft_sign_in.py runs it enabled): here it
+    # is off, so its routes answer 404 to everyone they do not send to sign-in first.
+    GlobalRoute("accounts:account"),
+    GlobalRoute("accounts:microsoft_sign_in", public=True, answers=(404,)),
+    GlobalRoute("accounts:microsoft_callback", public=True, answers=(404,)),
+    GlobalRoute("accounts:microsoft_link", method="POST", answers=(404,)),
+    GlobalRoute("accounts:microsoft_unlink", method="POST", obj="microsoft_identity"),
+    # A break-glass link is a bearer credential: anyone holding it may use it; a wrong one is 400.
+    GlobalRoute(
+        "accounts:break_glass",
+        public=True,
+        kwargs={"uidb64": "MQ", "token": "cl0s3d-0000000000000000"},
+        answers=(400,),
+    ),
+    GlobalRoute(
+        "accounts:break_glass",
+        method="POST",
+        public=True,
+        kwargs={"uidb64": "MQ", "token": "cl0s3d-0000000000000000"},
+        answers=(400,),
+    ),
     GlobalRoute("healthz", public=True),
     GlobalRoute("readyz", public=True),
 ]
 
 # Path prefixes with their own access rules and tests (bearer tokens, static files, the
-# metrics endpoint: observability/tests/test_metrics_access.py).
-GLOBAL_PREFIXES_TESTED_ELSEWHERE: tuple[str, ...] = ("api/", "static/", "metrics")
+# metrics endpoint: observability/tests/test_metrics_access.py; the consent callback, public and
+# answered from its state alone: onboarding/tests/test_consent_callback.py).
+GLOBAL_PREFIXES_TESTED_ELSEWHERE: tuple[str, ...] = (
+    "api/",
+    "static/",
+    "metrics",
+    "onboarding/consent/",
+)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from tenantatlas.onboarding import views
+
+app_name = "onboarding"
+
+urlpatterns = [
+    path("", views.onboarding_list, name="list"),
+    path("new/", views.onboarding_start, name="start"),
+    path("partner-app/", views.partner_app_detail, name="partner_app"),
+    path("partner-app/edit/", views.partner_app_edit, name="partner_app_edit"),
+    path("<int:pk>/renew/", views.onboarding_renew, name="renew"),
+    path("<int:pk>/cancel/", views.onboarding_cancel, name="cancel"),
+]
