@@ -259,7 +259,10 @@ class BrowserFlows:
         return _Request(segment, tenant, registration, redirect_uri, params)
 
     def _users(self, tenant: TenantScenario | None) -> list[tuple[TenantScenario, UserScenario]]:
-        chosen = [tenant] if tenant is not None else self._tenants()
+        """The accounts to offer: the tenant's, or every tenant's, declared users' tenants first."""
+        chosen = (
+            [tenant] if tenant is not None else sorted(self._tenants(), key=lambda t: not t.users)
+        )
         return [(t, user) for t in chosen for user in t.directory_users()]
 
     def _user(self, login: str) -> tuple[TenantScenario, UserScenario] | None:

@@ -4,6 +4,7 @@ carry exactly the granted roles."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import urllib.parse
 
@@ -402,3 +403,17 @@ def test_a_secret_added_at_home_works_in_every_consented_tenant(simulator):
     )
     assert partner_token(simulator, WIDE_WORLD, secret="rotated-secret").status_code == 200
     assert partner_token(simulator, WIDE_WORLD).status_code == 401
+
+
+def test_concurrent_consents_to_one_tenant_keep_every_grant(simulator):
+    roles = [f"Role{i}.Read.All" for i in range(40)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        list(
+            pool.map(
+                lambda role: simulator.directory.grant(
+                    FOURTH_COFFEE, PARTNER_CLIENT_ID, [role], replace=False
+                ),
+                roles,
+            )
+        )
+    assert sorted(simulator.granted_roles(FOURTH_COFFEE, PARTNER_CLIENT_ID)) == sorted(roles)
