@@ -20,6 +20,7 @@ COMMANDS = {
     "migrate": "Apply database migrations.",
     "axes_reset_username": "Unlock accounts locked by failed sign-ins (axes_list_attempts lists them).",
     "axes_reset_ip": "Unlock client addresses locked by failed sign-ins.",
+    "break_glass": "Print a single-use sign-in link for an account (when passwords are off).",
 }
 
 

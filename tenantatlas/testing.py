@@ -75,9 +75,20 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def _reaches_microsoft(path: str) -> bool:
+    """Sign in with Microsoft's start and callback views must talk to Microsoft while the
+    browser waits (discovery, the code, the keys): they are marked ``reaches_microsoft``."""
+    from django.urls import Resolver404, resolve
+
+    try:
+        return bool(getattr(resolve(path).func, "reaches_microsoft", False))
+    except Resolver404:
+        return False
+
+
 def _on_request_started(sender: Any, environ: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    _render.active = True
     _render.path = (environ or {}).get("PATH_INFO", "?")
+    _render.active = not _reaches_microsoft(_render.path)
 
 
 def _on_request_finished(sender: Any, **kwargs: Any) -> None:

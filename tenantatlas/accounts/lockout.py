@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from typing import Any
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -118,3 +119,44 @@ def record_sign_in_lockout(*, username: str, locked: list[str], request: HttpReq
             target=user,
             metadata={"locked": locked, "cool_off_minutes": cool_off_minutes(request)},
         )
+
+
+# -- the same lockout for Sign in with Microsoft ----------------------------------------------
+# A Microsoft sign-in has no password to guess, but a refused callback (forged state, invalid
+# token, an unlinked or disabled account) counts as a failed sign-in of the address and, when
+# the account is known, of the account; a locked address or account is refused before the code
+# is redeemed or the person signed in, exactly like a password sign-in.
+UNIDENTIFIED = "microsoft:unidentified"
+
+
+def microsoft_username(tenant_id: str = "", object_id: str = "") -> str:
+    """The name a Microsoft failure is counted under when no local account is known: the
+    Microsoft identity, or, when the answer names nobody, a name of its own, so the failure
+    counts for the address only (one shared name would lock everyone's after five)."""
+    if tenant_id:
+        return f"microsoft:{tenant_id}/{object_id}"
+    return f"{UNIDENTIFIED}:{secrets.token_hex(6)}"
+
+
+def sign_in_allowed(request: HttpRequest, username: str) -> bool:
+    """False while the address, or the named account, is locked."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    return bool(AxesProxyHandler.is_allowed(request, {"username": username}))
+
+
+def address_locked(request: HttpRequest) -> bool:
+    """True while the client address is locked (whatever the account)."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    AxesProxyHandler.update_request(request)
+    handler = AxesProxyHandler.get_implementation()
+    remaining = handler.remaining_attempts(request, {"username": UNIDENTIFIED})
+    return bool(remaining.get("ip_address", 1) <= 0)
+
+
+def count_failed_sign_in(request: HttpRequest, username: str) -> None:
+    """Count one failed sign-in of the address and ``username`` (axes' own signal)."""
+    from django.contrib.auth.signals import user_login_failed
+
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)

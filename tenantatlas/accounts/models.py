@@ -68,3 +68,35 @@ class ApiToken(models.Model):
         if self.is_expired:
             return "expired"
         return "active"
+
+
+class MicrosoftIdentity(models.Model):
+    """A Microsoft Entra account (tenant id + object id) that signs in as a local account."""
+
+    # SET_NULL, not CASCADE: a Microsoft account whose local account was removed is told so,
+    # rather than "not linked"; linking it again reuses the row.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="microsoft_identities",
+    )
+    tenant_id = models.CharField(max_length=36)  # the id token's tid, lower case
+    object_id = models.CharField(max_length=36)  # its oid: stable, unlike e-mail or UPN
+    # Shown to recognise the account, refreshed at each sign-in; never used to match.
+    display_name = models.CharField(max_length=200, blank=True)
+    username = models.CharField(max_length=200, blank=True)
+    linked_at = models.DateTimeField()
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["linked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "object_id"], name="microsoft_identity_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username or self.object_id} (Microsoft, tenant {self.tenant_id})"

@@ -177,7 +177,7 @@ def test_it_refuses_an_unknown_key_id(app: SignInApp, keys: LocalKeys) -> None:
 
 def test_it_refuses_an_unsigned_or_symmetric_token(app: SignInApp, keys: LocalKeys) -> None:
     hs256 = jwt.encode(claims(), "shared-secret-of-32-bytes-or-more!!", algorithm="HS256")
-    unsigned = jwt.encode(claims(), None, algorithm="none")
+    unsigned = jwt.encode(claims(), "", algorithm="none")
 
     assert refused(app, keys, hs256).details["reason"] == "algorithm"
     assert refused(app, keys, unsigned).details["reason"] == "algorithm"
