@@ -416,10 +416,25 @@ def _invitation_for(user: Any) -> tuple[int, str]:
     return invitation.pk, token
 
 
+def _own_microsoft_identity(user: Any) -> dict[str, Any]:
+    """A Microsoft account linked to the user: {"pk": …}."""
+    from tenantatlas.accounts.models import MicrosoftIdentity
+
+    identity = MicrosoftIdentity.objects.create(
+        user=user,
+        tenant_id=str(uuid.uuid4()),
+        object_id=str(uuid.uuid4()),
+        username=f"{user.username}@contoso.example",
+        linked_at=timezone.now(),
+    )
+    return {"pk": identity.pk}
+
+
 # Per-user objects addressed by routes outside workspaces: factory(addressee) -> URL kwargs.
 USER_OBJECTS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "invitation": _own_invitation,
     "invitation_link": _own_invitation_link,
+    "microsoft_identity": _own_microsoft_identity,
 }
 
 
@@ -437,6 +452,8 @@ class GlobalRoute:
     data: dict[str, Any] = field(default_factory=dict)
     obj: str | None = None
     foreign: int = 404
+    kwargs: dict[str, Any] = field(default_factory=dict)  # URL arguments of a non-object route
+    answers: tuple[int, ...] = (200, 302)  # for the visitors the route serves
 
     @property
     def id(self) -> str:
@@ -445,7 +462,7 @@ class GlobalRoute:
     def url(self, addressee: Any | None = None) -> str:
         """The URL; for an object route, of a fresh object addressed to `addressee`."""
         if self.obj is None:
-            return reverse(self.name)
+            return reverse(self.name, kwargs=self.kwargs or None)
         owner = addressee or make_user(f"addressee-{uuid.uuid4().hex[:8]}")
         return reverse(self.name, kwargs=USER_OBJECTS[self.obj](owner))
 
@@ -469,6 +486,27 @@ GLOBAL_ROUTES: list[GlobalRoute] = [
     ),
     GlobalRoute("accounts:login", public=True),
     GlobalRoute("accounts:logout", method="POST", public=True),
+    # Sign in with Microsoft (accounts/tests/test_microsoft_sign_in.py runs it enabled): here it
+    # is off, so its routes answer 404 to everyone they do not send to sign-in first.
+    GlobalRoute("accounts:account"),
+    GlobalRoute("accounts:microsoft_sign_in", public=True, answers=(404,)),
+    GlobalRoute("accounts:microsoft_callback", public=True, answers=(404,)),
+    GlobalRoute("accounts:microsoft_link", method="POST", answers=(404,)),
+    GlobalRoute("accounts:microsoft_unlink", method="POST", obj="microsoft_identity"),
+    # A break-glass link is a bearer credential: anyone holding it may use it; a wrong one is 400.
+    GlobalRoute(
+        "accounts:break_glass",
+        public=True,
+        kwargs={"uidb64": "MQ", "token": "cl0s3d-0000000000000000"},
+        answers=(400,),
+    ),
+    GlobalRoute(
+        "accounts:break_glass",
+        method="POST",
+        public=True,
+        kwargs={"uidb64": "MQ", "token": "cl0s3d-0000000000000000"},
+        answers=(400,),
+    ),
     GlobalRoute("healthz", public=True),
     GlobalRoute("readyz", public=True),
 ]

@@ -192,7 +192,7 @@ def test_it_sends_anonymous_visitors_to_sign_in_outside_workspaces(
     response = _request(client_for(None), route.method, url, route.data)
 
     if route.public:
-        assert response.status_code in (200, 302)
+        assert response.status_code in route.answers
         if response.status_code == 302:
             assert response["Location"] == reverse("accounts:login")
     else:
@@ -206,7 +206,7 @@ def test_it_serves_global_routes_to_any_signed_in_user(
 ) -> None:
     response = _request(client_for(vera), route.method, route.url(vera), route.data)
 
-    assert response.status_code in (200, 302)
+    assert response.status_code in route.answers
     assert "/w/globex/" not in response.get("Location", "")
 
 
