@@ -37,7 +37,8 @@ _CATALOG: tuple[Reason, ...] = (
     _r(
         "consent.wrong_tenant",
         "Consent given in another tenant",
-        "Consent was granted in a different Entra tenant than this onboarding names.",
+        "Consent was given for a different Entra tenant than this onboarding names, or the "
+        "administrator's account belongs to another tenant (AADSTS50020).",
         "Check the tenant id or domain of the onboarding; the administrator must sign in to "
         "the customer's tenant. Renew the link, or start a new onboarding for that tenant.",
     ),
@@ -98,6 +99,7 @@ DEAD_LINK_REASONS = frozenset(
 _AADSTS_REASON = {
     "65004": "consent.declined",
     "90094": "consent.admin_approval_required",
+    "50020": "consent.wrong_tenant",  # the admin's account is of another tenant than the link's
 }
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
