@@ -4,16 +4,23 @@ An app registration lives in its home tenant (``TenantScenario.apps``). In any o
 multi-tenant app exists only as a service principal, created when an admin consents: declared
 up front (``TenantScenario.consents``) or granted at run time through the admin consent page
 or the control endpoint. Run-time grants live here, behind one lock, and ``reset()`` forgets
-them; the scenarios are never changed.
+them; the scenarios are never changed. Like Microsoft's, they outlive a restart: with a
+``path`` (the server's ``consents.json``) every change is written there and read back on start.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from tenantatlas.simulator.scenarios import AppScenario, TenantScenario
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,14 @@ class Consent:
 class Directory:
     """App registrations, service principals and consents across the simulated tenants."""
 
-    def __init__(self, tenants: Callable[[], list[TenantScenario]]) -> None:
+    def __init__(
+        self, tenants: Callable[[], list[TenantScenario]], path: Path | None = None
+    ) -> None:
         self._tenants = tenants
         self._lock = threading.RLock()
+        self._path = path
         # (tenant id, client id), lower case → roles granted at run time; None: revoked.
-        self._grants: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._grants: dict[tuple[str, str], tuple[str, ...] | None] = self._read()
 
     # -- registrations -------------------------------------------------------------------
     def registration(
@@ -115,12 +125,14 @@ class Directory:
             before = () if replace or current is None else current.roles
             granted = tuple(dict.fromkeys([*before, *roles]))
             self._grants[key] = granted
+            self._write()
             return granted
 
     def revoke(self, tenant_id: str, client_id: str) -> None:
         """Delete the app's service principal in the tenant (as removing the enterprise app does)."""
         with self._lock:
             self._grants[(tenant_id.lower(), client_id.lower())] = None
+            self._write()
 
     def consents(self) -> list[Consent]:
         """Every tenant's consent to every app, declared and run-time, as it stands now."""
@@ -152,6 +164,35 @@ class Directory:
         """Forget every run-time consent: back to the scenarios'."""
         with self._lock:
             self._grants.clear()
+            self._write()
+
+    # -- persistence ---------------------------------------------------------------------
+    def _read(self) -> dict[tuple[str, str], tuple[str, ...] | None]:
+        if self._path is None or not self._path.exists():
+            return {}
+        try:
+            rows = json.loads(self._path.read_text())
+            return {
+                (str(row["tenant_id"]), str(row["client_id"])): (
+                    None if row["roles"] is None else tuple(str(r) for r in row["roles"])
+                )
+                for row in rows
+            }
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring unreadable simulator consents in %s", self._path)
+            return {}
+
+    def _write(self) -> None:
+        """Replace the file in one step (called with the lock held)."""
+        if self._path is None:
+            return
+        rows = [
+            {"tenant_id": t, "client_id": c, "roles": None if r is None else list(r)}
+            for (t, c), r in sorted(self._grants.items())
+        ]
+        partial = self._path.with_suffix(".tmp")
+        partial.write_text(json.dumps(rows, indent=1))
+        os.replace(partial, self._path)
 
     def _tenant(self, tenant_id: str) -> TenantScenario | None:
         wanted = tenant_id.lower()

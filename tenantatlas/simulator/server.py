@@ -207,7 +207,7 @@ class SimulatorServer:
         # Data "now": fixed per server so device sync ages (and "stale") are stable.
         self.anchor = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
         # Consents and authorization codes: run-time state of the identity platform.
-        self.directory = Directory(lambda: self.tenants)
+        self.directory = Directory(lambda: self.tenants, self.state_dir / "consents.json")
         self.codes = AuthorizationCodes()
         self.authority = Authority(
             self._resolve,

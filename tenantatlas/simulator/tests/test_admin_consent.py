@@ -13,7 +13,14 @@ import pytest
 import requests
 
 from tenantatlas.simulator.certs import make_test_certificate
-from tenantatlas.simulator.scenarios import AppScenario, ConsentScenario, SecretSpec, UserScenario
+from tenantatlas.simulator.scenarios import (
+    DEMO_SCENARIOS,
+    AppScenario,
+    ConsentScenario,
+    SecretSpec,
+    UserScenario,
+)
+from tenantatlas.simulator.server import SimulatorServer
 from tenantatlas.simulator.tests.helpers import (
     COHO,
     FOURTH_COFFEE,
@@ -417,3 +424,16 @@ def test_concurrent_consents_to_one_tenant_keep_every_grant(simulator):
             )
         )
     assert sorted(simulator.granted_roles(FOURTH_COFFEE, PARTNER_CLIENT_ID)) == sorted(roles)
+
+
+def test_runtime_consents_outlive_a_restart_until_reset(tmp_path):
+    first = SimulatorServer(tmp_path, DEMO_SCENARIOS)
+    first.grant_consent(FOURTH_COFFEE, PARTNER_CLIENT_ID, ["Organization.Read.All"])
+    first.revoke_consent(WIDE_WORLD, PARTNER_CLIENT_ID)
+    second = SimulatorServer(tmp_path, DEMO_SCENARIOS)
+    assert second.granted_roles(FOURTH_COFFEE, PARTNER_CLIENT_ID) == ["Organization.Read.All"]
+    assert second.granted_roles(WIDE_WORLD, PARTNER_CLIENT_ID) is None
+    second.reset()
+    third = SimulatorServer(tmp_path, DEMO_SCENARIOS)
+    assert third.granted_roles(FOURTH_COFFEE, PARTNER_CLIENT_ID) is None
+    assert third.granted_roles(WIDE_WORLD, PARTNER_CLIENT_ID) == PARTNER_ROLES
