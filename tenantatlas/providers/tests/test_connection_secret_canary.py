@@ -1,7 +1,9 @@
 """Secret canaries: known secrets and a known private key go in; they must come out nowhere.
 
 The flow creates, edits and rotates connections through the pages with a known client secret, a
-known private key (behind a known passphrase) and a second secret, then looks for those strings
+known private key (behind a known passphrase) and a second secret, does the same with the
+partner app (created with a secret, rotated to the certificate and back to the second secret, a
+customer onboarded through a consent link), then looks for those strings
 (and the base64 lines of the key) in every column of every table except the credential
 ciphertext, in every page it rendered and a few more, in the audit trail and in the logs.
 """
@@ -25,6 +27,7 @@ from tenantatlas.providers.tests.helpers import (
     CLIENT_ID,
     TENANT_A,
     TENANT_B,
+    TENANT_C,
     certificate,
     certificate_form,
     encrypted_key,
@@ -159,6 +162,7 @@ def flow(alice: Any, acme: Any, caplog: pytest.LogCaptureFixture) -> Flow:
         for name in ("detail", "edit", "rotate", "delete", "status"):
             for conn in (contoso, fabrikam):
                 page(f"{name} {conn.display_name}", client.get(url(name, acme, conn)))
+        _partner_app_flow(client, acme, cert_pem, key_pem, page)
         page("list", client.get(url("list", acme)))
         page("audit", client.get(f"/w/{acme.slug}/audit/"))
         page("audit csv", client.get(f"/w/{acme.slug}/audit/export.csv"))
@@ -167,6 +171,76 @@ def flow(alice: Any, acme: Any, caplog: pytest.LogCaptureFixture) -> Flow:
     finally:
         connection.force_debug_cursor = False
     return result
+
+
+def _partner_app_flow(client: Any, acme: Any, cert_pem: str, key_pem: str, page: Any) -> None:
+    """The partner app's pages with the same canaries, and a connection onboarded through it."""
+    from django.urls import reverse
+
+    from tenantatlas.onboarding.models import Onboarding
+    from tenantatlas.onboarding.services import consent_url
+
+    def at(name: str) -> str:
+        return reverse(f"onboarding:{name}", kwargs={"slug": acme.slug})
+
+    app = {"display_name": "Partner app", "cloud": "global", "client_id": CLIENT_ID}
+    page(
+        "refused partner app",
+        client.post(
+            at("partner_app_edit"),
+            {
+                **app,
+                "client_id": "bad",
+                "credential_kind": "client_secret",
+                "client_secret": KNOWN_SECRET,
+            },
+        ),
+    )
+    page(
+        "partner app create",
+        client.post(
+            at("partner_app_edit"),
+            {**app, "credential_kind": "client_secret", "client_secret": KNOWN_SECRET},
+            follow=True,
+        ),
+    )
+    page(
+        "partner app to certificate",
+        client.post(
+            at("partner_app_edit"),
+            {
+                **app,
+                "credential_kind": "certificate",
+                "certificate_file": upload(cert_pem + encrypted_key(key_pem, PASSPHRASE)),
+                "key_passphrase": PASSPHRASE,
+            },
+            follow=True,
+        ),
+    )
+    page(
+        "partner app to secret",
+        client.post(
+            at("partner_app_edit"),
+            {**app, "credential_kind": "client_secret", "client_secret": SECOND_SECRET},
+            follow=True,
+        ),
+    )
+    page("partner app edit form", client.get(at("partner_app_edit")))
+    page(
+        "onboarding start",
+        client.post(at("start"), {"customer_name": "Northwind"}, follow=True),
+    )
+    onboarding = Onboarding.objects.get(customer_name="Northwind")
+    state = consent_url(onboarding).rsplit("state=", 1)[1]
+    callback = reverse("onboarding_callback")
+    page(
+        "consent callback",
+        client.get(callback, {"tenant": TENANT_C, "admin_consent": "True", "state": state}),
+    )
+    partner_connection = ProviderConnection.objects.get(entra_tenant_id=TENANT_C)
+    page("partner connection", client.get(url("detail", acme, partner_connection)))
+    page("partner app", client.get(at("partner_app")))
+    page("onboardings", client.get(at("list")))
 
 
 def _found(text: str, needles: dict[str, str]) -> list[str]:
@@ -243,9 +317,12 @@ def test_it_leaks_the_canaries_nowhere(flow: Flow, caplog: pytest.LogCaptureFixt
         "connection.created",
         "connection.updated",
         "credential.rotated",
+        "partner_app.created",
+        "onboarding.completed",
     }
     assert any("INSERT INTO" in r.getMessage() for r in records), "SQL logging was not captured"
-    assert ProviderCredential.objects.count() == 5
+    assert ProviderCredential.objects.count() == 8  # 5 of connections, 3 of the partner app
+    assert ProviderCredential.objects.filter(partner_app__isnull=False).count() == 3
     assert all(c.ciphertext.startswith("gAAAA") for c in ProviderCredential.objects.all())
 
 
