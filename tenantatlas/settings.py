@@ -433,6 +433,11 @@ COMPLIANCE_STALE_DAYS = envint("TENANTATLAS_COMPLIANCE_STALE_DAYS", 7)
 CHANGE_RETENTION_DAYS = envint("TENANTATLAS_CHANGE_RETENTION_DAYS", 365)
 CREDENTIAL_EXPIRY_WARNING_DAYS = envint("TENANTATLAS_CREDENTIAL_EXPIRY_WARNING_DAYS", 30)
 
+# Onboarding: a customer's admin-consent link works for this many days (docs/onboarding.md).
+ONBOARDING_LINK_DAYS = envint("TENANTATLAS_ONBOARDING_LINK_DAYS", 7)
+if ONBOARDING_LINK_DAYS < 1:
+    raise ImproperlyConfigured("TENANTATLAS_ONBOARDING_LINK_DAYS must be at least 1.")
+
 # Workspaces: an invitation's accept link works for this many days.
 INVITATION_EXPIRY_DAYS = envint("TENANTATLAS_INVITATION_EXPIRY_DAYS", 7)
 if INVITATION_EXPIRY_DAYS < 1:
