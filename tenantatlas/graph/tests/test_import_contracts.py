@@ -16,6 +16,7 @@ LAYERS = [
     "embedded",
     "overview",
     "observability",
+    "onboarding",
     "providers",
     "operations",
     "inventory",
