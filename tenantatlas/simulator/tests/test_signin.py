@@ -15,11 +15,14 @@ import msal
 import pytest
 import requests
 
+from tenantatlas.simulator.certs import make_test_certificate
+from tenantatlas.simulator.scenarios import AppScenario, SecretSpec
 from tenantatlas.simulator.tests.helpers import (
     COHO,
     PARTNER_CLIENT_ID,
     PARTNER_SECRET,
     WIDE_WORLD,
+    new_tenant,
 )
 
 CALLBACK = "http://127.0.0.1:8000/accounts/microsoft/callback/"
@@ -309,3 +312,71 @@ def test_msal_completes_the_auth_code_flow_against_the_simulator(simulator):
     assert result["id_token_claims"]["preferred_username"] == ALEX
     [account] = app.get_accounts()
     assert account["username"] == ALEX
+
+
+def test_a_certificate_authenticates_the_code_redemption_through_msal(simulator):
+    key_pem, cert_pem = make_test_certificate("sign-in")
+    app = AppScenario(
+        client_id="4a6c8e0b-2d3f-4b5a-9c7e-1f3a5b7d9e0c",
+        multi_tenant=True,
+        certificates=[cert_pem],
+        redirect_uris=["https://app.example/signin"],
+    )
+    simulator.add_tenant(new_tenant(app=app))
+    client = msal.ConfidentialClientApplication(
+        app.client_id,
+        client_credential={"private_key": key_pem, "public_certificate": cert_pem},
+        authority=f"{simulator.base_url}/{COHO}",
+        instance_discovery=False,
+        verify=str(simulator.ca_bundle),
+    )
+    flow = client.initiate_auth_code_flow(["email"], redirect_uri="https://app.example/signin")
+    response = requests.post(
+        flow["auth_uri"],
+        data={"login_hint": ALEX, "action": "signin"},
+        verify=simulator.ca_bundle,
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert response.headers["Location"].startswith("https://app.example/signin?code=")
+    result = client.acquire_token_by_auth_code_flow(flow, redirected(response))
+    assert result["id_token_claims"]["aud"] == app.client_id
+    assert result["id_token_claims"]["tid"] == COHO
+
+
+def test_a_reply_url_without_a_path_is_answered_with_a_trailing_slash(simulator):
+    app = AppScenario(
+        client_id="5b7d9f1c-3e4a-4c6b-8d0f-2a4c6e8b0d1f",
+        multi_tenant=True,
+        secrets=[SecretSpec("s")],
+        redirect_uris=["https://contoso.example"],
+    )
+    simulator.add_tenant(new_tenant(app=app))
+    url = authorize_url(simulator, client_id=app.client_id, redirect_uri="https://contoso.example")
+    response = post(simulator, url, login_hint=ISAIAH, action="signin")
+    assert response.headers["Location"].startswith("https://contoso.example/?code=")
+
+
+def test_a_single_tenant_app_cannot_use_organizations(simulator):
+    home = simulator.add_tenant(
+        new_tenant(
+            app=AppScenario(
+                client_id="6c8e0a2d-4f5b-4d7c-9e1a-3b5d7f9a1c2e", redirect_uris=[CALLBACK]
+            )
+        )
+    )
+    client_id = home.apps[0].client_id
+    shared = requests.get(
+        authorize_url(simulator, "organizations", client_id=client_id),
+        verify=simulator.ca_bundle,
+        timeout=10,
+    )
+    assert shared.status_code == 400
+    assert "AADSTS50194" in shared.text
+    at_home = requests.get(
+        authorize_url(simulator, home.tenant_id, client_id=client_id),
+        verify=simulator.ca_bundle,
+        timeout=10,
+    )
+    assert at_home.status_code == 200
+    assert home.directory_users()[0].user_principal_name in at_home.text
