@@ -17,6 +17,7 @@ import hmac
 import re
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -110,11 +111,16 @@ def begin_sign_in(
     PKCE verifier). The caller keeps it, server-side, until the callback."""
     msal_app = _msal_app(app, Redactor())
     try:
-        return dict(
-            msal_app.initiate_auth_code_flow(
-                SIGN_IN_SCOPES, redirect_uri=redirect_uri, prompt=prompt, response_mode="query"
+        with warnings.catch_warnings():
+            # The query response mode on purpose: a form_post callback is a cross-site POST,
+            # which browsers send without the (SameSite=Lax) session cookie holding the flow.
+            # The code it carries is single use and worthless without the PKCE verifier.
+            warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
+            return dict(
+                msal_app.initiate_auth_code_flow(
+                    SIGN_IN_SCOPES, redirect_uri=redirect_uri, prompt=prompt, response_mode="query"
+                )
             )
-        )
     except ValueError as exc:
         raise SignInFailed(
             "misconfigured", f"The sign-in request could not be built: {exc}"
