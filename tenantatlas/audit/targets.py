@@ -61,6 +61,7 @@ TARGET_PAGES: dict[str, TargetPage] = {
     "apitoken": TargetPage(
         "api_tokens", "accounts:tokens", PROVIDER_VIEW, anchor="token", shown=_visible_tokens
     ),
+    "onboarding": TargetPage("onboardings", "onboarding:list", PROVIDER_VIEW, anchor="onboarding"),
 }
 
 
@@ -71,6 +72,8 @@ TARGET_KIND_LABELS: dict[str, str] = {
     "membership": "Member",
     "invitation": "Invitation",
     "apitoken": "API token",
+    "partnerapp": "Partner app",
+    "onboarding": "Onboarding",
     "workspace": "Workspace",
     "user": "Account",
 }

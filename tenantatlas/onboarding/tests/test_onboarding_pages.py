@@ -138,3 +138,12 @@ def test_the_start_form_makes_a_link_for_the_named_tenant(alice: Any, acme: Any)
     )
 
     assert "login.microsoftonline.com/fabrikam.com/v2.0/adminconsent" in response.content.decode()
+
+
+def test_the_audit_log_links_an_onboarding_to_its_row(alice: Any, acme: Any) -> None:
+    onboarding = start(acme, alice, customer="Northwind")
+
+    html = client_for(alice).get(reverse("audit:log", kwargs={"slug": acme.slug})).content.decode()
+
+    assert f"{_url('list', acme)}#onboarding-{onboarding.pk}" in html
+    assert "Partner app" in html
