@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tenantatlas.simulator import audit, teams
+from tenantatlas.simulator import audit, consent_control, teams
 from tenantatlas.simulator.browser import BrowserFlows
 from tenantatlas.simulator.ca import ensure_keys
 from tenantatlas.simulator.codes import CODE_LIFETIME, AuthorizationCodes
+from tenantatlas.simulator.consent_control import control_error
 from tenantatlas.simulator.data import TenantData, validate
 from tenantatlas.simulator.directory import Consent, Directory
 from tenantatlas.simulator.errors import IdentityError, Reply
@@ -564,98 +565,28 @@ class SimulatorServer:
     # -- the simulator's own control endpoint (not Microsoft's) ----------------------------
     def _control(self, method: str, parts: list[str], body: bytes) -> tuple[Reply, str | None]:
         """The simulator's own routes (docs/simulator.md, "The control endpoint"):
-
-        - ``POST tenants/{tenant_id}/generation`` with ``{"generation": g, "entered_at": …}``;
-        - ``GET consents``, ``POST consents/reset``;
-        - ``GET | PUT | DELETE tenants/{tenant_id}/consents/{client_id}`` (PUT ``{"roles": […]}``);
-        - ``GET tenants/{tenant_id}/users``; ``POST authorization-codes/expire``.
-        """
-        if parts == ["consents"]:
-            if method != "GET":
-                return _control_error(405, "method_not_allowed", "Use GET.", Allow="GET"), None
-            return Reply.json(200, {"consents": [_consent_json(c) for c in self.consents()]}), None
-        if parts in (["consents", "reset"], ["authorization-codes", "expire"]):
-            if method != "POST":
-                return _control_error(405, "method_not_allowed", "Use POST.", Allow="POST"), None
-            if parts[0] == "consents":
-                self.reset_consents()
-            else:
-                self.expire_authorization_codes()
-            return Reply(204, b"", {}), None
-        if len(parts) < 3 or parts[0] != "tenants":
-            return _control_error(404, "not_found", "No such simulator control route."), None
+        ``POST tenants/{tenant_id}/generation`` with ``{"generation": g, "entered_at": …}``
+        here; consents, users and authorization codes in ``consent_control.py``."""
+        answered = consent_control.handle(self, method, parts, body)
+        if answered is not None:
+            return answered
+        if len(parts) != 3 or parts[0] != "tenants" or parts[2] != "generation":
+            return control_error(404, "not_found", "No such simulator control route."), None
         tenant = self.get_tenant(parts[1])
         if tenant is None:
-            return _control_error(404, "unknown_tenant", f"No simulated tenant {parts[1]!r}."), None
-        if parts[2:] == ["generation"]:
-            return self._control_generation(method, tenant, body), tenant.tenant_id
-        if parts[2:] == ["users"] and method == "GET":
-            users = [dataclasses.asdict(user) for user in self.users(tenant.tenant_id)]
-            return Reply.json(
-                200, {"tenant_id": tenant.tenant_id, "users": users}
-            ), tenant.tenant_id
-        if len(parts) == 4 and parts[2] == "consents":
-            return self._control_consent(method, tenant, parts[3], body), tenant.tenant_id
-        return _control_error(404, "not_found", "No such simulator control route."), None
-
-    def _control_generation(self, method: str, tenant: TenantScenario, body: bytes) -> Reply:
+            return control_error(404, "unknown_tenant", f"No simulated tenant {parts[1]!r}."), None
         if method != "POST":
-            return _control_error(405, "method_not_allowed", "Use POST.", Allow="POST")
+            return control_error(405, "method_not_allowed", "Use POST.", Allow="POST"), None
         try:
             generation, entered_at = _generation_request(body)
             moved = self.set_generation(
                 tenant.tenant_id, generation, entered_at or dt.datetime.now(dt.UTC)
             )
         except GenerationRefused as exc:
-            return _control_error(400, "refused", str(exc))
+            return control_error(400, "refused", str(exc)), tenant.tenant_id
         timeline = [moment.isoformat() for moment in self.timeline(tenant.tenant_id)]
         payload = {"tenant_id": moved.tenant_id, "generation": moved.generation}
-        return Reply.json(200, {**payload, "timeline": timeline})
-
-    def _control_consent(
-        self, method: str, tenant: TenantScenario, client_id: str, body: bytes
-    ) -> Reply:
-        if method == "PUT":
-            roles = _roles_request(body)
-            if roles is None:
-                return _control_error(
-                    400, "refused", 'expected a JSON object {"roles": [<str>, …]}'
-                )
-            self.grant_consent(tenant.tenant_id, client_id, roles)
-        elif method == "DELETE":
-            self.revoke_consent(tenant.tenant_id, client_id)
-            return Reply(204, b"", {})
-        elif method != "GET":
-            allow = "GET, PUT, DELETE"
-            return _control_error(405, "method_not_allowed", f"Use {allow}.", Allow=allow)
-        granted = self.granted_roles(tenant.tenant_id, client_id)
-        if granted is None:
-            message = f"The app {client_id!r} has no service principal in {tenant.tenant_id}."
-            return _control_error(404, "not_consented", message)
-        payload = {"tenant_id": tenant.tenant_id, "client_id": client_id, "roles": granted}
-        return Reply.json(200, payload)
-
-
-def _consent_json(consent: Consent) -> dict[str, Any]:
-    return {
-        "tenant_id": consent.tenant_id,
-        "client_id": consent.client_id,
-        "roles": list(consent.roles),
-        "source": consent.source,
-    }
-
-
-def _roles_request(body: bytes) -> list[str] | None:
-    try:
-        payload = json.loads(body or b"null")
-    except ValueError:
-        return None
-    if not isinstance(payload, dict) or set(payload) != {"roles"}:
-        return None
-    roles = payload["roles"]
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        return None
-    return roles
+        return Reply.json(200, {**payload, "timeline": timeline}), tenant.tenant_id
 
 
 def _browser_params(method: str, query: dict[str, str], body: bytes) -> dict[str, str]:
@@ -665,10 +596,6 @@ def _browser_params(method: str, query: dict[str, str], body: bytes) -> dict[str
         form = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         params.update(form)
     return params
-
-
-def _control_error(status: int, code: str, message: str, **headers: str) -> Reply:
-    return Reply.json(status, {"error": code, "message": message}, **headers)
 
 
 def _generation_request(body: bytes) -> tuple[int, dt.datetime | None]:
