@@ -215,6 +215,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refusals while locked a
 AXES_CLIENT_IP_CALLABLE = "tenantatlas.lib.middleware.client_ip"  # the audit log's address
 AXES_LOCKOUT_CALLABLE = "tenantatlas.accounts.views.sign_in_locked_out"
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (axes would keep them forever)
+# A failed attempt keeps its query string: a Microsoft callback's one-time code is masked there.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 
 # Sign in with Microsoft (docs/sign-in.md): OpenID Connect through one app registration, for the
 # people of the allowed tenants (ids or verified domains) whose Microsoft account is linked to a
@@ -569,5 +571,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # accounts.lockout logs each failed sign-in and lockout; axes' own lines mask both.
         "axes": {"level": "ERROR"},
+        # MSAL's debug events show a sign-in's authorization code and PKCE verifier in clear.
+        "msal.token_cache": {"level": "INFO"},
     },
 }

@@ -215,3 +215,60 @@ def test_it_links_the_microsoft_account_through_the_simulator(
     assert (identity.user, identity.tenant_id) == (alice, TREY)
     assert identity.object_id == object_id(microsoft, TREY, PATTI)
     assert AuditEvent.objects.filter(action="account.microsoft_linked", workspace=acme).exists()
+
+
+def test_it_leaks_the_client_secret_code_and_verifier_nowhere(
+    microsoft: Any, alice: Any, acme: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sign-in, a link and a refused sign-in with a known secret: the secret, each code and
+    each PKCE verifier appear in no table, page, audit entry or log line afterwards."""
+    import logging
+
+    from django.db import connection
+
+    from tenantatlas.providers.tests.test_connection_secret_canary import (
+        _found,
+        _scan_database,
+        _scan_logs,
+    )
+
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django.db.backends")
+    link(microsoft, alice)
+    needles = {"client secret": PARTNER_SECRET}
+    pages: list[str] = []
+
+    def through_microsoft(client: Client, start: Any, upn: str, label: str) -> None:
+        state = urllib.parse.parse_qs(urllib.parse.urlsplit(start["Location"]).query)["state"][0]
+        flow = client.session["microsoft_sign_in_flows"][state]["flow"]
+        needles[f"{label} verifier"] = flow["code_verifier"]
+        callback = at_microsoft(microsoft, start["Location"], upn=upn)
+        needles[f"{label} code"] = urllib.parse.parse_qs(callback.split("?", 1)[1])["code"][0]
+        response = client.get(callback, follow=True)
+        pages.append(response.content.decode())
+
+    connection.force_debug_cursor = True  # log every SQL statement with its parameters
+    try:
+        signing_in = Client(HTTP_HOST=HOST)
+        through_microsoft(signing_in, signing_in.get(START), NESTOR, "sign-in")
+        through_microsoft(
+            signing_in, signing_in.post(reverse("accounts:microsoft_link")), PATTI, "link"
+        )
+        stranger = Client(HTTP_HOST=HOST)
+        through_microsoft(stranger, stranger.get(START), LEE, "refused")
+        pages.append(signing_in.get(reverse("accounts:account")).content.decode())
+    finally:
+        connection.force_debug_cursor = False
+
+    leaks = {
+        "database": _scan_database(needles),
+        "pages": [found for html in pages if (found := _found(html, needles))],
+        "audit": _found(str(list(AuditEvent.objects.values())), needles),
+        "logs": _scan_logs(caplog.records, caplog.handler, needles),
+    }
+
+    assert leaks == {"database": [], "pages": [], "audit": [], "logs": []}
+    assert len(needles) == 7
+    assert "Your account" in pages[-1]
+    assert MicrosoftIdentity.objects.filter(user=alice).count() == 2
+    assert any("INSERT INTO" in r.getMessage() for r in caplog.records)
