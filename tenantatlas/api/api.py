@@ -22,6 +22,7 @@ from tenantatlas.api.routers import (
     inventory,
     me,
     notifications,
+    onboarding,
     runs,
 )
 
@@ -84,5 +85,16 @@ api = TenantAtlasApi(
 )
 install_error_handlers(api)
 # bulk_runs before runs: the path /runs/{run_id} would also match /runs/bulk.
-for module in (me, connections, bulk_runs, runs, inventory, changes, notifications, alerts, audit):
+for module in (
+    me,
+    connections,
+    bulk_runs,
+    runs,
+    inventory,
+    changes,
+    notifications,
+    alerts,
+    onboarding,
+    audit,
+):
     api.add_router("", module.router)

@@ -47,6 +47,7 @@ class Endpoint:
     body_obj: str | None = None  # kind of object whose id goes into the body's "{id}" values
     body: dict[str, Any] | None = None
     ok: int = 200
+    prepare: Callable[[], Any] | None = None  # what the request needs beforehand
 
     @property
     def id(self) -> str:
@@ -62,6 +63,7 @@ class Endpoint:
             "alert_rule": "rule_id",
             "alert_channel": "channel_id",
             "alert_delivery": "delivery_id",
+            "onboarding": "onboarding_id",
         }
         path = self.path.replace("{id}", "{" + name.get(self.obj or "", "id") + "}")
         return "/api/v1" + path.replace("/inventory/managed_device", "/inventory/{kind}")
@@ -132,6 +134,23 @@ def _alert_delivery(workspace: Workspace, user: Any) -> int:
     return int(send_test(actor=SYSTEM, channel=channel).delivery.pk)
 
 
+def _partner_apps() -> None:
+    """Every workspace gets its partner app (the outsider's too: it answers for its own)."""
+    from tenantatlas.providers.models import PartnerApp
+    from tenantatlas.providers.tests.partner_apps import make_partner_app
+
+    for workspace in Workspace.objects.exclude(pk__in=PartnerApp.objects.values("workspace")):
+        make_partner_app(workspace, SYSTEM, name=f"Partner app {workspace.pk}")
+
+
+def _onboarding(workspace: Workspace, user: Any) -> int:
+    from tenantatlas.onboarding.services import start_onboarding
+
+    _partner_apps()
+    name = f"Matrix customer {uuid.uuid4().hex[:8]}"
+    return start_onboarding(actor=SYSTEM, workspace=workspace, customer_name=name).pk
+
+
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "connection": _connection,
     "run": _queued_run,
@@ -139,6 +158,7 @@ OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "alert_rule": _alert_rule,
     "alert_channel": _alert_channel,
     "alert_delivery": _alert_delivery,
+    "onboarding": _onboarding,
 }
 
 ENDPOINTS: list[Endpoint] = [
@@ -237,6 +257,19 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/alerts/channels/{id}/test", PROVIDER_MANAGE, obj="alert_channel", ok=202),
     Endpoint("GET", "/alerts/channels/{id}/deliveries", PROVIDER_VIEW, obj="alert_channel"),
     Endpoint("GET", "/alerts/deliveries/{id}", PROVIDER_VIEW, obj="alert_delivery"),
+    # onboarding
+    Endpoint("GET", "/partner-app", PROVIDER_VIEW, prepare=_partner_apps),
+    Endpoint("GET", "/onboardings", PROVIDER_VIEW),
+    Endpoint(
+        "POST",
+        "/onboardings",
+        PROVIDER_MANAGE,
+        body={"customer_name": "Matrix customer"},
+        ok=201,
+        prepare=_partner_apps,
+    ),
+    Endpoint("POST", "/onboardings/{id}/renew", PROVIDER_MANAGE, obj="onboarding"),
+    Endpoint("POST", "/onboardings/{id}/cancel", PROVIDER_MANAGE, obj="onboarding"),
     # audit
     Endpoint("GET", "/audit-events", AUDIT_VIEW),
 ]

@@ -106,6 +106,8 @@ def test_it_answers_every_caller_as_the_capability_map_says(
     requester = cast[ROLES[caller][0]] if caller in ROLES else cast["alice"]
     kind = endpoint.obj or endpoint.body_obj
     pk = OBJECTS[kind](acme, requester) if kind else None
+    if endpoint.prepare is not None:
+        endpoint.prepare()
     method, path, body = endpoint.request(pk)
     before = _state()
 
