@@ -172,7 +172,7 @@ def page_urls(workspace: Any, user: Any) -> list[tuple[str, str]]:
             pk = OBJECTS[route.obj](workspace, user) if route.obj else None
             urls.append((route.name, route.url(workspace, pk)))
     for global_route in GLOBAL_ROUTES:
-        if global_route.method == "GET":
+        if global_route.method == "GET" and 200 in global_route.answers:  # pages, not refusals
             urls.append((global_route.name, global_route.url(user)))
     return urls
 
