@@ -662,3 +662,25 @@ def test_it_refuses_to_start_with_no_way_to_sign_in() -> None:
     error = _settings_error(TENANTATLAS_PASSWORD_SIGN_IN="false")
 
     assert "TENANTATLAS_PASSWORD_SIGN_IN=false needs TENANTATLAS_MICROSOFT_SIGN_IN=true" in error
+
+
+def test_only_the_sign_in_views_may_reach_microsoft_while_a_request_waits() -> None:
+    """The DB-only guard lets exactly these through (tenantatlas/testing.py)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def marked(patterns: list[Any], namespace: str = "") -> set[str]:
+        found: set[str] = set()
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found |= marked(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and getattr(
+                pattern.callback, "reaches_microsoft", False
+            ):
+                found.add(f"{namespace}:{pattern.name}")
+        return found
+
+    assert marked(get_resolver().url_patterns) == {
+        "accounts:microsoft_sign_in",
+        "accounts:microsoft_callback",
+        "accounts:microsoft_link",
+    }
