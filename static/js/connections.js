@@ -65,6 +65,15 @@
     true
   );
 
+  // A row's menu on the list fetches its items when it first opens (providers:actions): place
+  // it again once they are in, now that it has its size.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var menu = event.detail && event.detail.elt;
+    if (menu instanceof HTMLDetailsElement && menu.matches(MENU) && menu.open) {
+      place(menu);
+    }
+  });
+
   // A choice closes its menu (after the click has done its work: a link is followed, a form
   // is sent, htmx posts it).
   document.addEventListener("click", function (event) {

@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.connection_create, name="create"),
     path("run-all/<str:operation_type>/", views.connections_run_all, name="run_all"),
     path("<int:pk>/", views.connection_detail, name="detail"),
+    path("<int:pk>/actions/", views.connection_actions, name="actions"),
     path("<int:pk>/edit/", views.connection_edit, name="edit"),
     path("<int:pk>/rotate/", views.credential_rotate, name="rotate"),
     path("<int:pk>/default/", views.connection_set_default, name="set_default"),

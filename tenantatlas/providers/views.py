@@ -126,6 +126,16 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     return render_polling(request, "providers/detail.html", context, active=active)
 
 
+@workspace_view(PROVIDER_VIEW)
+def connection_actions(request: WorkspaceRequest, pk: int) -> HttpResponse:
+    """The items of a connection's actions menu, fetched when its menu on the list first opens:
+    only what this person may do on it (an empty menu when nothing)."""
+    connection = _get_connection(request, pk)
+    base = reverse("providers:detail", args=[request.workspace.slug, connection.pk])
+    context = {"connection": connection, "base": base}
+    return render(request, "providers/_row_actions_items.html", context)
+
+
 @workspace_view(PROVIDER_MANAGE)
 def connection_create(request: WorkspaceRequest) -> HttpResponse:
     form = ConnectionForm(request.POST if request.method == "POST" else None, request.FILES or None)

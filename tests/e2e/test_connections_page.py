@@ -119,7 +119,7 @@ def test_a_person_filters_follows_a_run_and_uses_the_last_rows_menu(
     menu = last.locator("details.actions-menu")
     menu.locator("summary").click()
     items = menu.locator(":scope > ul")
-    expect(items).to_be_visible()
+    expect(items.locator("[data-operation]").first).to_be_visible()  # fetched as it opened
     _inside_viewport(page, items)
     screenshot(page, "connections-05-last-row-menu")
     toasts = page.locator("#toasts [data-toast]")
@@ -134,6 +134,7 @@ def test_a_person_filters_follows_a_run_and_uses_the_last_rows_menu(
     top_menu = rows.first.locator("details.actions-menu")
     page.evaluate("window.scrollTo(0, 0)")
     top_menu.locator("summary").click()
+    expect(top_menu.locator(":scope > ul [data-operation]").first).to_be_visible()
     _inside_viewport(page, top_menu.locator(":scope > ul"))
     page.keyboard.press("Escape")
     expect(top_menu).not_to_have_attribute("open", "")

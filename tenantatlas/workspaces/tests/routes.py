@@ -245,6 +245,7 @@ WORKSPACE_ROUTES: list[Route] = [
     Route("providers:create", PROVIDER_MANAGE),
     Route("providers:create", PROVIDER_MANAGE, method="POST", data=_CONNECTION_FORM, ok=302),
     Route("providers:detail", PROVIDER_VIEW, obj="connection"),
+    Route("providers:actions", PROVIDER_VIEW, obj="connection"),
     Route("providers:edit", PROVIDER_MANAGE, obj="connection"),
     Route(
         "providers:edit",
