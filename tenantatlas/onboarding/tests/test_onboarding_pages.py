@@ -147,3 +147,19 @@ def test_the_audit_log_links_an_onboarding_to_its_row(alice: Any, acme: Any) -> 
 
     assert f"{_url('list', acme)}#onboarding-{onboarding.pk}" in html
     assert "Partner app" in html
+
+
+def test_a_partner_connections_page_says_where_its_credential_lives(alice: Any, acme: Any) -> None:
+    from tenantatlas.providers.tests.partner_apps import make_partner_connection
+
+    onboarding = start(acme, alice)
+    connection = make_partner_connection(
+        onboarding.partner_app, alice, "4e4e4e4e-5f5f-4a6a-8b7b-9c9c9c9c9c9c"
+    )
+    detail = reverse("providers:detail", kwargs={"slug": acme.slug, "pk": connection.pk})
+
+    html = client_for(alice).get(detail).content.decode()
+
+    assert 'id="via-partner-app"' in html
+    assert _url("partner_app", acme) in html
+    assert "Secret set on" in html  # the partner app's credential, shown as the connection's
