@@ -684,3 +684,20 @@ def test_only_the_sign_in_views_may_reach_microsoft_while_a_request_waits() -> N
         "accounts:microsoft_callback",
         "accounts:microsoft_link",
     }
+
+
+def test_the_system_check_names_an_unknown_cloud_and_an_unreadable_key(
+    microsoft: FakeMicrosoft, settings: Any
+) -> None:
+    from tenantatlas.accounts.apps import check_microsoft_sign_in
+
+    assert check_microsoft_sign_in() == []
+    settings.MICROSOFT_SIGN_IN_CLOUD = "moon"
+    assert [e.id for e in check_microsoft_sign_in()] == ["accounts.E001"]
+    settings.MICROSOFT_SIGN_IN_CLOUD = "global"
+    settings.MICROSOFT_SIGN_IN_CLIENT_SECRET = ""
+    settings.MICROSOFT_SIGN_IN_CERTIFICATE = "-----BEGIN CERTIFICATE-----\nnope\n"
+    settings.MICROSOFT_SIGN_IN_PRIVATE_KEY = "not a key"
+    errors = check_microsoft_sign_in()
+    assert [e.id for e in errors] == ["accounts.E002"]
+    assert "private key" in errors[0].msg
