@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, F, FilteredRelation, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import Cast, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
 from tenantatlas.inventory.models import (
@@ -75,10 +75,10 @@ def workspace_figures(
     """Per workspace with live connections, in one pass over them: each is joined to at most
     one summary and one current credential, so counting and summing per group stays exact."""
     now = now or timezone.now()
-    expires = "live_credential__expires_at"
+    expires = "credential_expires_at"  # the connection's own credential or its partner app's
     windows = {
         f"d{days}": Count(
-            "live_credential",
+            "id",
             filter=Q(**{f"{expires}__gt": now, f"{expires}__lte": now + dt.timedelta(days=days)}),
         )
         for days in EXPIRY_WINDOWS
@@ -89,12 +89,21 @@ def workspace_figures(
         .annotate(
             live_credential=FilteredRelation(
                 "credentials", condition=Q(credentials__retired_at__isnull=True)
+            ),
+            partner_credential=FilteredRelation(
+                "partner_app__credentials",
+                condition=Q(partner_app__credentials__retired_at__isnull=True),
+            ),
+        )
+        .alias(
+            credential_expires_at=Coalesce(
+                F("live_credential__expires_at"), F("partner_credential__expires_at")
             )
         )
         .values("workspace_id", "status", "health")
         .annotate(
             n=Count("id"),
-            expired=Count("live_credential", filter=Q(**{f"{expires}__lte": now})),
+            expired=Count("id", filter=Q(**{f"{expires}__lte": now})),
             **windows,
             **{column: Sum(f"tenant_summary__{column}") for column in COUNT_COLUMNS},
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, F, FilteredRelation, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tenantatlas.badges.catalog import credential_expiry_state
@@ -128,12 +129,19 @@ def tenant_page(
             live_credential=FilteredRelation(
                 "credentials", condition=Q(credentials__retired_at__isnull=True)
             ),
+            # A partner app's connection signs in with the partner app's current credential.
+            partner_credential=FilteredRelation(
+                "partner_app__credentials",
+                condition=Q(partner_app__credentials__retired_at__isnull=True),
+            ),
             sync_schedule=_schedule(SYNC),
             snapshot_schedule=_schedule(SNAPSHOT),
         )
         .annotate(
-            credential_id=F("live_credential__id"),
-            credential_expires_at=F("live_credential__expires_at"),
+            credential_id=Coalesce(F("live_credential__id"), F("partner_credential__id")),
+            credential_expires_at=Coalesce(
+                F("live_credential__expires_at"), F("partner_credential__expires_at")
+            ),
             sync_minutes=F("sync_schedule__interval_minutes"),
             snapshot_minutes=F("snapshot_schedule__interval_minutes"),
         )
