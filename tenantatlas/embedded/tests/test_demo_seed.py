@@ -39,3 +39,22 @@ def test_it_checks_every_new_demo_connection_and_schedules_its_sync_and_snapshot
         call_command("demo", stdout=io.StringIO())  # a second start adds nothing
     assert OperationRun.objects.count() == connections.count()
     assert OperationSchedule.objects.count() == 2 * connections.count()
+
+
+def test_it_onboards_the_partner_apps_customers(db: Any, monkeypatch: Any) -> None:
+    """Two customers consented to the demo partner app (connected through it), one not yet
+    (a pending consent link); a second start adds nothing."""
+    from tenantatlas.onboarding.models import Onboarding, OnboardingStatus
+    from tenantatlas.providers.models import PartnerApp
+
+    monkeypatch.setenv("TENANTATLAS_DEMO_PASSWORD", "demo-password-for-tests")
+    for _ in range(2):
+        call_command("demo", stdout=io.StringIO())
+
+    partner_app = PartnerApp.objects.get(workspace__slug="demo")
+    assert str(partner_app.client_id) == "6c1e3a5b-7d9f-4b2d-8a4c-0e2f4a6b8d9c"
+    customers = sorted(partner_app.connections.values_list("display_name", flat=True))
+    assert customers == ["Coho Winery", "Wide World Importers"]
+    pending = Onboarding.objects.get(workspace__slug="demo")
+    assert pending.customer_name == "Fourth Coffee"
+    assert pending.status == OnboardingStatus.PENDING

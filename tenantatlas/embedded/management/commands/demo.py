@@ -24,12 +24,15 @@ from tenantatlas.inventory.models import ItemChange
 from tenantatlas.lib.actors import DEMO
 from tenantatlas.lib.env import envstr
 from tenantatlas.members.services import add_member
+from tenantatlas.onboarding.models import Onboarding
+from tenantatlas.onboarding.services import start_onboarding
 from tenantatlas.operations.models import OperationSchedule, Trigger
 from tenantatlas.operations.schedules import set_schedule
 from tenantatlas.operations.services import start_operation
 from tenantatlas.providers.credential_input import SecretInput
-from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.providers.models import PartnerApp, ProviderConnection
 from tenantatlas.providers.services.connections import create_connection
+from tenantatlas.providers.services.partner_apps import create_partner_app
 from tenantatlas.simulator.scenarios import DEMO_SCENARIOS, TenantScenario, load_scenarios
 from tenantatlas.workspaces.models import Membership, Role, Workspace
 
@@ -84,6 +87,7 @@ class Command(BaseCommand):
                 for tenant in scenarios
                 if (connection := _demo_connection(workspace, owner, tenant)) is not None
             ]
+            created += _demo_partner_app(workspace, owner, scenarios)
         # Before the first operations: the replay's syncs and a check may not share a tenant.
         for tenant in history_tenants(scenarios):
             self._history(workspace, tenant)
@@ -171,3 +175,57 @@ def _demo_connection(
             expires_at=app.secrets[0].expires_at,
         ),
     )
+
+
+def _demo_partner_app(
+    workspace: Workspace, owner: Any, scenarios: list[TenantScenario]
+) -> list[ProviderConnection]:
+    """The scenarios' multi-tenant app as the workspace's partner app: the customers that
+    consented to it are connected through it, the others have a pending consent link."""
+    found = [
+        (tenant, app)
+        for tenant in scenarios
+        for app in tenant.apps
+        if app.multi_tenant and app.secrets
+    ]
+    if not found:
+        return []
+    home, app = found[0]
+    partner_app = PartnerApp.objects.for_workspace(workspace).first()
+    if partner_app is None:
+        secret = app.secrets[0]
+        partner_app = create_partner_app(
+            actor=owner,
+            workspace=workspace,
+            display_name=f"{home.display_name} partner app",
+            client_id=app.client_id,
+            cloud="simulator",
+            credential=SecretInput(app.client_id, secret.value, secret.expires_at),
+        )
+    created = []
+    live = ProviderConnection.objects.for_workspace(workspace)
+    for tenant in scenarios:
+        if tenant is home or tenant.apps or not tenant.users:
+            continue  # its own app registration, or not a customer of the partner app
+        if live.filter(entra_tenant_id=tenant.tenant_id).exists():
+            continue
+        if tenant.find_consent(app.client_id) is not None:
+            created.append(
+                create_connection(
+                    actor=owner,
+                    workspace=workspace,
+                    display_name=tenant.display_name,
+                    entra_tenant_id=tenant.tenant_id,
+                    partner_app=partner_app,
+                )
+            )
+        elif not Onboarding.objects.for_workspace(workspace).filter(
+            customer_name=tenant.display_name
+        ):
+            start_onboarding(
+                actor=owner,
+                workspace=workspace,
+                customer_name=tenant.display_name,
+                tenant_hint=tenant.tenant_id,
+            )
+    return created
