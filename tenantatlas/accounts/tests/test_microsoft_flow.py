@@ -272,3 +272,32 @@ def test_it_leaks_the_client_secret_code_and_verifier_nowhere(
     assert "Your account" in pages[-1]
     assert MicrosoftIdentity.objects.filter(user=alice).count() == 2
     assert any("INSERT INTO" in r.getMessage() for r in caplog.records)
+
+
+def test_it_signs_in_with_a_certificate_credential(
+    microsoft: Any, settings: Any, alice: Any, acme: Any
+) -> None:
+    """The app authenticates the redemption with a certificate (a PS256 assertion)."""
+    from tenantatlas.simulator.certs import make_test_certificate
+    from tenantatlas.simulator.scenarios import AppScenario
+    from tenantatlas.simulator.tests.helpers import new_tenant
+
+    key_pem, cert_pem = make_test_certificate("tenantatlas sign-in")
+    app = AppScenario(
+        client_id="4f6b8d0a-2c4e-4a6b-9d1f-3e5a7c9b1d2e",
+        multi_tenant=True,
+        certificates=[cert_pem],
+        redirect_uris=[f"http://{HOST}/accounts/microsoft/callback/"],
+    )
+    microsoft.add_tenant(new_tenant(app=app))
+    settings.MICROSOFT_SIGN_IN_CLIENT_ID = app.client_id
+    settings.MICROSOFT_SIGN_IN_CLIENT_SECRET = ""
+    settings.MICROSOFT_SIGN_IN_CERTIFICATE = cert_pem
+    settings.MICROSOFT_SIGN_IN_PRIVATE_KEY = key_pem
+    link(microsoft, alice)
+    client = Client(HTTP_HOST=HOST)
+
+    response = sign_in_as(microsoft, client, NESTOR)
+
+    assert response["Location"] == HOME
+    assert client.session["_auth_user_id"] == str(alice.pk)
