@@ -42,11 +42,11 @@ def render(source: str, **context: Any) -> str:
 
 def parse_badge(html: str) -> dict[str, str]:
     match = re.fullmatch(
-        r'<span class="badge badge-(?P<tone>\w+)" data-badge="(?P<key>[^"]*)" title="(?P<title>[^"]*)">(?P<label>[^<]*)</span>',
+        r'<span class="badge badge-(?P<tone>\w+)" data-badge="(?P<key>[^"]*)"(?: title="(?P<title>[^"]*)")?>(?P<label>[^<]*)</span>',
         html.strip(),
     )
     assert match, html
-    return match.groupdict()
+    return {**match.groupdict(), "title": match["title"] or ""}  # no description: no title
 
 
 @pytest.mark.parametrize(("domain", "value"), CATALOG_VALUES)
@@ -193,3 +193,17 @@ def test_it_returns_badges_as_plain_values() -> None:
     assert badge_for("health", "healthy") == Badge(
         "Healthy", "success", "Authentication, permissions and tenant check out."
     )
+
+
+def test_a_brief_badge_leaves_its_description_to_the_pages_legend() -> None:
+    brief = parse_badge(render('{% badge "health" "degraded" brief=True %}'))
+    assert brief["title"] == ""
+    assert brief["label"] == "Degraded"
+    dated = parse_badge(render('{% badge "health" "degraded" "Since Monday" brief=True %}'))
+    assert dated["title"] == "Since Monday"  # a title given is kept
+
+    legend = render('{% badge_legend "health" "connection_status" %}')
+    for domain in ("health", "connection_status"):
+        for entry in CATALOG[domain].values():
+            assert f">{entry.label}</span></dt><dd>{entry.description}</dd>" in legend
+    assert "data-badge" not in legend  # no page element to mistake for a row's badge
