@@ -13,16 +13,15 @@ import json
 import smtplib
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.utils import timezone
 
 from tenantatlas.alerts import payloads
 from tenantatlas.alerts.addresses import OutboundError, OutboundPolicy, OutboundRefused, redact_url
-from tenantatlas.alerts.delivery import SendResult, record
 from tenantatlas.alerts.models import AlertChannel, AlertDelivery, ChannelKind
 from tenantatlas.alerts.outbound import post
 from tenantatlas.alerts.secrets import SecretUnreadable, open_secret
@@ -41,24 +40,31 @@ def send(delivery: AlertDelivery) -> SendResult:
     return SENDERS[delivery.channel.kind](delivery)
 
 
-def deliver_in_app(delivery: AlertDelivery, attempt: int) -> str | None:
-    """In-app notifications and the delivery's outcome in one transaction: exactly once."""
-    with transaction.atomic():
-        items = payloads.items_of(delivery)
-        for user in recipients(delivery):
-            for item in items or [None]:  # type: ignore[list-item]
-                notify(
-                    user=user,
-                    workspace=delivery.workspace,
-                    kind="alert",
-                    title=item.event.title if item else payloads.headline(delivery, []),
-                    body=item.event.body if item else "A test of the in-app channel.",
-                    url=item.event.path if item else payloads.delivery_page(delivery),
-                )
-        status = record(delivery, attempt, SendResult(ok=True))
-        if status is None:  # the claim was lost meanwhile: someone else delivers it
-            transaction.set_rollback(True)
-        return status
+@dataclass(frozen=True)
+class SendResult:
+    """What one attempt came to. ``retry_after``: the receiver's own wait, in seconds."""
+
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+    retryable: bool = True
+    retry_after: float | None = None
+
+
+def notify_in_app(delivery: AlertDelivery) -> None:
+    """The in-app notifications of a delivery. The caller writes them in the transaction that
+    records the delivery's outcome (delivery.deliver): exactly once."""
+    items = payloads.items_of(delivery)
+    for user in recipients(delivery):
+        for item in items or [None]:  # type: ignore[list-item]
+            notify(
+                user=user,
+                workspace=delivery.workspace,
+                kind="alert",
+                title=item.event.title if item else payloads.headline(delivery, []),
+                body=item.event.body if item else "A test of the in-app channel.",
+                url=item.event.path if item else payloads.delivery_page(delivery),
+            )
 
 
 def recipients(delivery: AlertDelivery) -> list[Any]:
@@ -84,7 +90,9 @@ def recipients(delivery: AlertDelivery) -> list[Any]:
 
 
 def _in_app_placeholder(delivery: AlertDelivery) -> SendResult:
-    raise RuntimeError("In-app deliveries are recorded with their notifications (deliver_in_app).")
+    raise RuntimeError(
+        "In-app deliveries are recorded with their notifications (delivery.deliver)."
+    )
 
 
 def send_email(delivery: AlertDelivery) -> SendResult:

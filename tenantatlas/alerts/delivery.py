@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +27,12 @@ from django.tasks import task
 from django.tasks.base import TASK_MAX_PRIORITY
 from django.utils import timezone
 
+from tenantatlas.alerts.channels import (
+    SendResult,
+    notify_in_app,
+    send,
+    tell_owners_channel_failing,
+)
 from tenantatlas.alerts.models import (
     AlertChannel,
     AlertDelivery,
@@ -40,17 +45,6 @@ from tenantatlas.lib.sanitize import redaction_scope, sanitize
 logger = logging.getLogger(__name__)
 
 ERROR_LIMIT = AlertDelivery._meta.get_field("last_error").max_length or 500
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What one attempt came to. ``retry_after``: the receiver's own wait, in seconds."""
-
-    ok: bool
-    status_code: int | None = None
-    error: str = ""
-    retryable: bool = True
-    retry_after: float | None = None
 
 
 @task(queue_name=settings.TASK_QUEUE_INTERACTIVE)
@@ -100,8 +94,6 @@ def claim(delivery_id: int, now: dt.datetime) -> int | None:
 
 def deliver(delivery_id: int) -> str | None:
     """One attempt at one delivery; returns the status it ended in (None: not claimed)."""
-    from tenantatlas.alerts.channels import deliver_in_app, send
-
     attempt = claim(delivery_id, timezone.now())
     if attempt is None:
         return None
@@ -109,7 +101,13 @@ def deliver(delivery_id: int) -> str | None:
         pk=delivery_id
     )
     if delivery.channel.kind == ChannelKind.IN_APP:
-        return deliver_in_app(delivery, attempt)
+        # The notifications and the outcome in one transaction: exactly once.
+        with transaction.atomic():
+            notify_in_app(delivery)
+            status = record(delivery, attempt, SendResult(ok=True))
+            if status is None:  # the claim was lost meanwhile: someone else delivers it
+                transaction.set_rollback(True)
+            return status
     # One scope for the send and the record: the secrets the sender opened (and registered)
     # are redacted from the outcome before it is stored.
     with redaction_scope():
@@ -196,8 +194,6 @@ def _channel_failed(channel_id: int, error: str, now: dt.datetime) -> None:
         pk=channel_id, state=ChannelState.OK, consecutive_failures__gte=limit
     ).update(state=ChannelState.FAILING, failing_since=now)
     if became_failing:
-        from tenantatlas.alerts.channels import tell_owners_channel_failing
-
         tell_owners_channel_failing(AlertChannel.objects.get(pk=channel_id))
 
 

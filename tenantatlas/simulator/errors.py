@@ -409,3 +409,7 @@ def intune_forbidden_message(scopes: list[str]) -> str:
         "HttpHeaders": "{}",
     }
     return json.dumps(inner, indent=2).replace("\n", "\r\n")
+
+
+class TokenRejected(Exception):
+    """A bearer token Graph must refuse; ``message`` is Graph's text for the case."""

@@ -21,14 +21,14 @@ from typing import Any
 
 from tenantatlas.simulator import audit, errors
 from tenantatlas.simulator.data import TenantData
-from tenantatlas.simulator.errors import Reply
+from tenantatlas.simulator.errors import Reply, TokenRejected
 from tenantatlas.simulator.faults import (
     FaultCounters,
     Injected,
     path_matches,
     retry_after_header,
 )
-from tenantatlas.simulator.identity import Authority, TokenRejected
+from tenantatlas.simulator.identity import Authority
 from tenantatlas.simulator.scenarios import TenantScenario
 
 GRAPH_CONTEXT = "https://graph.microsoft.com"

@@ -32,7 +32,7 @@ from tenantatlas.simulator.assertions import verify_assertion
 from tenantatlas.simulator.certs import b64url, x5t
 from tenantatlas.simulator.codes import AuthorizationCode, AuthorizationCodes
 from tenantatlas.simulator.directory import Directory, Principal
-from tenantatlas.simulator.errors import IdentityError, Reply
+from tenantatlas.simulator.errors import IdentityError, Reply, TokenRejected
 from tenantatlas.simulator.scenarios import AppScenario, TenantScenario
 from tenantatlas.simulator.values import stable_guid
 
@@ -55,10 +55,6 @@ DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
 MULTI_TENANT_SEGMENTS = ("organizations", "common")
 ID_TOKEN_LIFETIME = 3600
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
-
-
-class TokenRejected(Exception):
-    """A bearer token Graph must refuse; ``message`` is Graph's text for the case."""
 
 
 @dataclass(frozen=True)

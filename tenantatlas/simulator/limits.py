@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tenantatlas.simulator import errors
-from tenantatlas.simulator.errors import Reply
+from tenantatlas.simulator.errors import Reply, TokenRejected
 
 _LOG_CAP = 4  # a scope keeps at most this many times its limit of arrivals
 
@@ -117,8 +117,6 @@ class Limiter:
         limit; None when it may go on (limits off, or a token Graph will refuse with 401)."""
         if self.limits is None:
             return None
-        from tenantatlas.simulator.identity import TokenRejected  # identity reads scenarios
-
         auth = headers.get("authorization", "")
         try:
             claims = self._claims(auth[7:].strip() if auth[:7].lower() == "bearer " else "")
