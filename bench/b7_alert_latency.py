@@ -201,7 +201,43 @@ class Scenarios:
             "runs": len(run_ids),
             "failed": runs.filter(status=RunStatus.FAILED).count(),
             "latencies": latencies,
+            "stages": self.stages(list(runs), arrivals),
         }
+
+    def stages(self, runs: list[Any], arrivals: dict[str, float]) -> dict[str, list[float]]:
+        """Where each alert's time went, from the database queue's task rows (empty on RQ):
+        the run's end → its own task done (the completion listeners, in the same worker), →
+        the webhook delivery's task taken by a worker, and taken → received."""
+        from django_tasks_db.models import DBTaskResult
+
+        from tenantatlas.alerts.models import AlertDelivery
+
+        tasks = DBTaskResult.objects.filter(
+            task_path__in=[
+                "tenantatlas.operations.worker.execute_run",
+                "tenantatlas.alerts.delivery.deliver_alert",
+            ]
+        ).values_list("task_path", "args_kwargs", "started_at", "finished_at")
+        taken: dict[tuple[str, int], Any] = {}
+        done: dict[tuple[str, int], Any] = {}
+        for path, args_kwargs, started_at, finished_at in tasks:
+            ident = (path.rsplit(".", 1)[1], int(args_kwargs["args"][0]))
+            if started_at is not None:
+                taken[ident] = min(started_at, taken.get(ident, started_at))
+            if finished_at is not None:
+                done[ident] = max(finished_at, done.get(ident, finished_at))
+        stages: dict[str, list[float]] = {"listeners": [], "to taken": [], "taken to received": []}
+        for run in runs:
+            key = self.key(run.pk)
+            delivery = AlertDelivery.objects.filter(key=key).values_list("pk", flat=True).first()
+            ended = run.finished_at.timestamp()
+            if ("execute_run", run.pk) in done:
+                stages["listeners"].append(done["execute_run", run.pk].timestamp() - ended)
+            if delivery is not None and ("deliver_alert", delivery) in taken:
+                started = taken["deliver_alert", delivery].timestamp()
+                stages["to taken"].append(started - ended)
+                stages["taken to received"].append(arrivals[str(key)] - started)
+        return stages
 
 
 def _wait(condition: Any, timeout: float, what: str) -> None:
@@ -242,6 +278,7 @@ def main() -> int:
     )
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
     rows = []
+    stage_rows = []
     met = True
     with (
         tempfile.TemporaryDirectory(prefix="bench-b7-") as tmp,
@@ -274,6 +311,16 @@ def main() -> int:
                 latencies = result["latencies"]
                 p95 = c.percentile(latencies, 95)
                 met &= p95 <= GOAL_P95
+                stages = result["stages"]
+                if all(stages.values()):
+                    stage_rows.append(
+                        [transport, scenario]
+                        + [
+                            c.percentile(stages[name], pct)
+                            for name in ("listeners", "to taken", "taken to received")
+                            for pct in (50, 95)
+                        ]
+                    )
                 print(
                     f"  {transport}, {scenario}: p50 {c.percentile(latencies, 50):.2f}s "
                     f"p95 {p95:.2f}s (load {result['load']:.1f})",
@@ -293,6 +340,23 @@ def main() -> int:
                         result["load"],
                     ]
                 )
+    if stage_rows:
+        print()
+        print(
+            c.table(
+                [
+                    "transport",
+                    "scenario",
+                    "run end → its task done (listeners) p50 s",
+                    "p95 s",
+                    "run end → delivery taken p50 s",
+                    "p95 s",
+                    "taken → received p50 s",
+                    "p95 s",
+                ],
+                stage_rows,
+            )
+        )
     print()
     print(
         c.table(
