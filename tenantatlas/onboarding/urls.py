@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenantatlas.onboarding import views
+from tenantatlas.onboarding import bulk_views, views
 
 app_name = "onboarding"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("new/", views.onboarding_start, name="start"),
     path("partner-app/", views.partner_app_detail, name="partner_app"),
     path("partner-app/edit/", views.partner_app_edit, name="partner_app_edit"),
+    path("bulk/", bulk_views.bulk_add, name="bulk_add"),
+    path("bulk/check/", bulk_views.bulk_check, name="bulk_check"),
     path("<int:pk>/renew/", views.onboarding_renew, name="renew"),
     path("<int:pk>/cancel/", views.onboarding_cancel, name="cancel"),
 ]

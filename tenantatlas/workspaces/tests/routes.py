@@ -314,6 +314,16 @@ WORKSPACE_ROUTES: list[Route] = [
         ok=302,
         prepare=_partner_app,
     ),
+    # Bulk add: a list of tenant ids for the partner app; check all starts their checks.
+    Route("onboarding:bulk_add", PROVIDER_MANAGE, prepare=_partner_app),
+    Route(
+        "onboarding:bulk_add",
+        PROVIDER_MANAGE,
+        method="POST",
+        data={"entries": NEW_TENANT_ID + ", Matrix bulk customer"},
+        prepare=_partner_app,
+    ),
+    Route("onboarding:bulk_check", PROVIDER_MANAGE, method="POST", data={"connection": "0"}),
     Route("onboarding:renew", PROVIDER_MANAGE, method="POST", obj="onboarding", ok=302),
     Route("onboarding:cancel", PROVIDER_MANAGE, method="POST", obj="onboarding", ok=302),
     # audit/urls.py
