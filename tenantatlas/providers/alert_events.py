@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from tenantatlas.alerts.models import AlertEvent, EventKind, Severity
@@ -15,6 +16,7 @@ from tenantatlas.lib.reasons import get_reason
 from tenantatlas.providers.models import (
     ConnectionStatus,
     Health,
+    PartnerApp,
     ProviderConnection,
     ProviderCredential,
 )
@@ -35,6 +37,11 @@ def _connection_page(connection: ProviderConnection) -> str:
     return reverse(
         "providers:detail", kwargs={"slug": connection.workspace.slug, "pk": connection.pk}
     )
+
+
+def _partner_app_page(partner_app: PartnerApp | ProviderConnection) -> str:
+    """The partner app page (onboarding's, named by URL as lower apps name upper pages)."""
+    return reverse("onboarding:partner_app", kwargs={"slug": partner_app.workspace.slug})
 
 
 def health_changed(connection: ProviderConnection, previous: str) -> None:
@@ -87,26 +94,27 @@ def expiry_threshold(expires_at: dt.datetime, now: dt.datetime) -> int | None:
 
 
 def scan_credential_expiry(now: dt.datetime) -> int:
-    """Announce each current credential of a live, enabled connection once per threshold it
-    reaches (a credential found at 5 days left is announced at 7, then at 1 and when expired;
-    never at 60 or 30 after the fact). A rotated credential is a new one."""
+    """Announce each current credential of a live, enabled connection or of a partner app once
+    per threshold it reaches (a credential found at 5 days left is announced at 7, then at 1 and
+    when expired; never at 60 or 30 after the fact). A rotated credential is a new one."""
     horizon = now + dt.timedelta(days=EXPIRY_THRESHOLDS[0])
     credentials = (
         ProviderCredential.objects.current()
+        .filter(expires_at__isnull=False, expires_at__lte=horizon)
         .filter(
-            expires_at__isnull=False,
-            expires_at__lte=horizon,
-            connection__deleted_at__isnull=True,
-            connection__status=ConnectionStatus.ENABLED,
+            Q(connection__deleted_at__isnull=True, connection__status=ConnectionStatus.ENABLED)
+            | Q(partner_app__isnull=False)
         )
-        .select_related("connection__workspace")
+        .select_related("connection__workspace", "partner_app__workspace")
         .order_by("pk")
     )
     wanted: dict[int, bool] = {}
     raised = 0
     for credential in credentials.iterator(chunk_size=500):
         connection = credential.connection
-        workspace_id = connection.workspace_id
+        owner = connection or credential.partner_app
+        assert owner is not None  # every credential has exactly one owner
+        workspace_id = owner.workspace_id
         if workspace_id not in wanted:
             wanted[workspace_id] = listening(workspace_id, EventKind.CREDENTIAL_EXPIRY)
         if not wanted[workspace_id]:
@@ -119,12 +127,15 @@ def scan_credential_expiry(now: dt.datetime) -> int:
         if AlertEvent.objects.filter(workspace_id=workspace_id, key=key).exists():
             continue
         expires = credential.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        name = owner.display_name
         if days == 0:
-            title = f"Credential expired: {connection.display_name}"
+            title = f"Credential expired: {name}"
             body = f"Its {credential.get_kind_display().lower()} expired on {expires}. Runs fail until it is rotated."
         else:
-            title = f"Credential expires within {days} day{'s' if days > 1 else ''}: {connection.display_name}"
+            title = f"Credential expires within {days} day{'s' if days > 1 else ''}: {name}"
             body = f"Its {credential.get_kind_display().lower()} expires on {expires}. Rotate it before then."
+        if connection is None:
+            body += " Every connection of the partner app signs in with it."
         with transaction.atomic():
             event = raise_event(
                 NewEvent(
@@ -134,8 +145,8 @@ def scan_credential_expiry(now: dt.datetime) -> int:
                     key=key,
                     title=title,
                     body=body,
-                    path=_connection_page(connection),
-                    connection_id=connection.pk,
+                    path=_connection_page(connection) if connection else _partner_app_page(owner),
+                    connection_id=connection.pk if connection else None,
                     occurred_at=now,
                     facts={
                         "credential_id": credential.pk,

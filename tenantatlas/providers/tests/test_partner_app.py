@@ -198,3 +198,28 @@ def test_the_connection_list_reads_partner_credentials_without_a_query_per_row(
 
     assert len(rows) == 6
     assert len(credentials) == 2
+
+
+def test_its_credential_expiry_is_announced_with_a_link_to_its_page(alice: Any, acme: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tenantatlas.alerts.models import AlertEvent
+    from tenantatlas.providers.alert_events import scan_credential_expiry
+
+    now = timezone.now()
+    partner_app = make_partner_app(acme, alice)
+    make_partner_connection(partner_app, alice, TENANT_A)
+    ProviderCredential.objects.filter(partner_app=partner_app).update(
+        expires_at=now + dt.timedelta(days=5)
+    )
+
+    assert scan_credential_expiry(now) == 1
+    assert scan_credential_expiry(now) == 0
+
+    event = AlertEvent.objects.get()
+    assert event.title == "Credential expires within 7 days: Acme MSP partner app"
+    assert event.path == f"/w/{acme.slug}/onboarding/partner-app/"
+    assert event.connection_id is None
+    assert "Every connection of the partner app" in event.body
