@@ -161,8 +161,15 @@ def test_it_offers_no_operations_on_a_disabled_connection_and_says_why(
     disable(alice, fabrikam)
 
     def render(user: Any) -> str:
-        target = url("list", acme) if page_name == "list" else url("detail", acme, fabrikam)
-        return client_for(user).get(target).content.decode()
+        client = client_for(user)
+        if page_name == "detail":
+            return client.get(url("detail", acme, fabrikam)).content.decode()
+        page = client.get(url("list", acme)).content.decode()
+        for connection in (contoso, fabrikam):  # the menus a person opens fetch their items
+            actions = url("actions", acme, connection)
+            if f'hx-get="{actions}"' in page:
+                page += client.get(actions).content.decode()
+        return page
 
     as_owner, as_operator = render(alice), render(bob)
 
