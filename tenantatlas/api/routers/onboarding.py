@@ -17,13 +17,18 @@ from tenantatlas.api.auth import principal
 from tenantatlas.api.errors import CHANGE_ERRORS, COMMON_ERRORS
 from tenantatlas.api.pagination import NEWEST_FIRST, cursor_page
 from tenantatlas.api.schemas import MAX_ID, CredentialOut, CursorParams, Name, Page
+from tenantatlas.lib.errors import Refused
+from tenantatlas.onboarding.bulk import MAX_ROWS, add_connections_in_bulk
 from tenantatlas.onboarding.models import Onboarding
 from tenantatlas.onboarding.services import (
+    HEALTH_CHECK,
     cancel_onboarding,
     consent_url,
     renew_onboarding_link,
     start_onboarding,
 )
+from tenantatlas.operations.bulk import start_on_connections
+from tenantatlas.operations.models import Trigger
 from tenantatlas.providers.models import PartnerApp
 from tenantatlas.workspaces.access import get_object_for_member
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW, can
@@ -159,3 +164,81 @@ def cancel(request: HttpRequest, onboarding_id: int = OnboardingId) -> Any:
     me = principal(request, PROVIDER_MANAGE)
     onboarding = cancel_onboarding(actor=me.user, onboarding=_get(me.member, onboarding_id))
     return _out(onboarding, me.member)
+
+
+class BulkAddIn(Schema):
+    entries: list[Annotated[str, StringConstraints(max_length=400)]] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_ROWS,
+        description="One tenant id each, optionally followed by a comma and the customer's name.",
+    )
+    check: bool = Field(False, description="Start a connection check on each connection created.")
+
+
+class BulkRowError(Schema):
+    code: str
+    message: str
+
+
+class BulkRowOut(Schema):
+    line: int = Field(description="The entry's position in the list, from 1.")
+    entry: str
+    tenant_id: UUID | None
+    name: str
+    connection_id: int | None
+    error: BulkRowError | None
+
+
+class BulkAddOut(Schema):
+    created: int
+    failed: int
+    rows: list[BulkRowOut]
+    check: dict[str, int] | None = Field(
+        description="With check: how many checks started, were already running, busy, skipped."
+    )
+
+
+@router.post(
+    "/partner-app/bulk-add",
+    response={200: BulkAddOut, **CHANGE_ERRORS},
+    operation_id="bulk_add_partner_connections",
+)
+def bulk_add(request: HttpRequest, payload: BulkAddIn) -> Any:
+    """Connections of the partner app for many tenants: every entry is created or answered with
+    its own error (docs/onboarding.md, "Bulk add"); with ``check``, their checks start."""
+    me = principal(request, PROVIDER_MANAGE)
+    partner_app = PartnerApp.objects.for_workspace(me.workspace).first()
+    if partner_app is None:
+        raise Refused("Set up the workspace's partner app first.", code="partner_app_missing")
+    text = "\n".join(" ".join(entry.splitlines()) or "#" for entry in payload.entries)
+    result = add_connections_in_bulk(
+        actor=me.user, workspace=me.workspace, partner_app=partner_app, text=text
+    )
+    summary = None
+    if payload.check and result.created:
+        summary = start_on_connections(
+            actor=me.user,
+            member=me.member,
+            operation_type=HEALTH_CHECK,
+            connections=me.workspace.connections.filter(pk__in=[c.pk for c in result.created]),
+            trigger=Trigger.API,
+        ).counts()
+    rows = [
+        {
+            "line": row.line,
+            "entry": row.entry,
+            "tenant_id": row.tenant_id or None,
+            "name": row.name,
+            "connection_id": row.connection.pk if row.connection else None,
+            "error": {"code": row.error_code, "message": row.error} if row.error_code else None,
+        }
+        for row in result.rows
+    ]
+    counts = result.counts()
+    return {
+        "created": counts["created"],
+        "failed": counts["failed"],
+        "rows": rows,
+        "check": summary,
+    }

@@ -268,6 +268,13 @@ ENDPOINTS: list[Endpoint] = [
         ok=201,
         prepare=_partner_apps,
     ),
+    Endpoint(
+        "POST",
+        "/partner-app/bulk-add",
+        PROVIDER_MANAGE,
+        body={"entries": [f"{uuid.uuid4()}, Matrix bulk customer"]},
+        prepare=_partner_apps,
+    ),
     Endpoint("POST", "/onboardings/{id}/renew", PROVIDER_MANAGE, obj="onboarding"),
     Endpoint("POST", "/onboardings/{id}/cancel", PROVIDER_MANAGE, obj="onboarding"),
     # audit

@@ -254,3 +254,62 @@ def test_an_outsider_gets_404(acme: Any, alice: Any, mallory: Any) -> None:
 
     assert response.status_code == 404
     assert not acme.connections.exists()
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def _api_bulk_add(user: Any, body: dict[str, Any]) -> Any:
+    import json
+
+    from tenantatlas.api.tests.conftest import ApiClient, token_for
+
+    return ApiClient(token_for(user)).post(
+        "/api/v1/partner-app/bulk-add", data=json.dumps(body), content_type="application/json"
+    )
+
+
+def test_the_api_answers_each_entry_and_starts_checks_once(acme: Any, alice: Any) -> None:
+    make_partner_app(acme, alice)
+
+    response = _api_bulk_add(
+        alice, {"entries": [f"{T1}, Northwind", "", "contoso.com", T1], "check": True}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    northwind = ProviderConnection.objects.get(entra_tenant_id=T1)
+    assert body["created"] == 1
+    assert body["failed"] == 2
+    assert [(r["line"], r["connection_id"]) for r in body["rows"]] == [
+        (1, northwind.pk),
+        (3, None),
+        (4, None),
+    ]
+    assert body["rows"][1]["error"]["code"] == "domain_not_supported"
+    assert body["rows"][2]["error"]["code"] == "duplicate_in_list"
+    assert body["check"]["started"] == 1
+    assert OperationRun.objects.filter(connection=northwind).count() == 1
+
+
+def test_the_api_refuses_without_a_partner_app_and_an_empty_list(acme: Any, alice: Any) -> None:
+    missing = _api_bulk_add(alice, {"entries": [T1]})
+    make_partner_app(acme, alice)
+    empty = _api_bulk_add(alice, {"entries": ["# nothing", ""]})
+
+    assert missing.status_code == 409
+    assert missing.json()["error"]["code"] == "partner_app_missing"
+    assert empty.status_code == 400
+    assert empty.json()["error"]["code"] == "empty"
+    assert not acme.connections.exists()
+
+
+def test_the_api_uses_the_tokens_workspace_only(
+    acme: Any, alice: Any, globex: Any, mallory: Any
+) -> None:
+    make_partner_app(globex, mallory)
+
+    response = _api_bulk_add(alice, {"entries": [T1]})
+
+    assert response.status_code == 409  # acme has none; globex's partner app is not reachable
+    assert not ProviderConnection.objects.exists()
