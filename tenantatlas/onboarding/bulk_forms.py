@@ -15,12 +15,12 @@ class BulkAddForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
         help_text=f"One tenant id per line, optionally followed by a comma and the customer's "
-        f"name. Blank lines and lines starting with # are ignored. At most {MAX_ROWS} lines.",
+        f"name. Blank lines and lines starting with # are ignored. At most {MAX_ROWS:,} lines.",
     )
     file = forms.FileField(
         label="Or upload a text or CSV file",
         required=False,
-        help_text="The same format: tenant id, name (a first line tenant_id,name is skipped).",
+        help_text="The same format: tenant id, name (a header line tenant_id,name is skipped).",
     )
 
     def clean_file(self) -> str:

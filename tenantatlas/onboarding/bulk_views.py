@@ -37,6 +37,8 @@ def bulk_add(request: WorkspaceRequest) -> HttpResponse:
             )
         except Refused as exc:
             form.add_error(None, exc.message)
+        else:
+            context["form"] = BulkAddForm()  # the list is in the table; the form is for the next
     status = 400 if form.errors else 200
     return render(request, TEMPLATE, context, status=status)
 
