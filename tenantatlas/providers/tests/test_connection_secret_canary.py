@@ -241,6 +241,10 @@ def _partner_app_flow(client: Any, acme: Any, cert_pem: str, key_pem: str, page:
     page("partner connection", client.get(url("detail", acme, partner_connection)))
     page("partner app", client.get(at("partner_app")))
     page("onboardings", client.get(at("list")))
+    bulk_tenant = "3d3d3d3d-4e4e-4f5f-8a6a-7b7b7b7b7b7b"
+    page("bulk add", client.post(at("bulk_add"), {"entries": f"{bulk_tenant}, Bulk customer"}))
+    bulk_connection = ProviderConnection.objects.get(entra_tenant_id=bulk_tenant)
+    page("bulk check", client.post(at("bulk_check"), {"connection": [str(bulk_connection.pk)]}))
 
 
 def _found(text: str, needles: dict[str, str]) -> list[str]:
