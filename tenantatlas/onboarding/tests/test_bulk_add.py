@@ -313,3 +313,22 @@ def test_the_api_uses_the_tokens_workspace_only(
 
     assert response.status_code == 409  # acme has none; globex's partner app is not reachable
     assert not ProviderConnection.objects.exists()
+
+
+def test_each_row_costs_a_bounded_number_of_queries(acme: Any, alice: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    partner_app = make_partner_app(acme, alice)
+    tenants = _tenants(30)
+    counts = []
+    for batch in (tenants[:10], tenants[10:30]):
+        with CaptureQueriesContext(connection) as queries:
+            add_connections_in_bulk(
+                actor=alice, workspace=acme, partner_app=partner_app, text="\n".join(batch)
+            )
+        counts.append(len(queries.captured_queries))
+
+    per_row = (counts[1] - counts[0]) / 10
+    assert per_row <= 12, counts  # savepoint, lock, checks, insert, audit: nothing per list size
+    assert _created(acme) == set(tenants)
