@@ -57,8 +57,13 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One Chromium per module with a fresh profile; tests clear cookies between them."""
+def browser_context(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """One Chromium per module with a fresh profile; tests clear cookies between them.
+
+    A module that visits the simulator's pages (its own test CA) sets
+    ``ACCEPTS_SIMULATOR_CERTIFICATE = True``."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is not installed (apt-get install chromium)"
         if os.environ.get("CI"):
@@ -78,6 +83,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 headless=True,
                 args=CHROMIUM_ARGS,
                 viewport={"width": 1280, "height": 860},
+                ignore_https_errors=getattr(request.module, "ACCEPTS_SIMULATOR_CERTIFICATE", False),
             )
             context.set_default_timeout(15_000)
             context.add_init_script(CSP_LISTENER)

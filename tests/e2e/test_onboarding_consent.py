@@ -8,8 +8,6 @@ healthy. Declined: nothing is connected. A replayed or forged state is refused.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,47 +17,14 @@ from playwright.sync_api import Page, expect
 from tenantatlas.onboarding.models import Onboarding, OnboardingStatus
 from tenantatlas.providers.models import Health, ProviderConnection
 from tenantatlas.providers.tests.partner_apps import make_partner_app
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, screenshot, sign_in
+from tests.e2e.conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.browser]
+ACCEPTS_SIMULATOR_CERTIFICATE = True  # its pages (conftest.browser_context)
 
 PARTNER_CLIENT_ID = "6c1e3a5b-7d9f-4b2d-8a4c-0e2f4a6b8d9c"  # the demo partner app (Trey Research)
 FOURTH_COFFEE = "0b5e7a9c-1d4f-4b6c-8e0a-5f7b9d1a3e4c"  # not consented yet
 LEE_GU = "lee.gu@fourthcoffee.onmicrosoft.com"  # its administrator
-
-
-@pytest.fixture(scope="module")
-def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """conftest's Chromium, told to accept the simulator's certificate (its own test CA)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is not installed; CI must provide it")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                tmp_path_factory.mktemp("chromium-profile"),
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1280, "height": 860},
-                ignore_https_errors=True,
-            )
-            context.set_default_timeout(15_000)
-            context.add_init_script(CSP_LISTENER)
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
