@@ -51,6 +51,7 @@ def choice_select(field: Any) -> SafeString:
     """A bound choice field as its Select widget writes it, from the plain choices: the widget's
     template per option costs more than the run table's rows."""
     chosen = str(field.value() or "")
+    field_id = field.field.widget.attrs.get("id") or field.auto_id  # as the widget would
     options = format_html_join(
         "",
         '<option value="{}"{}>{}</option>',
@@ -65,7 +66,7 @@ def choice_select(field: Any) -> SafeString:
         else ""
     )
     return format_html(
-        '<select name="{}"{} id="{}">{}</select>', field.html_name, invalid, field.auto_id, options
+        '<select name="{}"{} id="{}">{}</select>', field.html_name, invalid, field_id, options
     )
 
 

@@ -215,3 +215,19 @@ def test_its_query_count_does_not_grow_with_the_connections(
     many = page_queries(client, url)
     assert few == many
     assert client.get(url).text.count('<tr id="connection-') == 50
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"health": "degraded", "sort": "name"}, {"status": "bogus", "expiry": "30"}]
+)
+def test_it_writes_the_filter_menus_as_their_widgets_would(query: dict[str, str]) -> None:
+    from django.test.html import parse_html
+
+    from tenantatlas.operations.templatetags.operations import choice_select
+    from tenantatlas.providers.filters import ConnectionFilterForm
+
+    form = ConnectionFilterForm(query or None)
+    form.is_valid()
+    for name in ("health", "status", "expiry", "sort"):
+        # the same element, attributes in any order
+        assert parse_html(choice_select(form[name])) == parse_html(str(form[name]))
