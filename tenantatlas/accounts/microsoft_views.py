@@ -10,7 +10,6 @@ and what to do; none is a 500.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -44,17 +43,13 @@ from tenantatlas.accounts.views import sign_in_locked_out
 from tenantatlas.graph.clouds import UnknownCloud
 from tenantatlas.graph.signin import SignInFailed, VerifiedIdentity, begin_sign_in, complete_sign_in
 from tenantatlas.lib.errors import Refused
+from tenantatlas.lib.pages import reaches_microsoft
 
 log = logging.getLogger(__name__)
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Failures that say nothing about the person asking (Microsoft down, our own settings, the
 # person cancelling at Microsoft) are not counted towards a lockout.
 NOT_COUNTED = frozenset({"unreachable", "misconfigured", "microsoft_error"})
-
-
-def reaches_microsoft(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    view.reaches_microsoft = True  # type: ignore[attr-defined]
-    return view
 
 
 def _enabled() -> None:

@@ -28,6 +28,7 @@ import requests
 
 from tenantatlas.graph.auth import ClientCredential, MsalSession
 from tenantatlas.graph.clouds import Cloud, tls_verify
+from tenantatlas.graph.discovery import DomainLookupFailed, tenant_for_domain
 from tenantatlas.graph.http import GraphSession
 from tenantatlas.lib.sanitize import Redactor
 
@@ -312,13 +313,14 @@ def allowed_ids(app: SignInApp) -> frozenset[str]:
 
 
 def _resolve_domain(app: SignInApp, domain: str) -> str:
-    document = fetch_json(
-        app, f"{app.cloud.authority(domain)}/v2.0/.well-known/openid-configuration"
-    )
-    match = re.search(r"/([0-9a-fA-F-]{36})/", str(document.get("issuer") or "") + "/")
-    if not match:
-        raise SignInFailed("misconfigured", f"The domain {domain} names no Microsoft Entra tenant.")
-    return match.group(1).lower()
+    try:
+        return tenant_for_domain(app.cloud, domain, timeout=app.timeout)
+    except DomainLookupFailed as exc:
+        if exc.code == "unknown":
+            raise SignInFailed(
+                "misconfigured", f"The domain {domain} names no Microsoft Entra tenant."
+            ) from None
+        raise SignInFailed("unreachable", exc.message, http_status=exc.http_status) from None
 
 
 def fetch_json(app: SignInApp, url: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -31,3 +32,12 @@ def without(query: QueryDict, *keys: str) -> QueryDict:
     for key in keys:
         query.pop(key, None)
     return query
+
+
+def reaches_microsoft(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Mark a view that must talk to Microsoft while the browser waits — the one exception to
+    "pages never call Microsoft while rendering": Sign in with Microsoft's start and callback
+    (discovery, the code, the keys) and bulk add's domains (which tenant each names). The test
+    suite's outbound guard lets exactly these through (tenantatlas/testing.py)."""
+    view.reaches_microsoft = True  # type: ignore[attr-defined]
+    return view

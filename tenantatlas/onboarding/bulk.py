@@ -8,13 +8,13 @@ reason, and every valid row becomes a connection of the partner app through
 ``create_connection`` in its own transaction (a savepoint when called inside one), so a row that
 fails leaves nothing behind and never undoes the rows before it.
 
-Verified domains are answered with a per-row error asking for the tenant id: a connection needs
-the Entra tenant id, and resolving a domain means asking Microsoft (OpenID discovery of
-``/{domain}/v2.0``) once per row inside the request. The consent link (Onboard a customer)
-accepts a domain, since Microsoft resolves it when the administrator signs in.
+A verified domain is resolved to the tenant it names through Microsoft's OpenID discovery
+(``tenantatlas.graph.discovery``: the issuer of ``/{domain}/v2.0``), eight at a time, once the
+list has been read; a domain Microsoft does not know, or an answer that did not come, is that
+row's error. Two rows naming the same tenant (by id or domain) keep the first.
 
-Nothing here calls Microsoft: the connection checks are started afterwards ("Check all"),
-through the start gate like any bulk start.
+The connection checks are started afterwards ("Check all"), through the start gate like any
+bulk start.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from tenantatlas.audit.services import record_event
+from tenantatlas.graph.clouds import get_cloud
+from tenantatlas.graph.discovery import DomainLookupFailed, tenants_for_domains
 from tenantatlas.lib.actors import Actor
 from tenantatlas.lib.errors import InvalidInput, Refused
 from tenantatlas.onboarding.services import _DOMAIN
@@ -44,8 +46,10 @@ _HEADERS = {"tenant", "tenant_id", "tenant id", "tenantid", "entra_tenant_id", "
 ROW_ERRORS: dict[str, str] = {
     "invalid_tenant": "Not a tenant id: enter the Entra tenant id, a GUID such as "
     "4e4e4e4e-5f5f-4a6a-8b7b-9c9c9c9c9c9c.",
-    "domain_not_supported": "A domain cannot be added in bulk: enter the tenant id (Entra "
-    "admin center → Overview → Tenant ID), or onboard the domain with a consent link.",
+    "domain_unknown": "Microsoft knows no tenant with this domain: check its spelling, or enter "
+    "the tenant id (Entra admin center → Overview → Tenant ID).",
+    "domain_unreachable": "Microsoft could not be asked which tenant this domain names; nothing "
+    "was added for this line: try it again, or enter the tenant id.",
     "name_too_long": f"The name is longer than {NAME_MAX} characters.",
     "duplicate_in_list": "The same tenant is on an earlier line of this list.",
     "failed": "Could not be added because of an unexpected error (logged); nothing was kept "
@@ -65,6 +69,7 @@ class BulkRow:
     entry: str
     name: str = ""
     tenant_id: str = ""
+    domain: str = ""  # a verified domain, until it is resolved to ``tenant_id``
     error_code: str = ""
     error: str = ""
     connection: ProviderConnection | None = None
@@ -122,19 +127,47 @@ def parse_bulk_list(text: str) -> list[BulkRow]:
         rows.append(row)
         tenant_id = _guid(entry)
         if tenant_id is None:
-            looks_like_domain = _DOMAIN.match(entry.lower()) is not None
-            row.refuse("domain_not_supported" if looks_like_domain else "invalid_tenant")
+            if _DOMAIN.match(entry.lower()) is None:
+                row.refuse("invalid_tenant")
+            elif len(row.name) > NAME_MAX:
+                row.refuse("name_too_long")
+            else:
+                row.domain = entry.lower()  # resolved by resolve_domains
             continue
         row.tenant_id = tenant_id
         if len(row.name) > NAME_MAX:
             row.refuse("name_too_long")
-        elif tenant_id in seen:
-            row.refuse(
-                "duplicate_in_list", f"The same tenant is on line {seen[tenant_id]} of this list."
-            )
         else:
-            seen[tenant_id] = number
+            _keep_first(row, seen)
     return rows
+
+
+def _keep_first(row: BulkRow, seen: dict[str, int]) -> None:
+    """Refuse a row whose tenant an earlier row of the list names already."""
+    if row.tenant_id in seen:
+        row.refuse(
+            "duplicate_in_list", f"The same tenant is on line {seen[row.tenant_id]} of this list."
+        )
+    else:
+        seen[row.tenant_id] = row.line
+
+
+def resolve_domains(rows: list[BulkRow], cloud: str) -> None:
+    """Give each domain row the tenant Microsoft says it names, or its error; then refuse any
+    row naming a tenant an earlier row names (by id or by domain)."""
+    pending = [row for row in rows if row.domain and not row.error_code]
+    if pending:
+        found = tenants_for_domains(get_cloud(cloud), (row.domain for row in pending))
+        for row in pending:
+            answer = found[row.domain]
+            if isinstance(answer, DomainLookupFailed):
+                row.refuse("domain_unknown" if answer.code == "unknown" else "domain_unreachable")
+            else:
+                row.tenant_id = answer
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.tenant_id and not row.error_code:
+            _keep_first(row, seen)
 
 
 def _is_header(line: str) -> bool:
@@ -161,6 +194,7 @@ def add_connections_in_bulk(
     if partner_app.workspace_id != workspace.pk:
         raise Refused("This partner app belongs to another workspace.", code="not_found")
     result = BulkAddResult(partner_app=partner_app, rows=parse_bulk_list(text))
+    resolve_domains(result.rows, partner_app.cloud)
     for row in result.rows:
         if not row.error_code:
             _add_one(row, actor=actor, workspace=workspace, partner_app=partner_app)

@@ -1,5 +1,6 @@
-"""Bulk add page: a list of tenant ids becomes connections of the partner app (or per-row
-errors), then "Check all new connections" starts their connection checks in one bulk start."""
+"""Bulk add page: a list of tenant ids and verified domains becomes connections of the partner
+app (or per-row errors), then "Check all new connections" starts their connection checks in one
+bulk start."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tenantatlas.lib.errors import Refused
+from tenantatlas.lib.pages import reaches_microsoft
 from tenantatlas.onboarding.bulk import MAX_ROWS, add_connections_in_bulk
 from tenantatlas.onboarding.bulk_forms import BulkAddForm
 from tenantatlas.onboarding.services import HEALTH_CHECK
@@ -21,6 +23,7 @@ from tenantatlas.workspaces.requests import WorkspaceRequest
 TEMPLATE = "onboarding/bulk_add.html"
 
 
+@reaches_microsoft  # a list's domains: which tenant each names (graph/discovery.py)
 @workspace_view(PROVIDER_MANAGE)
 @require_http_methods(["GET", "POST"])
 def bulk_add(request: WorkspaceRequest) -> HttpResponse:

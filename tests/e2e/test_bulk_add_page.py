@@ -21,10 +21,10 @@ T2 = "6a6a6a6a-7b7b-4c8c-9d9d-0e0e0e0e0e0e"
 
 
 def test_an_owner_adds_a_list_of_tenants_and_checks_them_all(
-    page: Page, live_server: Any, transactional_db: Any, alice: Any, acme: Any
+    page: Page, live_server: Any, transactional_db: Any, alice: Any, acme: Any, sim: Any
 ) -> None:
     page.set_viewport_size({"width": 1366, "height": 900})
-    make_partner_app(acme, alice)
+    make_partner_app(acme, alice, cloud="simulator")  # contoso.com names none of its tenants
     sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/w/acme/onboarding/")
     page.get_by_role("button", name="Add tenants in bulk").click()

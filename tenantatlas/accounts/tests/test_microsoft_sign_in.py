@@ -664,8 +664,8 @@ def test_it_refuses_to_start_with_no_way_to_sign_in() -> None:
     assert "TENANTATLAS_PASSWORD_SIGN_IN=false needs TENANTATLAS_MICROSOFT_SIGN_IN=true" in error
 
 
-def test_only_the_sign_in_views_may_reach_microsoft_while_a_request_waits() -> None:
-    """The DB-only guard lets exactly these through (tenantatlas/testing.py)."""
+def test_only_the_sign_in_views_and_bulk_add_may_reach_microsoft_while_a_request_waits() -> None:
+    """The DB-only guard lets exactly these through (tenantatlas/testing.py, lib/pages.py)."""
     from django.urls import URLPattern, URLResolver, get_resolver
 
     def marked(patterns: list[Any], namespace: str = "") -> set[str]:
@@ -683,6 +683,7 @@ def test_only_the_sign_in_views_may_reach_microsoft_while_a_request_waits() -> N
         "accounts:microsoft_sign_in",
         "accounts:microsoft_callback",
         "accounts:microsoft_link",
+        "onboarding:bulk_add",  # a list's domains
     }
 
 

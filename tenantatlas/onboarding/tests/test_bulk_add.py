@@ -68,11 +68,12 @@ def test_each_bad_row_gets_its_own_reason() -> None:
     assert [r.error_code for r in rows] == [
         "",
         "invalid_tenant",
-        "domain_not_supported",
+        "",  # a domain: resolved once the list is read (resolve_domains)
         "duplicate_in_list",
         "name_too_long",
     ]
-    assert "tenant id" in rows[2].error
+    assert rows[2].domain == "contoso.com"
+    assert rows[2].tenant_id == ""
     assert "line 1" in rows[3].error
 
 
@@ -203,8 +204,10 @@ def test_two_hundred_tenants_in_one_request_then_check_all_twice(acme: Any, alic
     assert "<strong>200</strong> already running" in second.content.decode()
 
 
-def test_the_page_shows_each_rows_error_and_links_the_created(acme: Any, alice: Any) -> None:
-    make_partner_app(acme, alice)
+def test_the_page_shows_each_rows_error_and_links_the_created(
+    acme: Any, alice: Any, sim: Any
+) -> None:
+    make_partner_app(acme, alice, cloud="simulator")  # contoso.com: no tenant of the simulator's
     upload = SimpleUploadedFile("tenants.csv", f"tenant_id,name\n{T1},Northwind\n".encode())
 
     response = client_for(alice).post(
@@ -214,7 +217,7 @@ def test_the_page_shows_each_rows_error_and_links_the_created(acme: Any, alice: 
     html = response.content.decode()
     northwind = ProviderConnection.objects.get(entra_tenant_id=T1)
     assert reverse("providers:detail", kwargs={"slug": acme.slug, "pk": northwind.pk}) in html
-    assert "domain_not_supported" in html
+    assert "domain_unknown" in html
     assert "1 of 2 added" in html
 
 
@@ -269,8 +272,8 @@ def _api_bulk_add(user: Any, body: dict[str, Any]) -> Any:
     )
 
 
-def test_the_api_answers_each_entry_and_starts_checks_once(acme: Any, alice: Any) -> None:
-    make_partner_app(acme, alice)
+def test_the_api_answers_each_entry_and_starts_checks_once(acme: Any, alice: Any, sim: Any) -> None:
+    make_partner_app(acme, alice, cloud="simulator")
 
     response = _api_bulk_add(
         alice, {"entries": [f"{T1}, Northwind", "", "contoso.com", T1], "check": True}
@@ -286,7 +289,7 @@ def test_the_api_answers_each_entry_and_starts_checks_once(acme: Any, alice: Any
         (3, None),
         (4, None),
     ]
-    assert body["rows"][1]["error"]["code"] == "domain_not_supported"
+    assert body["rows"][1]["error"]["code"] == "domain_unknown"
     assert body["rows"][2]["error"]["code"] == "duplicate_in_list"
     assert body["check"]["started"] == 1
     assert OperationRun.objects.filter(connection=northwind).count() == 1
@@ -332,3 +335,49 @@ def test_each_row_costs_a_bounded_number_of_queries(acme: Any, alice: Any) -> No
     per_row = (counts[1] - counts[0]) / 10
     assert per_row <= 12, counts  # savepoint, lock, checks, insert, audit: nothing per list size
     assert _created(acme) == set(tenants)
+
+
+# -- domains, resolved through Microsoft's discovery (the simulator's) -------------------------
+
+CONTOSO = "5a1c0e4b-7f2d-4c8e-9b6a-3d2f1e0c9b8a"  # contoso.onmicrosoft.com in the demo scenario
+
+
+def test_a_verified_domain_becomes_the_tenant_it_names(acme: Any, alice: Any, sim: Any) -> None:
+    partner_app = make_partner_app(acme, alice, cloud="simulator")
+
+    result = add_connections_in_bulk(
+        actor=alice,
+        workspace=acme,
+        partner_app=partner_app,
+        text=f"Contoso.OnMicrosoft.com, Contoso\nnowhere.example.com\n{CONTOSO}, Again\n{T1}",
+    )
+
+    assert [(r.error_code, r.tenant_id) for r in result.rows] == [
+        ("", CONTOSO),
+        ("domain_unknown", ""),
+        ("duplicate_in_list", CONTOSO),  # the same tenant by id: the first row keeps it
+        ("", T1),
+    ]
+    assert "line 1" in result.rows[2].error
+    assert _created(acme) == {CONTOSO, T1}
+    assert ProviderConnection.objects.get(entra_tenant_id=CONTOSO).display_name == "Contoso"
+
+
+def test_a_domain_microsoft_could_not_be_asked_about_is_that_rows_error(
+    acme: Any, alice: Any, monkeypatch: Any
+) -> None:
+    from tenantatlas.graph import discovery
+
+    def unreachable(cloud: Any, domain: str, **kwargs: Any) -> str:
+        raise discovery.DomainLookupFailed("unreachable", "Microsoft did not answer in time.")
+
+    monkeypatch.setattr(discovery, "tenant_for_domain", unreachable)
+    partner_app = make_partner_app(acme, alice)
+
+    result = add_connections_in_bulk(
+        actor=alice, workspace=acme, partner_app=partner_app, text=f"contoso.com\n{T1}"
+    )
+
+    assert [r.error_code for r in result.rows] == ["domain_unreachable", ""]
+    assert "try it again" in result.rows[0].error
+    assert _created(acme) == {T1}
