@@ -2,7 +2,7 @@
 
 ``GET {authority}/{domain}/v2.0/.well-known/openid-configuration`` answers for any tenant by id
 or by one of its verified domains; its ``issuer`` is ``{authority}/{tenant id}/v2.0``
-(docs/microsoft-facts.md, "OpenID discovery"). An unknown domain is answered 400
+(docs/microsoft-facts.md, the OpenID discovery rows). An unknown domain is answered 400
 ``invalid_tenant`` (AADSTS90002). Used where a person names tenants by domain: sign-in's allowed
 tenants and bulk add. Nothing is cached here; callers keep what they need.
 """
