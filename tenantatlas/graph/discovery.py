@@ -24,7 +24,8 @@ _ISSUER_TENANT = re.compile(
 
 
 class DomainLookupFailed(Exception):
-    """``code``: ``unknown`` (Microsoft knows no such tenant) or ``unreachable``."""
+    """``code``: ``unknown`` (Microsoft knows no such tenant) or ``unreachable`` (no answer, an
+    error status, not a JSON object)."""
 
     def __init__(self, code: str, message: str, http_status: int | None = None) -> None:
         super().__init__(message)
@@ -33,9 +34,8 @@ class DomainLookupFailed(Exception):
         self.http_status = http_status
 
 
-def discovery_document(cloud: Cloud, tenant: str, *, timeout: float = 10.0) -> dict[str, object]:
-    """The OpenID discovery document of a tenant (by id or verified domain)."""
-    url = f"{cloud.authority(tenant)}/v2.0/.well-known/openid-configuration"
+def fetch_identity_json(cloud: Cloud, url: str, *, timeout: float = 10.0) -> dict[str, object]:
+    """GET a JSON document of the identity platform (a discovery document, a key set)."""
     session = GraphSession(verify=tls_verify(cloud))
     try:
         response = session.get(url, timeout=timeout)
@@ -60,6 +60,12 @@ def discovery_document(cloud: Cloud, tenant: str, *, timeout: float = 10.0) -> d
     if not isinstance(document, dict):
         raise DomainLookupFailed("unreachable", "Microsoft's answer was not a JSON object.")
     return document
+
+
+def discovery_document(cloud: Cloud, tenant: str, *, timeout: float = 10.0) -> dict[str, object]:
+    """The OpenID discovery document of a tenant (by id or verified domain)."""
+    url = f"{cloud.authority(tenant)}/v2.0/.well-known/openid-configuration"
+    return fetch_identity_json(cloud, url, timeout=timeout)
 
 
 def tenant_for_domain(cloud: Cloud, domain: str, *, timeout: float = 10.0) -> str:

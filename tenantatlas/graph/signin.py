@@ -28,8 +28,11 @@ import requests
 
 from tenantatlas.graph.auth import ClientCredential, MsalSession
 from tenantatlas.graph.clouds import Cloud, tls_verify
-from tenantatlas.graph.discovery import DomainLookupFailed, tenant_for_domain
-from tenantatlas.graph.http import GraphSession
+from tenantatlas.graph.discovery import (
+    DomainLookupFailed,
+    fetch_identity_json,
+    tenant_for_domain,
+)
 from tenantatlas.lib.sanitize import Redactor
 
 # MSAL adds openid and profile itself (and refuses them as input); email for the e-mail claim.
@@ -325,32 +328,12 @@ def _resolve_domain(app: SignInApp, domain: str) -> str:
 
 def fetch_json(app: SignInApp, url: str) -> dict[str, Any]:
     """GET a JSON document from the identity platform (discovery, keys)."""
-    session = GraphSession(verify=tls_verify(app.cloud))
     try:
-        response = session.get(url, timeout=app.timeout)
-    except requests.Timeout:
-        raise SignInFailed("unreachable", "Microsoft did not answer in time.") from None
-    except requests.RequestException as exc:
-        raise SignInFailed(
-            "unreachable", f"Microsoft could not be reached ({type(exc).__name__})."
-        ) from None
-    finally:
-        session.close()
-    if response.status_code == 400 and "invalid_tenant" in response.text:
-        raise SignInFailed("misconfigured", "Microsoft does not know this tenant.")
-    if response.status_code != 200:
-        raise SignInFailed(
-            "unreachable",
-            f"Microsoft answered {response.status_code}.",
-            http_status=response.status_code,
-        )
-    try:
-        document = response.json()
-    except ValueError:
-        raise SignInFailed("unreachable", "Microsoft's answer was not JSON.") from None
-    if not isinstance(document, dict):
-        raise SignInFailed("unreachable", "Microsoft's answer was not a JSON object.")
-    return document
+        return dict(fetch_identity_json(app.cloud, url, timeout=app.timeout))
+    except DomainLookupFailed as exc:
+        if exc.code == "unknown":
+            raise SignInFailed("misconfigured", "Microsoft does not know this tenant.") from None
+        raise SignInFailed("unreachable", exc.message, http_status=exc.http_status) from None
 
 
 # -- MSAL --------------------------------------------------------------------------------------
