@@ -201,32 +201,8 @@ def validate_id_token(
             "People of this Microsoft Entra tenant may not sign in here.",
             tenant_id=tenant_id,
         )
-    kid = str(header.get("kid") or "")
-    key = keys.key_for(tenant_id, kid)
-    try:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=["RS256"],
-            audience=app.client_id,
-            issuer=app.issuer_for(tenant_id),
-            leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "iss", "aud", "tid", "oid", "nonce"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise _invalid("expired", "The id token has expired.") from None
-    except jwt.ImmatureSignatureError:
-        raise _invalid("not_yet_valid", "The id token is not valid yet.") from None
-    except jwt.InvalidAudienceError:
-        raise _invalid("audience", "The id token was issued for another application.") from None
-    except jwt.InvalidIssuerError:
-        raise _invalid("issuer", "The id token was issued by another authority.") from None
-    except jwt.InvalidSignatureError:
-        raise _invalid("signature", "The id token's signature does not verify.") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise _invalid("claims_missing", f"The id token lacks the {exc.claim} claim.") from None
-    except jwt.PyJWTError:
-        raise _invalid("malformed", "The id token could not be validated.") from None
+    key = keys.key_for(tenant_id, str(header.get("kid") or ""))
+    claims = _verified_claims(token, key, app, tenant_id)
     if not hmac.compare_digest(str(claims.get("nonce")), nonce):
         raise _invalid("nonce", "The id token belongs to another sign-in (nonce).")
     object_id = str(claims.get("oid") or "").lower()
@@ -240,6 +216,37 @@ def validate_id_token(
         email=str(claims.get("email") or "")[:200],
         claims=claims,
     )
+
+
+# PyJWT's refusals of a signed token, most specific first, as (error, reason, message).
+_JWT_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "expired", "The id token has expired."),
+    (jwt.ImmatureSignatureError, "not_yet_valid", "The id token is not valid yet."),
+    (jwt.InvalidAudienceError, "audience", "The id token was issued for another application."),
+    (jwt.InvalidIssuerError, "issuer", "The id token was issued by another authority."),
+    (jwt.InvalidSignatureError, "signature", "The id token's signature does not verify."),
+)
+
+
+def _verified_claims(token: str, key: Any, app: SignInApp, tenant_id: str) -> dict[str, Any]:
+    """The claims of a token whose signature, audience, issuer and times check out."""
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            audience=app.client_id,
+            issuer=app.issuer_for(tenant_id),
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "iss", "aud", "tid", "oid", "nonce"]},
+        )
+    except jwt.MissingRequiredClaimError as exc:
+        raise _invalid("claims_missing", f"The id token lacks the {exc.claim} claim.") from None
+    except jwt.PyJWTError as exc:
+        for error, reason, message in _JWT_REFUSALS:
+            if isinstance(exc, error):
+                raise _invalid(reason, message) from None
+        raise _invalid("malformed", "The id token could not be validated.") from None
 
 
 # -- discovery, keys and the allowed tenants -------------------------------------------------
