@@ -275,3 +275,36 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
         f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
+
+
+@contextlib.contextmanager
+def worker_processes(commands: list[list[str]], env: dict[str, str]) -> Iterator[None]:
+    """Worker processes, each up and polling before this yields; stopped afterwards."""
+    outputs = [tempfile.TemporaryFile() for _ in commands]  # noqa: SIM115 - closed below
+    processes = [
+        subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        for command, out in zip(commands, outputs, strict=True)
+    ]
+
+    def said(out: Any) -> str:
+        out.seek(0)
+        return out.read().decode(errors="replace")
+
+    try:
+        deadline = time.monotonic() + 180
+        while not all("Starting worker" in said(o) or " serves [" in said(o) for o in outputs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"the workers did not start:\n{said(outputs[0])[-3000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for out in outputs:
+            out.close()

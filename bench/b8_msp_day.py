@@ -36,12 +36,10 @@ import contextlib
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,46 +71,15 @@ def throttled_indexes(count: int, throttled: int) -> set[int]:
     return {round((count - 1) * (k + 1) / throttled) for k in range(throttled)}
 
 
-@contextlib.contextmanager
-def workers(count: int, env: dict[str, str]) -> Iterator[None]:
+def workers(count: int, env: dict[str, str]) -> contextlib.AbstractContextManager[None]:
+    """``count`` workers with the queues ``serve`` gives them."""
     from tenantatlas.embedded.management.commands.serve import worker_queues
 
-    outputs = [tempfile.TemporaryFile() for _ in range(count)]  # noqa: SIM115 - closed below
-    processes = [
-        subprocess.Popen(
-            [c.PYTHON, str(c.MANAGE_PY), "worker", "--queues", ",".join(queues)],
-            cwd=c.REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        for queues, out in zip(worker_queues(count), outputs, strict=True)
+    commands = [
+        [c.PYTHON, str(c.MANAGE_PY), "worker", "--queues", ",".join(queues)]
+        for queues in worker_queues(count)
     ]
-
-    def started(out: Any) -> bool:
-        out.seek(0)
-        return " serves [" in out.read().decode(errors="replace")
-
-    try:
-        deadline = time.monotonic() + 180
-        while not all(started(out) for out in outputs):
-            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                outputs[0].seek(0)
-                said = outputs[0].read().decode(errors="replace")[-3000:]
-                raise RuntimeError(f"the workers did not start:\n{said}")
-            time.sleep(0.2)
-        yield
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for out in outputs:
-            out.close()
+    return c.worker_processes(commands, env)
 
 
 def phase(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:

@@ -25,11 +25,9 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,40 +60,6 @@ def _worker_commands(kind: str, count: int) -> list[list[str]]:
         [c.PYTHON, str(c.MANAGE_PY), "worker", "--queues", ",".join(queues)]
         for queues in worker_queues(count)
     ]
-
-
-@contextlib.contextmanager
-def _workers(commands: list[list[str]], env: dict[str, str]) -> Iterator[None]:
-    """Worker processes, up and polling before this yields; stopped afterwards."""
-    outputs = [tempfile.TemporaryFile() for _ in commands]  # noqa: SIM115 - closed below
-    processes = [
-        subprocess.Popen(command, cwd=c.REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        for command, out in zip(commands, outputs, strict=True)
-    ]
-
-    def started(out: Any) -> bool:
-        out.seek(0)
-        text = out.read().decode(errors="replace")
-        return "Starting worker" in text or " serves [" in text
-
-    try:
-        deadline = time.monotonic() + 180
-        while not all(started(out) for out in outputs):
-            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                raise RuntimeError("the workers did not start")
-            time.sleep(0.2)
-        yield
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for out in outputs:
-            out.close()
 
 
 def phase(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
@@ -133,7 +97,7 @@ def phase(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         for i, t in enumerate(CHECK_TENANTS[: args.checks])
     ]
     kind, count = CONFIGURATIONS[args.configuration]
-    with _workers(_worker_commands(kind, count), env):
+    with c.worker_processes(_worker_commands(kind, count), env):
         syncs = [
             start_operation(actor=user, connection=conn, operation_type="inventory.sync").run.pk
             for conn in big
