@@ -5,6 +5,7 @@ the transaction that records it), and credentials nearing expiry (a scan on the 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -93,6 +94,41 @@ def expiry_threshold(expires_at: dt.datetime, now: dt.datetime) -> int | None:
     return reached[-1] if reached else None
 
 
+def _expiry_event(
+    credential: ProviderCredential, owner: Any, days: int, key: str, now: dt.datetime
+) -> NewEvent:
+    """The event of a credential (of a connection or of a partner app) reaching ``days``."""
+    assert credential.expires_at is not None
+    connection = credential.connection
+    expires = credential.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    name = owner.display_name
+    kind = credential.get_kind_display().lower()
+    if days == 0:
+        title = f"Credential expired: {name}"
+        body = f"Its {kind} expired on {expires}. Runs fail until it is rotated."
+    else:
+        title = f"Credential expires within {days} day{'s' if days > 1 else ''}: {name}"
+        body = f"Its {kind} expires on {expires}. Rotate it before then."
+    if connection is None:
+        body += " Every connection of the partner app signs in with it."
+    return NewEvent(
+        workspace_id=owner.workspace_id,
+        kind=EventKind.CREDENTIAL_EXPIRY,
+        severity=EXPIRY_SEVERITY[days],
+        key=key,
+        title=title,
+        body=body,
+        path=_connection_page(connection) if connection else _partner_app_page(owner),
+        connection_id=connection.pk if connection else None,
+        occurred_at=now,
+        facts={
+            "credential_id": credential.pk,
+            "expires_at": credential.expires_at.isoformat(),
+            "days_left": days,
+        },
+    )
+
+
 def scan_credential_expiry(now: dt.datetime) -> int:
     """Announce each current credential of a live, enabled connection or of a partner app once
     per threshold it reaches (a credential found at 5 days left is announced at 7, then at 1 and
@@ -126,34 +162,7 @@ def scan_credential_expiry(now: dt.datetime) -> int:
         key = f"credential:{credential.pk}:{days}d"
         if AlertEvent.objects.filter(workspace_id=workspace_id, key=key).exists():
             continue
-        expires = credential.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-        name = owner.display_name
-        if days == 0:
-            title = f"Credential expired: {name}"
-            body = f"Its {credential.get_kind_display().lower()} expired on {expires}. Runs fail until it is rotated."
-        else:
-            title = f"Credential expires within {days} day{'s' if days > 1 else ''}: {name}"
-            body = f"Its {credential.get_kind_display().lower()} expires on {expires}. Rotate it before then."
-        if connection is None:
-            body += " Every connection of the partner app signs in with it."
         with transaction.atomic():
-            event = raise_event(
-                NewEvent(
-                    workspace_id=workspace_id,
-                    kind=EventKind.CREDENTIAL_EXPIRY,
-                    severity=EXPIRY_SEVERITY[days],
-                    key=key,
-                    title=title,
-                    body=body,
-                    path=_connection_page(connection) if connection else _partner_app_page(owner),
-                    connection_id=connection.pk if connection else None,
-                    occurred_at=now,
-                    facts={
-                        "credential_id": credential.pk,
-                        "expires_at": credential.expires_at.isoformat(),
-                        "days_left": days,
-                    },
-                )
-            )
+            event = raise_event(_expiry_event(credential, owner, days, key, now))
         raised += event is not None
     return raised
