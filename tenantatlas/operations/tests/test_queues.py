@@ -277,7 +277,12 @@ def test_it_takes_its_queues_in_the_order_given(
             actor=alice, connection=conn, operation_type=operation_type
         ).run
 
-    output = _finish(manage("worker", "--batch", "--queues", queues, env=worker_env), 120)
+    # One lane (on the database queue a worker serving both queues would also run a check in
+    # its interactive lane, beside the sync: test_interactive_lane.py): the order alone decides.
+    worker = manage(
+        "worker", "--batch", "--no-interactive-lane", "--queues", queues, env=worker_env
+    )
+    output = _finish(worker, 120)
 
     by_start = OperationRun.objects.order_by("started_at").values_list("operation_type", "status")
     assert list(by_start) == [

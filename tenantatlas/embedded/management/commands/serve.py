@@ -28,8 +28,9 @@ def _wait_for_port(host: str, port: int, timeout: float) -> bool:
 
 
 # Worker processes when neither --workers nor TENANTATLAS_WORKERS says: one per CPU, within these
-# bounds. Two, so that one never takes a sync; eight, as each worker is a process of its own and
-# the embedded SQLite database takes one writer at a time.
+# bounds. Two, so that one never takes a sync (on the database queue a single worker would
+# still run checks beside a sync, in its interactive lane; an RQ worker runs one job at a time);
+# eight, as each worker is a process of its own and SQLite takes one writer at a time.
 MIN_WORKERS = 2
 MAX_WORKERS = 8
 
@@ -122,9 +123,11 @@ class Command(BaseCommand):
 
     def _start_workers(self, requested: int | None) -> None:
         layout = worker_queues(worker_count(requested))
-        if len(layout) == 1:
+        if len(layout) == 1 and settings.TASK_TRANSPORT == "rq":
+            # A database-queue worker runs interactive work in a lane of its own beside a sync
+            # (operations/lanes.py); an RQ worker runs one job at a time.
             self.stderr.write(
-                "one worker: connection checks and alerts wait while it runs a sync "
+                "one RQ worker: connection checks and alerts wait while it runs a sync "
                 "(use --workers 2 or more)"
             )
         for n, queues in enumerate(layout, start=1):

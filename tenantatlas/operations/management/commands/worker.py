@@ -1,10 +1,13 @@
-"""Run a worker for the configured transport (database or RQ), serving queues in order."""
+"""Run a worker for the configured transport (database or RQ), serving queues in order.
+
+On the database queue a worker serving `interactive` with `bulk` runs two lanes, threads of one
+process (operations/lanes.py): its queues in order, and `interactive` alone beside a sync.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
-from types import FrameType
+import threading
 from typing import Any
 
 from django import db
@@ -12,32 +15,45 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Case, Value, When
-from django.db.utils import InterfaceError, OperationalError
+from django.db.utils import OperationalError
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseQueueWorker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
-from tenantatlas.operations.worker import request_hand_back
+from tenantatlas.operations.lanes import Lanes, lane_queues
 
 logger = logging.getLogger(__name__)
 
 
+class Tally:
+    """Runs done by the lanes of one process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
 class RunQueueWorker(DatabaseQueueWorker):
-    """django-tasks-db's worker with two changes.
+    """django-tasks-db's worker, as one lane of a worker process (operations/lanes.py).
 
     - It takes its queues in the order given: a task of the second queue only when the first
       has none ready (django-tasks-db's own worker takes the oldest task of any of them), as
-      an RQ worker does. A worker serving `interactive,bulk` picks a waiting connection check
+      an RQ worker does. A lane serving `interactive,bulk` picks a waiting connection check
       before the next sync.
-    - On the first SIGTERM/SIGINT the run in hand also goes back to the queue at its next page
-      boundary (instead of running to the end).
+    - It sleeps between polls on ``stopping`` (set by `Lanes.stop`), so a stop signal ends an
+      idle lane at once; signals themselves are handled by `Lanes` in the main thread.
+    - ``--max-tasks`` counts the runs of all the process's lanes (``tally``).
     """
 
-    def shutdown(self, signum: int, frame: FrameType | None) -> None:
-        if self.running:
-            request_hand_back()
-        super().shutdown(signum, frame)
+    def __init__(self, *, tally: Tally | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.stopping = threading.Event()
+        self.tally = tally or Tally()
 
     def run(self) -> None:
         """The library's loop, with the claim of `claim_next`."""
@@ -47,14 +63,14 @@ class RunQueueWorker(DatabaseQueueWorker):
             task_result, answered = self.claim_next()
             if task_result is not None:
                 self.run_task(task_result)
+                self.tally.add()
             elif self.batch and answered:
                 return  # nothing left to do
-            if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+            if self.max_tasks is not None and self.tally.count >= self.max_tasks:
                 return
             db.close_old_connections()
-            # After Ctrl-C interrupted a task `running` is False: exit without sleeping.
             if self.running and task_result is None:
-                time.sleep(self.interval)
+                self.stopping.wait(self.interval)
 
     def claim_next(self) -> tuple[DBTaskResult | None, bool]:
         """Claim the first ready task of the first queue that has one, and say whether the
@@ -95,8 +111,10 @@ class Command(BaseCommand):
     help = (
         "Process operation runs and alert deliveries. Uses the configured transport: the "
         "database queue (TENANTATLAS_TASK_TRANSPORT=database, default) or RQ on Redis (=rq). "
-        "Start as many workers as you like, on as many machines as you like; keep at least one "
-        "on --queues interactive so connection checks never wait behind syncs."
+        "Start as many workers as you like, on as many machines as you like. On the database "
+        "queue a worker serving interactive with bulk runs interactive work in a lane of its "
+        "own, beside a sync; an RQ worker runs one job at a time, so with RQ keep at least one "
+        "worker on --queues interactive for connection checks never to wait behind syncs."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -118,6 +136,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval", type=float, default=1.0, help="Idle polling interval (database)."
         )
+        parser.add_argument(
+            "--no-interactive-lane",
+            action="store_true",
+            help=(
+                "Database queue: no interactive lane beside the main one, so one run at a "
+                "time, its queues strictly in order (by default a worker serving interactive "
+                "with bulk also runs interactive work in a thread of its own, beside a sync)."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         queues = queue_list(options["queues"])
@@ -136,38 +163,30 @@ class Command(BaseCommand):
             # RQ takes a worker's queues in the order given.
             call_command("rqworker", *queues, *rq_args)
             return
-        worker = RunQueueWorker(
-            queue_names=queues,
-            interval=options["interval"],
-            batch=options["batch"],
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=options["max_tasks"] or None,
-            worker_id=get_random_string(32),
-            excluded_queue_names=[],
-        )
-        worker.configure_signals()
-        self._database_worker(worker, retry=not options["batch"])
+        self._database_worker(queues, options)
 
-    def _database_worker(self, worker: RunQueueWorker, *, retry: bool) -> None:
-        """Run the database-queue worker; when the database goes away, reconnect in place.
-
-        A run interrupted by the outage keeps its stale heartbeat and is ended by the reaper
-        (run.worker_lost); the worker itself waits with backoff and carries on.
-        """
-        delay = 1.0
-        while True:
-            try:
-                worker.run()
-                return
-            except (OperationalError, InterfaceError) as exc:
-                if not retry:
-                    raise
-                logger.warning(
-                    "Database unavailable (%s); the worker reconnects in %.0f s",
-                    type(exc).__name__,
-                    delay,
+    def _database_worker(self, queues: list[str], options: dict[str, Any]) -> None:
+        """The lanes of this process (operations/lanes.py), until they have all ended."""
+        tally = Tally()
+        base_id = get_random_string(32)
+        layout = lane_queues(queues, interactive_lane=not options["no_interactive_lane"])
+        lanes = Lanes(
+            [
+                RunQueueWorker(
+                    queue_names=lane,
+                    interval=options["interval"],
+                    batch=options["batch"],
+                    backend_name="default",
+                    startup_delay=False,
+                    max_tasks=options["max_tasks"] or None,
+                    worker_id=f"{base_id}-{n}",
+                    excluded_queue_names=[],
+                    tally=tally,
                 )
-                db.connections.close_all()
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                for n, lane in enumerate(layout, start=1)
+            ],
+            retry=not options["batch"],
+        )
+        lanes.configure_signals()
+        if lanes.run():
+            raise CommandError("A worker lane failed (see the log above); the worker stopped.")
