@@ -281,35 +281,56 @@ def _exchange(
     deadline.daemon = True
     deadline.start()
     try:
-        connection.putrequest("POST", path)
-        names = {name.lower() for name, _ in headers}
-        if "user-agent" not in names:
-            connection.putheader("User-Agent", USER_AGENT)
-        for name, value in headers:
-            connection.putheader(name, value)
-        connection.putheader("Content-Length", str(len(body)))
-        connection.putheader("Connection", "close")
-        connection.endheaders(body)
+        _send_request(connection, path, body, headers)
         response = connection.getresponse()
         data = response.read(policy.max_response_bytes + 1)
     except (TimeoutError, OSError, http.client.HTTPException) as exc:
-        if expired.is_set() or isinstance(exc, TimeoutError):
-            raise OutboundError(
-                "alert.timeout", f"{shown} did not answer within {policy.read_timeout:g} s."
-            ) from None
-        if isinstance(exc, http.client.HTTPException):
-            raise OutboundError(
-                "alert.receiver_error", f"{shown} did not answer with valid HTTP."
-            ) from None
-        raise OutboundError(
-            "alert.connect_failed", f"The connection to {shown} was lost before it answered."
-        ) from None
+        raise _exchange_failure(exc, expired.is_set(), shown, policy) from None
     finally:
         deadline.cancel()
     if expired.is_set():  # the deadline's shutdown can look like a clean end of the answer
-        raise OutboundError(
-            "alert.timeout", f"{shown} did not answer within {policy.read_timeout:g} s."
-        )
+        raise _timed_out(shown, policy)
+    return _bounded_response(response, data, policy)
+
+
+def _send_request(
+    connection: _PinnedHTTPConnection, path: str, body: bytes, headers: list[tuple[str, str]]
+) -> None:
+    """The POST with the caller's headers; the outbound path sets the framing ones."""
+    connection.putrequest("POST", path)
+    names = {name.lower() for name, _ in headers}
+    if "user-agent" not in names:
+        connection.putheader("User-Agent", USER_AGENT)
+    for name, value in headers:
+        connection.putheader(name, value)
+    connection.putheader("Content-Length", str(len(body)))
+    connection.putheader("Connection", "close")
+    connection.endheaders(body)
+
+
+def _timed_out(shown: str, policy: OutboundPolicy) -> OutboundError:
+    return OutboundError(
+        "alert.timeout", f"{shown} did not answer within {policy.read_timeout:g} s."
+    )
+
+
+def _exchange_failure(
+    exc: Exception, expired: bool, shown: str, policy: OutboundPolicy
+) -> OutboundError:
+    """The error a failed exchange reports (the low-level exception is never shown)."""
+    if expired or isinstance(exc, TimeoutError):
+        return _timed_out(shown, policy)
+    if isinstance(exc, http.client.HTTPException):
+        return OutboundError("alert.receiver_error", f"{shown} did not answer with valid HTTP.")
+    return OutboundError(
+        "alert.connect_failed", f"The connection to {shown} was lost before it answered."
+    )
+
+
+def _bounded_response(
+    response: http.client.HTTPResponse, data: bytes, policy: OutboundPolicy
+) -> OutboundResponse:
+    """The answer with its headers joined by lower-case name and its body cut to the bound."""
     received: dict[str, str] = {}
     for name, value in response.getheaders():
         key = name.lower()
