@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import itertools
 import json
 import time
@@ -172,6 +173,35 @@ def decode_skiptoken(token: str) -> int:
     if not isinstance(offset, int) or offset < 0:
         raise BadQuery("The provided skip token is invalid or has expired.")
     return offset
+
+
+@functools.cache
+def property_names(type_name: str) -> frozenset[str]:
+    """Properties the simulator emits for a type (what ``$select`` may name)."""
+    scenario = TenantScenario(
+        tenant_id="00000000-0000-0000-0000-000000000001",
+        display_name="Template",
+        default_domain="template.onmicrosoft.com",
+        device_count=1,
+        compliance_policy_count=1,
+        configuration_count=1,
+        configuration_policy_count=1,
+        app_count=1,
+    )
+    data = TenantData(scenario, dt.datetime.now(dt.UTC))
+    samples: dict[str, dict[str, Any]] = {
+        "organization": data.organization(),
+        "managedDevice": data.device(0),
+        "deviceCompliancePolicy": data.compliance_policies()[0],
+        "deviceConfiguration": data.device_configurations()[0],
+        "deviceManagementConfigurationPolicy": data.configuration_policies()[0],
+        "mobileApp": data.mobile_apps()[0],
+        "deviceCompliancePolicyDeviceStateSummary": data.compliance_summary(),
+        "managedDeviceOverview": data.device_overview(),
+    }
+    if type_name == "auditEvent":
+        samples[type_name] = audit.sample_event()
+    return frozenset(key for key in samples[type_name] if not key.startswith("@"))
 
 
 class GraphService:

@@ -1,12 +1,11 @@
-"""The HTTPS server: one loopback port for the authority and for Graph.
+"""The simulator server: one loopback HTTPS port for the authority and for Graph.
 
 ``SimulatorServer`` owns the tenant registry, the fault counters and the request log, all
-behind one lock so tests may add tenants while workers are mid-request. TLS handshakes run
-in the per-connection threads (not in ``accept``), so one slow client cannot stall others.
-
-Besides Microsoft's routes it serves its own control endpoint under ``/_simulator/`` (no
-Microsoft service has it): ``POST /_simulator/tenants/{tenant_id}/generation`` moves a tenant to
-another generation from another process, as ``set_generation`` does in-process, and
+behind one lock so tests may add tenants while workers are mid-request. ``transport.py``
+serves HTTPS and hands each request to ``route``: Microsoft's paths go to ``routes.py``, the
+simulator's own control endpoint under ``/_simulator/`` (no Microsoft service has it) to
+``control.py``. ``POST /_simulator/tenants/{tenant_id}/generation`` moves a tenant to another
+generation from another process, as ``set_generation`` does in-process, and
 ``/_simulator/consents`` and ``/_simulator/tenants/{tenant_id}/consents/{client_id}`` read and
 set which apps a tenant consented to (``grant_consent`` and friends in-process).
 """
@@ -16,29 +15,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import functools
-import http.server
 import json
-import logging
-import re
-import ssl
 import threading
-import urllib.parse
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from tenantatlas.simulator import audit, consent_control, teams
+from tenantatlas.simulator import audit, control, routes, teams
 from tenantatlas.simulator.browser import BrowserFlows
 from tenantatlas.simulator.ca import ensure_keys
 from tenantatlas.simulator.codes import CODE_LIFETIME, AuthorizationCodes
-from tenantatlas.simulator.consent_control import control_error
+from tenantatlas.simulator.control import CONTROL_PREFIX, GenerationRefused
 from tenantatlas.simulator.data import TenantData, validate
 from tenantatlas.simulator.directory import Consent, Directory
-from tenantatlas.simulator.errors import IdentityError, Reply
+from tenantatlas.simulator.errors import Reply
 from tenantatlas.simulator.faults import FaultCounters
-from tenantatlas.simulator.graph import GraphService
+from tenantatlas.simulator.graph import GraphService, property_names
 from tenantatlas.simulator.identity import Authority
 from tenantatlas.simulator.limits import GraphLimits, Limiter, Usage
 from tenantatlas.simulator.scenarios import (
@@ -47,140 +39,9 @@ from tenantatlas.simulator.scenarios import (
     load_limits,
     load_scenarios,
 )
+from tenantatlas.simulator.transport import RequestKind, RequestRecord, TLSServer, listen
 
-logger = logging.getLogger(__name__)
-
-RequestKind = Literal["discovery", "token", "browser", "graph", "teams", "control", "other"]
 REQUEST_LOG_LIMIT = 20_000
-CONTROL_PREFIX = "_simulator"  # the simulator's own routes; Microsoft has nothing under it
-
-
-class GenerationRefused(ValueError):
-    """A move to another generation the simulator will not make (the control endpoint's 400)."""
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request as the simulator saw it (no bodies: they may hold secrets)."""
-
-    kind: RequestKind
-    method: str
-    path: str
-    query: dict[str, str]
-    tenant_id: str | None
-    client_id: str | None
-    status: int
-    at: dt.datetime
-
-
-@functools.cache
-def property_names(type_name: str) -> frozenset[str]:
-    """Properties the simulator emits for a type (what ``$select`` may name)."""
-    scenario = TenantScenario(
-        tenant_id="00000000-0000-0000-0000-000000000001",
-        display_name="Template",
-        default_domain="template.onmicrosoft.com",
-        device_count=1,
-        compliance_policy_count=1,
-        configuration_count=1,
-        configuration_policy_count=1,
-        app_count=1,
-    )
-    data = TenantData(scenario, dt.datetime.now(dt.UTC))
-    samples: dict[str, dict[str, Any]] = {
-        "organization": data.organization(),
-        "managedDevice": data.device(0),
-        "deviceCompliancePolicy": data.compliance_policies()[0],
-        "deviceConfiguration": data.device_configurations()[0],
-        "deviceManagementConfigurationPolicy": data.configuration_policies()[0],
-        "mobileApp": data.mobile_apps()[0],
-        "deviceCompliancePolicyDeviceStateSummary": data.compliance_summary(),
-        "managedDeviceOverview": data.device_overview(),
-    }
-    if type_name == "auditEvent":
-        samples[type_name] = audit.sample_event()
-    return frozenset(key for key in samples[type_name] if not key.startswith("@"))
-
-
-class _TLSServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-    simulator: SimulatorServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that distrust our CA or hang up mid-request are routine in tests.
-        logger.debug("simulator connection from %s failed", client_address, exc_info=True)
-
-
-_SIGNATURE = re.compile(r"([?&])sig=[^&\s\"]*")
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, the body would wait for a
-    # delayed ACK (about 40 ms per response).
-    disable_nagle_algorithm = True
-    server: _TLSServer
-
-    def version_string(self) -> str:
-        return "Microsoft-IIS/10.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # A Teams trigger URL's signature is its secret: never in a log line either.
-        logger.debug("simulator %s", _SIGNATURE.sub(r"\1sig=[redacted]", format % args))
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        split = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        try:
-            reply, kind, tenant_id, client_id = self.server.simulator.route(
-                self.command, split.path, query, headers, body
-            )
-        except Exception:
-            # A simulator bug must surface as a 500 the test sees, not a dropped connection.
-            logger.exception("simulator failed on %s %s", self.command, split.path)
-            reply = Reply.json(
-                500, {"error": {"code": "simulatorError", "message": "Simulator bug"}}
-            )
-            kind, tenant_id, client_id = "other", None, None
-        # Logged before replying: a client that has its answer can rely on the log.
-        self.server.simulator.record(
-            RequestRecord(
-                kind=kind,
-                method=self.command,
-                path=split.path,
-                query=query,
-                tenant_id=tenant_id,
-                client_id=client_id,
-                status=reply.status,
-                at=dt.datetime.now(dt.UTC),
-            )
-        )
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
 
 
 class SimulatorServer:
@@ -227,7 +88,7 @@ class SimulatorServer:
             self.authority, self._resolve, self._faults, self.anchor, property_names,
             self.timeline,
         )  # fmt: skip
-        self._httpd: _TLSServer | None = None
+        self._httpd: TLSServer | None = None
         self._thread: threading.Thread | None = None
         # Teams Workflows webhooks (teams.py); trigger URLs carry this server's address.
         self.teams = teams.TeamsWorkflows(lambda: self.base_url)
@@ -239,13 +100,7 @@ class SimulatorServer:
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> SimulatorServer:
         """Bind and serve in a background thread; returns self for chaining."""
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self._keys.server_cert, self._keys.server_key)
-        httpd = _TLSServer((self._host, self._port), _Handler, bind_and_activate=True)
-        httpd.socket = context.wrap_socket(
-            httpd.socket, server_side=True, do_handshake_on_connect=False
-        )
-        httpd.simulator = self
+        httpd = listen(self._host, self._port, self._keys.server_cert, self._keys.server_key, self)
         self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="simulator", daemon=True
@@ -508,119 +363,11 @@ class SimulatorServer:
     ) -> tuple[Reply, RequestKind, str | None, str | None]:
         """Dispatch one request; returns the reply and what the request log needs."""
         origins = self._origins(headers)
-        origin = origins[0]
         parts = [p for p in path.split("/") if p]
         if parts[:1] == [CONTROL_PREFIX]:
-            reply, tenant_id = self._control(method, parts[1:], body)
+            reply, tenant_id = control.handle(self, method, parts[1:], body)
             return reply, "control", tenant_id, None
-        try:
-            if parts[:1] in (["v1.0"], ["beta"]):
-                limited = self.limiter.check(headers)  # Graph throttles before anything else
-                if limited is not None:
-                    return limited[0], "graph", limited[1], limited[2]
-                reply, tenant_id, client_id = self.graph.handle(
-                    method, origin, path, query, headers
-                )
-                return reply, "graph", tenant_id, client_id
-            if parts == ["common", "discovery", "instance"]:
-                return self.authority.instance_discovery(origin), "discovery", None, None
-            if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
-                reply, tenant = self.authority.discovery(origin, parts[0])
-                return reply, "discovery", tenant.tenant_id if tenant else None, None
-            if len(parts) == 3 and parts[1:] == ["v2.0", "adminconsent"]:
-                params = _browser_params(method, query, body)
-                reply, tenant_id, client_id = self.browser.admin_consent(method, parts[0], params)
-                return reply, "browser", tenant_id, client_id
-            if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "authorize"]:
-                params = _browser_params(method, query, body)
-                reply, tenant_id, client_id = self.browser.authorize(method, parts[0], params)
-                return reply, "browser", tenant_id, client_id
-            if len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
-                return self.authority.keys(origin, parts[0]), "discovery", None, None
-            if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
-                return self._token(method, origins, parts[0], headers, body)
-            if teams.is_trigger_path(parts):
-                return self.teams.handle(method, parts, query, headers, body), "teams", None, None
-        except IdentityError as exc:
-            kind: RequestKind = "token" if path.endswith("/token") else "discovery"
-            return exc.reply(), kind, None, None
-        reply = Reply.json(404, {"error": "not_found", "error_description": f"No route for {path}"})
-        return reply, "other", None, None
-
-    def _token(
-        self, method: str, origins: list[str], segment: str, headers: dict[str, str], body: bytes
-    ) -> tuple[Reply, RequestKind, str | None, str | None]:
-        if method != "POST":
-            error = IdentityError(
-                400,
-                "invalid_request",
-                900561,
-                "The endpoint only accepts POST, OPTIONS requests. Received a GET request.",
-            )
-            return error.reply(), "token", None, None
-        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        outcome = self.authority.token(origins, segment, form, headers.get("authorization", ""))
-        return outcome.reply, "token", outcome.tenant_id, outcome.client_id
-
-    # -- the simulator's own control endpoint (not Microsoft's) ----------------------------
-    def _control(self, method: str, parts: list[str], body: bytes) -> tuple[Reply, str | None]:
-        """The simulator's own routes (docs/simulator.md, "The control endpoint"):
-        ``POST tenants/{tenant_id}/generation`` with ``{"generation": g, "entered_at": …}``
-        here; consents, users and authorization codes in ``consent_control.py``."""
-        answered = consent_control.handle(self, method, parts, body)
-        if answered is not None:
-            return answered
-        if len(parts) != 3 or parts[0] != "tenants" or parts[2] != "generation":
-            return control_error(404, "not_found", "No such simulator control route."), None
-        tenant = self.get_tenant(parts[1])
-        if tenant is None:
-            return control_error(404, "unknown_tenant", f"No simulated tenant {parts[1]!r}."), None
-        if method != "POST":
-            return control_error(405, "method_not_allowed", "Use POST.", Allow="POST"), None
-        try:
-            generation, entered_at = _generation_request(body)
-            moved = self.set_generation(
-                tenant.tenant_id, generation, entered_at or dt.datetime.now(dt.UTC)
-            )
-        except GenerationRefused as exc:
-            return control_error(400, "refused", str(exc)), tenant.tenant_id
-        timeline = [moment.isoformat() for moment in self.timeline(tenant.tenant_id)]
-        payload = {"tenant_id": moved.tenant_id, "generation": moved.generation}
-        return Reply.json(200, {**payload, "timeline": timeline}), tenant.tenant_id
-
-
-def _browser_params(method: str, query: dict[str, str], body: bytes) -> dict[str, str]:
-    """The request's parameters: the query string, and for a POST the form fields on top."""
-    params = dict(query)
-    if method == "POST":
-        form = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        params.update(form)
-    return params
-
-
-def _generation_request(body: bytes) -> tuple[int, dt.datetime | None]:
-    """The generation and the moment (None: not given) a control request asks for."""
-    try:
-        payload = json.loads(body or b"null")
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict) or set(payload) - {"generation", "entered_at"}:
-        raise GenerationRefused(
-            'expected a JSON object {"generation": <int>, "entered_at": "<ISO 8601>"}'
-        )
-    generation = payload.get("generation")
-    if isinstance(generation, bool) or not isinstance(generation, int):
-        raise GenerationRefused("generation must be a whole number")
-    text = payload.get("entered_at")
-    if text is None:
-        return generation, None
-    try:
-        entered_at = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
-    except ValueError:
-        entered_at = None
-    if entered_at is None:
-        raise GenerationRefused(f"entered_at {text!r} is not an ISO 8601 date and time")
-    return generation, entered_at
+        return routes.route(self, method, path, query, headers, body, origins)
 
 
 def serve_forever(
