@@ -1,50 +1,43 @@
-"""The identity platform half: OIDC discovery, JWKS, the v2.0 token endpoint, access tokens.
+"""The identity platform half: OIDC discovery, JWKS, the v2.0 token endpoint.
 
 Two grants: client credentials and the authorization code (with PKCE, the code issued by the
 sign-in page of ``browser.py``). Clients authenticate with a client secret (form field or HTTP
 Basic) or a certificate assertion (RS256 + ``x5t`` or PS256 + ``x5t#S256``, padded or not).
-Access and ID tokens are real RS256 JWTs signed by the simulator key, so Graph can verify them
-the way Microsoft does and clients can decode ``roles`` or validate an ID token against the JWKS
-the way they would in production.
+Access and ID tokens are real RS256 JWTs signed by the simulator key (``tokens.py``), so Graph
+can verify them the way Microsoft does and clients can decode ``roles`` or validate an ID token
+against the JWKS the way they would in production.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import re
-import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tenantatlas.simulator import errors
 from tenantatlas.simulator.assertions import verify_assertion
-from tenantatlas.simulator.certs import b64url, x5t
-from tenantatlas.simulator.codes import AuthorizationCode, AuthorizationCodes
-from tenantatlas.simulator.directory import Directory, Principal
-from tenantatlas.simulator.errors import IdentityError, Reply, TokenRejected
+from tenantatlas.simulator.certs import b64url
+from tenantatlas.simulator.codes import AuthorizationCodes
+from tenantatlas.simulator.directory import Directory
+from tenantatlas.simulator.errors import IdentityError, Reply
 from tenantatlas.simulator.scenarios import AppScenario, TenantScenario
-from tenantatlas.simulator.values import stable_guid
-
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-# Graph resource identifiers of the public and sovereign clouds; tokens carry the one asked for.
-GRAPH_RESOURCES = (
-    "https://graph.microsoft.com",
-    "https://graph.microsoft.us",
-    "https://dod-graph.microsoft.us",
-    "https://microsoftgraph.chinacloudapi.cn",
+from tenantatlas.simulator.tokens import (
+    ACCESS_TOKEN_LIFETIME,
+    GRAPH_APP_ID,
+    GRAPH_RESOURCES,
+    TokenSigner,
+    issuer,
 )
-ACCESS_TOKEN_LIFETIME = 3599
+
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -53,7 +46,6 @@ DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
 #: Authorities that name no tenant: the user's account decides (``common`` also takes personal
 #: accounts at Microsoft; the simulator has none).
 MULTI_TENANT_SEGMENTS = ("organizations", "common")
-ID_TOKEN_LIFETIME = 3600
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
@@ -80,10 +72,7 @@ class Authority:
         self._resolve = resolve
         self.directory = directory
         self.codes = codes
-        self._key = signing_key
-        self._public_key = signing_key.public_key()
-        self._kid = x5t(signing_cert)
-        self._cert_der = signing_cert.public_bytes(serialization.Encoding.DER)
+        self.tokens = TokenSigner(signing_key, signing_cert)
 
     # -- tenants -----------------------------------------------------------------------
     def tenant_for(self, segment: str, *, at_discovery: bool) -> TenantScenario:
@@ -98,7 +87,7 @@ class Authority:
     # -- discovery ---------------------------------------------------------------------
     def issuer(self, origin: str, tenant_id: str) -> str:
         """The ``iss`` of the tenant's v2.0 ID tokens, as its discovery document names it."""
-        return f"{origin}/{tenant_id}/v2.0"
+        return issuer(origin, tenant_id)
 
     def discovery(self, origin: str, segment: str) -> tuple[Reply, TenantScenario | None]:
         """The tenant's OpenID configuration; for ``organizations``/``common`` Microsoft's
@@ -173,17 +162,7 @@ class Authority:
             issuer_tid = "{tenantid}"
         else:
             issuer_tid = self.tenant_for(segment, at_discovery=True).tenant_id
-        numbers = self._public_key.public_numbers()
-        jwk = {
-            "kty": "RSA",
-            "use": "sig",
-            "kid": self._kid,
-            "x5t": self._kid,
-            "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8)),
-            "e": b64url(numbers.e.to_bytes(3)),
-            "x5c": [base64.b64encode(self._cert_der).decode()],
-            "issuer": self.issuer(origin, issuer_tid),
-        }
+        jwk = self.tokens.jwk(self.issuer(origin, issuer_tid))
         return Reply.json(200, {"keys": [jwk]})
 
     # -- token endpoint ----------------------------------------------------------------
@@ -225,7 +204,7 @@ class Authority:
                 raise errors.blocked_by_policy()
         except IdentityError as exc:
             return TokenOutcome(exc.reply(), tenant_id, client_id)
-        token = self.issue_access_token(tenant, principal, resource, method)
+        token = self.tokens.issue_access_token(tenant, principal, resource, method)
         payload = {
             "token_type": "Bearer",
             "expires_in": ACCESS_TOKEN_LIFETIME,
@@ -279,10 +258,10 @@ class Authority:
             "scope": " ".join(s for s in granted if s != "offline_access"),
             "expires_in": ACCESS_TOKEN_LIFETIME,
             "ext_expires_in": ACCESS_TOKEN_LIFETIME,
-            "access_token": self.issue_user_access_token(grant, app, method),
+            "access_token": self.tokens.issue_user_access_token(grant, app, method),
         }
         if "openid" in grant.scopes:
-            payload["id_token"] = self.issue_id_token(origin, grant, app)
+            payload["id_token"] = self.tokens.issue_id_token(origin, grant, app)
         if "offline_access" in grant.scopes:
             # Opaque, as Microsoft's are; the simulator does not redeem refresh tokens.
             payload["refresh_token"] = "1.AAAA" + b64url(uuid.uuid4().bytes * 4)
@@ -291,6 +270,10 @@ class Authority:
             payload["client_info"] = b64url(json.dumps(info).encode())
         reply = Reply.json(200, payload, **_no_store_headers())
         return TokenOutcome(reply, grant.tenant_id, app.client_id)
+
+    def verify_access_token(self, token: str) -> dict[str, Any]:
+        """Claims of a valid simulator-issued Graph token, else TokenRejected with Graph's text."""
+        return self.tokens.verify_access_token(token)
 
     def _resource_for(self, scope: str, tenant: TenantScenario) -> str:
         scopes = scope.split()
@@ -336,121 +319,6 @@ class Authority:
         verify_assertion(assertion, app, audiences)
         return "2"
 
-    def issue_access_token(
-        self, tenant: TenantScenario, principal: Principal, resource: str, method: str
-    ) -> str:
-        now = int(time.time())
-        app = principal.registration.app
-        tid = (tenant.token_tenant_id or tenant.tenant_id).lower()
-        claims: dict[str, Any] = {
-            "aud": resource,
-            "iss": f"https://sts.windows.net/{tid}/",
-            "iat": now,
-            "nbf": now,
-            "exp": now + ACCESS_TOKEN_LIFETIME,
-            "aio": b64url(uuid.uuid4().bytes),
-            "app_displayname": app.display_name,
-            "appid": app.client_id,
-            "appidacr": method,
-            "azp": app.client_id,
-            "azpacr": method,
-            "idp": f"https://sts.windows.net/{tid}/",
-            "idtyp": "app",
-            "oid": stable_guid("service-principal", tid, app.client_id.lower()),
-            "rh": "0.AAAA" + b64url(uuid.uuid4().bytes),
-            "sub": stable_guid("service-principal", tid, app.client_id.lower()),
-            "tenant_region_scope": "WW",
-            "tid": tid,
-            "uti": b64url(uuid.uuid4().bytes),
-            "ver": "1.0",
-            "xms_tcdt": 1552555613,
-        }
-        if principal.roles:
-            claims["roles"] = list(principal.roles)
-        return self._sign(claims)
-
-    def issue_user_access_token(
-        self, grant: AuthorizationCode, app: AppScenario, method: str
-    ) -> str:
-        """A delegated Graph token for the signed-in user: ``scp``, no ``roles`` (Graph's
-        application permissions are not the user's)."""
-        now = int(time.time())
-        tid = grant.tenant_id.lower()
-        user = grant.user
-        claims: dict[str, Any] = {
-            "aud": GRAPH_APP_ID,
-            "iss": f"https://sts.windows.net/{tid}/",
-            "iat": now,
-            "nbf": now,
-            "exp": now + ACCESS_TOKEN_LIFETIME,
-            "app_displayname": app.display_name,
-            "appid": app.client_id,
-            "appidacr": method,
-            "idtyp": "user",
-            "name": user.display_name,
-            "oid": user.object_id,
-            "scp": " ".join(s for s in grant.scopes if s != "offline_access") or "openid",
-            "sub": _pairwise_subject("graph", user.object_id),
-            "tid": tid,
-            "unique_name": user.user_principal_name,
-            "upn": user.user_principal_name,
-            "uti": b64url(uuid.uuid4().bytes),
-            "ver": "1.0",
-        }
-        return self._sign(claims)
-
-    def issue_id_token(self, origin: str, grant: AuthorizationCode, app: AppScenario) -> str:
-        """The v2.0 ID token: ``iss`` exactly as the tenant's discovery document says, ``aud``
-        the client id, the nonce echoed; ``name``/``preferred_username`` with the ``profile``
-        scope, ``email`` with the ``email`` scope (when the user has one)."""
-        now = int(time.time())
-        user = grant.user
-        claims: dict[str, Any] = {
-            "aud": app.client_id,
-            "iss": self.issuer(origin, grant.tenant_id.lower()),
-            "iat": now,
-            "nbf": now,
-            "exp": now + ID_TOKEN_LIFETIME,
-            "aio": b64url(uuid.uuid4().bytes),
-            "oid": user.object_id,
-            "rh": "0.AAAA" + b64url(uuid.uuid4().bytes),
-            "sub": _pairwise_subject(app.client_id.lower(), user.object_id),
-            "tid": grant.tenant_id.lower(),
-            "uti": b64url(uuid.uuid4().bytes),
-            "ver": "2.0",
-        }
-        if grant.nonce is not None:
-            claims["nonce"] = grant.nonce
-        if "profile" in grant.scopes:
-            claims["name"] = user.display_name
-            claims["preferred_username"] = user.user_principal_name
-        if "email" in grant.scopes and user.email:
-            claims["email"] = user.email
-        return self._sign(claims)
-
-    def _sign(self, claims: dict[str, Any]) -> str:
-        headers = {"typ": "JWT", "x5t": self._kid, "kid": self._kid}
-        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
-
-    def verify_access_token(self, token: str) -> dict[str, Any]:
-        """Claims of a valid simulator-issued Graph token, else TokenRejected with Graph's text."""
-        if not token:
-            raise TokenRejected("Access token is empty.")
-        try:
-            return jwt.decode(
-                token,
-                self._public_key,
-                algorithms=["RS256"],
-                audience=[*GRAPH_RESOURCES, GRAPH_APP_ID],
-                options={"require": ["exp", "nbf", "tid", "aud"]},
-            )
-        except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError) as exc:
-            raise TokenRejected("Access token has expired or is not yet valid.") from exc
-        except jwt.DecodeError as exc:
-            raise TokenRejected("CompactToken parsing failed with error code: 80049217") from exc
-        except jwt.PyJWTError as exc:
-            raise TokenRejected("Access token validation failure. Invalid audience.") from exc
-
 
 def _no_store_headers() -> dict[str, str]:
     return {
@@ -458,9 +326,3 @@ def _no_store_headers() -> dict[str, str]:
         "Pragma": "no-cache",
         "x-ms-request-id": str(uuid.uuid4()),
     }
-
-
-def _pairwise_subject(audience: str, object_id: str) -> str:
-    """``sub``: the user's id as one app sees it (pairwise, stable, not the object id)."""
-    digest = hashlib.sha256(f"{audience}|{object_id}".encode()).digest()
-    return b64url(digest[:32])
