@@ -96,6 +96,16 @@ class CredentialOut(Schema):
     created_at: dt.datetime
 
 
+class NewCredentialOut(CredentialOut):
+    """A credential entered by a rotation: ``pending`` while its connection check
+    (``verification_run_id``) signs in with it, ``current`` once in use (at once when nothing
+    could verify it), ``rejected`` if it did not pass."""
+
+    state: Literal["current", "pending", "retired", "rejected"]
+    verification_run_id: int | None
+    rejected_reason_code: str
+
+
 class ConnectionOut(Schema):
     id: int
     provider: str
@@ -164,6 +174,14 @@ class ConnectionUpdateIn(Schema):
     cloud: Annotated[Text, Field(max_length=30)] | None = None
     client_id: UUID | None = Field(None, description="A new application id for the current secret.")
     credential: CredentialIn | None = None
+
+
+class RotationOut(Schema):
+    """A rotation's answer (202 while the new credential waits for its check)."""
+
+    connection: ConnectionOut
+    new_credential: NewCredentialOut
+    message: str
 
 
 class RotateCredentialIn(Schema):

@@ -44,6 +44,17 @@ CATALOG: dict[str, dict[str, Badge]] = {
         "none": Badge("No expiry set", "neutral", "No expiry date is known for this credential."),
         "missing": Badge("No credential", "danger", "The connection has no current credential."),
     },
+    "credential_state": {
+        "current": Badge("In use", "success", "Runs sign in with this credential."),
+        "pending": Badge(
+            "Being verified",
+            "info",
+            "A connection check signs in with it; until it passes the credential before it "
+            "stays in use.",
+        ),
+        "retired": Badge("Retired", "neutral", "Replaced by a newer credential."),
+        "rejected": Badge("Not used", "warning", "Its check did not pass, or it was discarded."),
+    },
     "run_status": {
         "queued": Badge("Queued", "info", "Waiting for a worker."),
         "running": Badge("Running", "info", "A worker is processing this run."),

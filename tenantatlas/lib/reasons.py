@@ -79,6 +79,30 @@ _CATALOG: tuple[Reason, ...] = (
         affects_health=True,
     ),
     _r(
+        "rotation.superseded",
+        "Credential replaced before it was verified",
+        "A newer credential was entered while this one waited for its verifying check; "
+        "this one was never used.",
+        "Nothing to do: the newer credential is being verified instead.",
+        retryable=False,
+    ),
+    _r(
+        "rotation.withdrawn",
+        "New credential discarded",
+        "The new credential was discarded before its check verified it; it was never used.",
+        "Nothing to do: the credential in use stays in use. Rotate again to try another one.",
+        retryable=False,
+    ),
+    _r(
+        "rotation.check_failed",
+        "New credential not verified",
+        "The connection check with the new credential did not pass, so the credential in use "
+        "stays in use.",
+        "Open the verifying check to see why, correct the secret or certificate (or the app "
+        "registration), then rotate again.",
+        retryable=False,
+    ),
+    _r(
         "auth.invalid_client_secret",
         "Client secret rejected",
         "Microsoft Entra rejected the client secret (AADSTS7000215).",

@@ -8,9 +8,12 @@ it is.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tenantatlas.lib.errors import Refused
@@ -26,9 +29,11 @@ from tenantatlas.onboarding.services import (
     renew_onboarding_link,
     start_onboarding,
 )
+from tenantatlas.providers.credential_views import discard, rotation_panel, verify_pending
 from tenantatlas.providers.models import PartnerApp
 from tenantatlas.providers.permissions import manifest_snippet, needed_permissions
 from tenantatlas.providers.services.partner_apps import create_partner_app, update_partner_app
+from tenantatlas.providers.services.rotation import last_rotation_message
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW
 from tenantatlas.workspaces.requests import WorkspaceRequest
@@ -52,6 +57,7 @@ def partner_app_detail(request: WorkspaceRequest) -> HttpResponse:
         if partner_app
         else 0,
         "redirect_uri": redirect_uri(),
+        "rotation": _rotation_panel(request, partner_app) if partner_app else {},
         "graph_permissions": needed_permissions(),
         "manifest_snippet": manifest_snippet(),
     }
@@ -87,10 +93,43 @@ def partner_app_edit(request: WorkspaceRequest) -> HttpResponse:
         except Refused as exc:
             form.add_error(getattr(exc, "field", None), exc.message)
         else:
-            messages.success(request, "Partner app saved.")
+            rotated = partner_app is not None and form.credential_input() is not None
+            note = f" {last_rotation_message(partner_app)}" if rotated and partner_app else ""
+            messages.success(request, f"Partner app saved.{note}")
             return redirect("onboarding:partner_app", slug=request.workspace.slug)
     context = {"form": form, "partner_app": partner_app}
     return render(request, "onboarding/partner_app_form.html", context)
+
+
+def _rotation_panel(request: WorkspaceRequest, partner_app: PartnerApp) -> dict[str, Any]:
+    slug = request.workspace.slug
+    return rotation_panel(
+        partner_app,
+        verify_url=reverse("onboarding:partner_app_verify", args=[slug]),
+        discard_url=reverse("onboarding:partner_app_discard", args=[slug]),
+    )
+
+
+def _existing_partner_app(request: WorkspaceRequest) -> PartnerApp:
+    partner_app = _partner_app(request)
+    if partner_app is None:
+        raise Http404("This workspace has no partner app.")
+    return partner_app
+
+
+@workspace_view(PROVIDER_MANAGE)
+@require_POST
+def partner_app_verify(request: WorkspaceRequest) -> HttpResponse:
+    """Start the partner app's new credential's check by hand (services/rotation.py)."""
+    verify_pending(request, _existing_partner_app(request))
+    return redirect("onboarding:partner_app", slug=request.workspace.slug)
+
+
+@workspace_view(PROVIDER_MANAGE)
+@require_POST
+def partner_app_discard(request: WorkspaceRequest) -> HttpResponse:
+    discard(request, _existing_partner_app(request))
+    return redirect("onboarding:partner_app", slug=request.workspace.slug)
 
 
 @workspace_view(PROVIDER_VIEW)

@@ -60,6 +60,9 @@ class Trigger(models.TextChoices):
     API = "api", "API"
     SCHEDULE = "schedule", "Schedule"
     CLI = "cli", "Command line"
+    # Started by the product to finish what a person began earlier (a new credential's check
+    # once the run that kept its connection busy has ended).
+    FOLLOW_UP = "follow_up", "Follow-up"
 
 
 class InvalidTransition(ValueError):
@@ -329,6 +332,12 @@ class OperationRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def params(self) -> dict[str, str]:
+        """What the start asked of the handler beyond the operation (services.start_operation)."""
+        params = self.context.get("params")
+        return dict(params) if isinstance(params, dict) else {}
 
 
 class ScheduleQuerySet(WorkspaceScopedQuerySet):

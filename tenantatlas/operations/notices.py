@@ -58,4 +58,7 @@ def completion_notice(run: OperationRun) -> tuple[str, str]:
         body += f" Not read: {kinds}. Items of those kinds were kept as last observed."
     elif run.reason_code:
         body += f" {reason_words(run.reason_code)}: {get_reason(run.reason_code).message}"
+    note = run.context.get("note")
+    if note:  # what the run meant beyond its own result, said by the domain that asked for it
+        body += f" {note}"
     return f"{label} {status}", body

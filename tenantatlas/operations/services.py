@@ -147,6 +147,7 @@ class _Start:
     connection: RunTarget
     op: OperationType
     trigger: str
+    params: dict[str, str]
 
     def audit(self, action: str, run: OperationRun | None, **extra: str) -> None:
         record_event(
@@ -159,6 +160,7 @@ class _Start:
                 "connection_id": self.connection.pk,
                 "run_id": run.pk if run is not None else None,
                 "trigger": self.trigger,
+                **({"params": self.params} if self.params else {}),
                 **extra,
             },
         )
@@ -177,7 +179,11 @@ def _gate(start: _Start) -> StartResult:
     if not connection.is_enabled:
         raise ConnectionDisabled(connection)
     active = OperationRun.objects.filter(scope_key=scope_key).active().first()
-    if active is not None and active.operation_type != start.op.key:
+    # A start joins the active run only when it asks for the same thing: the same operation
+    # with the same parameters (a check verifying a new credential is not a plain check).
+    if active is not None and (
+        active.operation_type != start.op.key or active.params != start.params
+    ):
         raise ScopeBusy(active)
     if active is not None:
         start.audit("operation.deduplicated", active)
@@ -191,7 +197,10 @@ def _gate(start: _Start) -> StartResult:
         requested_by=user_or_none(start.actor),
         requested_by_label=actor_label(start.actor),
         enqueued_at=timezone.now(),
-        context={"connection_name": connection.display_name},
+        context={
+            "connection_name": connection.display_name,
+            **({"params": start.params} if start.params else {}),
+        },
     )
     start.audit("operation.started", run)
     transaction.on_commit(functools.partial(_send, run.pk))  # QueueUnavailable if refused
@@ -214,16 +223,22 @@ def start_operation(
     connection: RunTarget,
     operation_type: str,
     trigger: str = Trigger.UI,
+    params: dict[str, str] | None = None,
 ) -> StartResult:
     """Create or reuse the run for this scope. Raises PermissionDenied, ScopeBusy,
     ConnectionDisabled, QueueUnavailable (503: the transport refused the run, which was failed).
+
+    ``params`` tell the handler what exactly to do (kept in the run's context); a start only
+    joins an active run of the same operation with the same parameters, else the scope is busy.
 
     ``member`` is the actor's membership when the caller has it (a view); it is looked up
     otherwise. A SystemActor (a schedule) needs none.
     """
     op = get_operation(operation_type)
     _authorize(actor, member, connection.workspace, op)
-    start = _Start(actor=actor, connection=connection, op=op, trigger=trigger)
+    start = _Start(
+        actor=actor, connection=connection, op=op, trigger=trigger, params=dict(params or {})
+    )
     for attempt in range(1, GATE_ATTEMPTS + 1):
         try:
             return _gate(start)

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, FilteredRelation, FloatField, Q, QuerySet, Sum
+from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from tenantatlas.providers.models import (
     ConnectionStatus,
     Health,
     ProviderConnection,
+    current_credential_relations,
 )
 from tenantatlas.workspaces.models import Workspace
 
@@ -86,15 +87,7 @@ def workspace_figures(
     rows = (
         ProviderConnection.objects.live()
         .filter(workspace_id__in=workspace_ids)
-        .annotate(
-            live_credential=FilteredRelation(
-                "credentials", condition=Q(credentials__retired_at__isnull=True)
-            ),
-            partner_credential=FilteredRelation(
-                "partner_app__credentials",
-                condition=Q(partner_app__credentials__retired_at__isnull=True),
-            ),
-        )
+        .annotate(**current_credential_relations())
         .alias(
             credential_expires_at=Coalesce(
                 F("live_credential__expires_at"), F("partner_credential__expires_at")

@@ -27,7 +27,7 @@ from tenantatlas.overview.queries import (
     compliance_share,
     compliant_share_expression,
 )
-from tenantatlas.providers.models import ProviderConnection
+from tenantatlas.providers.models import ProviderConnection, current_credential_relations
 from tenantatlas.workspaces.models import Workspace
 
 TENANTS_PER_PAGE = 50
@@ -125,15 +125,8 @@ def tenant_page(
         .annotate(
             health_rank=_HEALTH_RANK,
             share=compliant_share_expression(),
-            # At most one current credential per connection (credential_one_current).
-            live_credential=FilteredRelation(
-                "credentials", condition=Q(credentials__retired_at__isnull=True)
-            ),
             # A partner app's connection signs in with the partner app's current credential.
-            partner_credential=FilteredRelation(
-                "partner_app__credentials",
-                condition=Q(partner_app__credentials__retired_at__isnull=True),
-            ),
+            **current_credential_relations(),
             sync_schedule=_schedule(SYNC),
             snapshot_schedule=_schedule(SNAPSHOT),
         )

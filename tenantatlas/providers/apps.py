@@ -18,10 +18,11 @@ class ProvidersConfig(AppConfig):
 
     def ready(self) -> None:
         from tenantatlas.alerts.ticks import register_scan
-        from tenantatlas.operations.events import operation_run_completed
+        from tenantatlas.operations.events import on_run_ended, operation_run_completed
         from tenantatlas.operations.registry import register_capability
         from tenantatlas.providers import alert_events, listeners, microsoft
         from tenantatlas.providers.checks import check_encryption_keys
+        from tenantatlas.providers.services import rotation
 
         checks.register(check_encryption_keys, "providers")
         for interface, handler in microsoft.CAPABILITIES:
@@ -29,4 +30,5 @@ class ProvidersConfig(AppConfig):
         operation_run_completed.connect(
             listeners.update_connection_health, dispatch_uid="run-health"
         )
+        on_run_ended(rotation.settle_verification)
         register_scan("credential-expiry", alert_events.scan_credential_expiry)

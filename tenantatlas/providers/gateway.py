@@ -22,7 +22,11 @@ from tenantatlas.lib.actors import SYSTEM
 from tenantatlas.lib.reasons import ProviderError
 from tenantatlas.lib.sanitize import Redactor
 from tenantatlas.providers.credentials import CredentialManager, KeyCoverage, key_coverage
-from tenantatlas.providers.models import ProviderConnection, ProviderCredential
+from tenantatlas.providers.models import (
+    CredentialQuerySet,
+    ProviderConnection,
+    ProviderCredential,
+)
 
 if TYPE_CHECKING:
     from tenantatlas.graph.client import GraphClient
@@ -82,19 +86,28 @@ class ProviderGateway:
     def current_credential(self) -> ProviderCredential:
         """The connection's own credential, or for a partner app's connection the partner app's
         (the same app id signs in to every consenting tenant, with this connection's tenant id)."""
-        if self.connection.partner_app_id is not None:
-            credential = ProviderCredential.objects.filter(
-                partner_app_id=self.connection.partner_app_id, retired_at__isnull=True
-            ).first()
-            if credential is None:
-                raise ProviderError(
-                    "credential.missing", "The partner app has no current credential."
-                )
-            return credential
-        credential = self.connection.credentials.filter(retired_at__isnull=True).first()
+        credential = self._credentials().current().first()
         if credential is None:
-            raise ProviderError("credential.missing", "The connection has no current credential.")
+            owner = "partner app" if self.connection.partner_app_id else "connection"
+            raise ProviderError("credential.missing", f"The {owner} has no current credential.")
         return credential
+
+    def pending_credential(self, credential_id: str) -> ProviderCredential:
+        """The new credential a verifying check signs in with (services/rotation.py): still
+        pending, and the connection's own or its partner app's."""
+        credential = self._credentials().pending().filter(pk=credential_id).first()
+        if credential is None:
+            raise ProviderError(
+                "rotation.superseded",
+                "The credential this check was to verify is no longer waiting for it.",
+            )
+        return credential
+
+    def _credentials(self) -> CredentialQuerySet:
+        """Every credential the connection may sign in with: its partner app's when it has one."""
+        if self.connection.partner_app_id is not None:
+            return ProviderCredential.objects.filter(partner_app_id=self.connection.partner_app_id)
+        return ProviderCredential.objects.filter(connection=self.connection)
 
     def token_provider(self, credential: ProviderCredential | None = None) -> TokenSource:
         """A fresh token provider (fresh MSAL application: no cached failures from earlier runs)

@@ -1,6 +1,7 @@
 """Reactions of the providers app to finished runs: a connection's health follows its checks.
 
-Connected to OperationRunCompleted in ProvidersConfig.ready().
+Connected to OperationRunCompleted in ProvidersConfig.ready(); the credential rotation's
+run-ended hook (services/rotation.settle_verification) is registered there too.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 from tenantatlas.lib.reasons import get_reason
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.providers.health_result import HealthResult
+from tenantatlas.providers.models import CredentialState
 from tenantatlas.providers.services.health import record_health
 
 
@@ -23,7 +25,17 @@ def health_of(run: OperationRun) -> HealthResult | None:
     return None
 
 
+def speaks_for_connection(run: OperationRun) -> bool:
+    """A check that verified a new credential tells the connection's health only if that
+    credential became current; one it rejected tested a credential nothing uses."""
+    if not run.params.get("credential_id"):
+        return True
+    return run.context.get("credential_verification") == CredentialState.CURRENT
+
+
 def update_connection_health(sender: Any, run: OperationRun, **kwargs: Any) -> None:
+    if not speaks_for_connection(run):
+        return
     found = health_of(run)
     if found is not None:
         record_health(connection=run.connection, result=found, run=run)

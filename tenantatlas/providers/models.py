@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Prefetch, Q
+from django.db.models import FilteredRelation, Prefetch, Q
 
 from tenantatlas.workspaces.models import Workspace, WorkspaceScopedQuerySet
 
@@ -31,6 +31,36 @@ class Health(models.TextChoices):
 class CredentialKind(models.TextChoices):
     CLIENT_SECRET = "client_secret", "Client secret"
     CERTIFICATE = "certificate", "Certificate"
+
+
+class CredentialState(models.TextChoices):
+    """Where a credential stands. A new one replacing a working one waits as ``pending`` until a
+    connection check signed in with it passes (rotation with overlap); the one before stays
+    ``current`` meanwhile, and stays so if the check fails (the new one is then ``rejected``)."""
+
+    CURRENT = "current", "In use"
+    PENDING = "pending", "Being verified"
+    RETIRED = "retired", "Retired"
+    REJECTED = "rejected", "Not used"
+
+
+# The credential a connection or partner app signs in with (for joins and filters).
+CURRENT_CREDENTIAL = Q(state=CredentialState.CURRENT)
+
+
+def current_credential_relations() -> dict[str, FilteredRelation]:
+    """Joins of a connection's current credential for ``annotate()``: its own
+    (``live_credential``) and its partner app's (``partner_credential``); at most one row each
+    (``credential_one_current``, ``credential_one_current_of_partner_app``)."""
+    return {
+        "live_credential": FilteredRelation(
+            "credentials", condition=Q(credentials__state=CredentialState.CURRENT)
+        ),
+        "partner_credential": FilteredRelation(
+            "partner_app__credentials",
+            condition=Q(partner_app__credentials__state=CredentialState.CURRENT),
+        ),
+    }
 
 
 class ConnectionQuerySet(WorkspaceScopedQuerySet):
@@ -87,7 +117,7 @@ class PartnerApp(models.Model):
         )
         if fetched is not None:
             return fetched[0] if fetched else None
-        return self.credentials.filter(retired_at__isnull=True).first()
+        return self.credentials.current().first()
 
 
 class ProviderConnection(models.Model):
@@ -164,12 +194,15 @@ class ProviderConnection(models.Model):
         )
         if fetched is not None:
             return fetched[0] if fetched else None
-        return self.credentials.filter(retired_at__isnull=True).first()
+        return self.credentials.current().first()
 
 
 class CredentialQuerySet(models.QuerySet):
     def current(self) -> CredentialQuerySet:
-        return self.filter(retired_at__isnull=True)
+        return self.filter(CURRENT_CREDENTIAL)
+
+    def pending(self) -> CredentialQuerySet:
+        return self.filter(state=CredentialState.PENDING)
 
 
 class ProviderCredential(models.Model):
@@ -200,6 +233,22 @@ class ProviderCredential(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(
+        max_length=20, choices=CredentialState.choices, default=CredentialState.CURRENT
+    )
+    # A pending credential's verifying check, and how it ended: "verified" when it passed (the
+    # credential then became current), otherwise the reason it was not used.
+    verification_run = models.ForeignKey(
+        "operations.OperationRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    rejected_reason_code = models.CharField(max_length=60, blank=True)
+    rejected_message = models.CharField(max_length=500, blank=True)
+    # When it stopped being current (retired) or was set aside unused (rejected).
     retired_at = models.DateTimeField(null=True, blank=True)
 
     objects = CredentialQuerySet.as_manager()
@@ -209,16 +258,26 @@ class ProviderCredential(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["connection"],
-                condition=Q(retired_at__isnull=True),
+                condition=Q(state=CredentialState.CURRENT),
                 name="credential_one_current",
+            ),
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(state=CredentialState.PENDING),
+                name="credential_one_pending",
             ),
             models.UniqueConstraint(
                 fields=["connection", "version"], name="credential_unique_version"
             ),
             models.UniqueConstraint(
                 fields=["partner_app"],
-                condition=Q(retired_at__isnull=True),
+                condition=Q(state=CredentialState.CURRENT),
                 name="credential_one_current_of_partner_app",
+            ),
+            models.UniqueConstraint(
+                fields=["partner_app"],
+                condition=Q(state=CredentialState.PENDING),
+                name="credential_one_pending_of_partner_app",
             ),
             models.UniqueConstraint(
                 fields=["partner_app", "version"], name="credential_unique_partner_app_version"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenantatlas.providers import views
+from tenantatlas.providers import credential_views, views
 
 app_name = "providers"
 
@@ -11,7 +11,9 @@ urlpatterns = [
     path("<int:pk>/", views.connection_detail, name="detail"),
     path("<int:pk>/actions/", views.connection_actions, name="actions"),
     path("<int:pk>/edit/", views.connection_edit, name="edit"),
-    path("<int:pk>/rotate/", views.credential_rotate, name="rotate"),
+    path("<int:pk>/rotate/", credential_views.credential_rotate, name="rotate"),
+    path("<int:pk>/rotate/verify/", credential_views.credential_verify, name="rotate_verify"),
+    path("<int:pk>/rotate/discard/", credential_views.credential_discard, name="rotate_discard"),
     path("<int:pk>/default/", views.connection_set_default, name="set_default"),
     path("<int:pk>/status/", views.connection_status, name="status"),
     path("<int:pk>/delete/", views.connection_delete, name="delete"),

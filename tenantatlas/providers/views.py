@@ -23,11 +23,11 @@ from tenantatlas.operations.models import OperationRun, Trigger
 from tenantatlas.operations.registry import OPERATION_ACTIONS, OPERATIONS, UnknownOperation
 from tenantatlas.operations.schedules import INTERVAL_CHOICES, set_schedule
 from tenantatlas.operations.services import ScopeBusy, start_operation
+from tenantatlas.providers.credential_views import rotation_panel
 from tenantatlas.providers.filters import FILTER_NAMES, ConnectionFilterForm
 from tenantatlas.providers.forms import (
     ChooseDefaultForm,
     ConnectionForm,
-    RotateCredentialForm,
     ScheduleForm,
 )
 from tenantatlas.providers.models import ConnectionQuerySet, ConnectionStatus, ProviderConnection
@@ -38,7 +38,6 @@ from tenantatlas.providers.services.connections import (
     set_connection_status,
     update_connection,
 )
-from tenantatlas.providers.services.credentials import rotate_credential
 from tenantatlas.providers.services.defaults import set_default_connection
 from tenantatlas.workspaces.access import get_object_for_member, workspace_view
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_RUN, PROVIDER_VIEW
@@ -112,6 +111,7 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     schedules = {s.operation_type: s for s in connection.schedules.all()}
     context.update(
         credential_history=connection.credentials.all()[:10],
+        rotation=_rotation_panel(request, connection),
         inventory_counts=connection.inventory_items.values("kind")
         .annotate(
             present=Count("id", filter=Q(removed_at__isnull=True)),
@@ -124,6 +124,22 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
         interval_choices=INTERVAL_CHOICES,
     )
     return render_polling(request, "providers/detail.html", context, active=active)
+
+
+def _rotation_panel(request: WorkspaceRequest, connection: ProviderConnection) -> dict[str, Any]:
+    """The new credential's panel: the connection's own, or its partner app's."""
+    slug = request.workspace.slug
+    if connection.partner_app is not None:
+        return rotation_panel(
+            connection.partner_app,
+            verify_url=reverse("onboarding:partner_app_verify", args=[slug]),
+            discard_url=reverse("onboarding:partner_app_discard", args=[slug]),
+        )
+    return rotation_panel(
+        connection,
+        verify_url=reverse("providers:rotate_verify", args=[slug, connection.pk]),
+        discard_url=reverse("providers:rotate_discard", args=[slug, connection.pk]),
+    )
 
 
 @workspace_view(PROVIDER_VIEW)
@@ -190,27 +206,6 @@ def connection_edit(request: WorkspaceRequest, pk: int) -> HttpResponse:
             messages.success(request, "Connection saved.")
             return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
     return render(request, "providers/form.html", {"form": form, "connection": connection})
-
-
-@workspace_view(PROVIDER_MANAGE)
-def credential_rotate(request: WorkspaceRequest, pk: int) -> HttpResponse:
-    connection = _get_connection(request, pk)
-    form = RotateCredentialForm(
-        request.POST if request.method == "POST" else None,
-        request.FILES or None,
-        connection=connection,
-    )
-    if request.method == "POST" and form.is_valid():
-        credential = form.credential_input()
-        assert credential is not None
-        try:
-            rotate_credential(actor=request.user, connection=connection, credential=credential)
-        except Refused as exc:  # a partner app's connection: its credential is the app's
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "Credential rotated. Run a connection check to verify it.")
-            return redirect("providers:detail", slug=connection.workspace.slug, pk=connection.pk)
-    return render(request, "providers/rotate.html", {"form": form, "connection": connection})
 
 
 @workspace_view(PROVIDER_MANAGE)

@@ -1,4 +1,5 @@
-"""Provider connections: list, read, create, update, delete, default, enable/disable, rotate."""
+"""Provider connections: list, read, create, update, delete, default, enable/disable, rotate
+(with overlap: verify or discard the new credential)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from tenantatlas.api.schemas import (
     ConnectionUpdateIn,
     CredentialIn,
     RotateCredentialIn,
+    RotationOut,
     SecretCredentialIn,
 )
 from tenantatlas.graph.clouds import cloud_choices
 from tenantatlas.lib.errors import InvalidInput
+from tenantatlas.operations.models import Trigger
 from tenantatlas.providers.credential_input import (
     CertificateExpired,
     CredentialInput,
@@ -29,8 +32,13 @@ from tenantatlas.providers.credential_input import (
     certificate_input,
     secret_input,
 )
-from tenantatlas.providers.models import ConnectionQuerySet, ProviderConnection
-from tenantatlas.providers.services import connections, credentials, defaults
+from tenantatlas.providers.models import (
+    ConnectionQuerySet,
+    CredentialState,
+    ProviderConnection,
+    ProviderCredential,
+)
+from tenantatlas.providers.services import connections, credentials, defaults, rotation
 from tenantatlas.workspaces.access import get_object_for_member
 from tenantatlas.workspaces.capabilities import PROVIDER_MANAGE, PROVIDER_VIEW
 from tenantatlas.workspaces.models import Membership
@@ -248,16 +256,60 @@ def disable_connection(
 
 @router.post(
     "/connections/{connection_id}/credential",
-    response={200: ConnectionOut, **CHANGE_ERRORS},
+    response={200: RotationOut, 202: RotationOut, **CHANGE_ERRORS},
     operation_id="rotate_credential",
 )
 def rotate_credential(
     request: HttpRequest, payload: RotateCredentialIn, connection_id: int = ConnectionId
 ) -> Any:
-    """Replace the current credential; the old one is kept as retired history."""
+    """Add a new credential beside the current one; a connection check signs in with it and
+    only when it passes is the current one retired (202, `new_credential.state` "pending";
+    follow `verification_run_id`). A disabled connection has nothing to verify it with: the
+    credential replaces the current one at once (200)."""
     me = principal(request, PROVIDER_MANAGE)
     connection = _get(me.member, connection_id)
-    credentials.rotate_credential(
-        actor=me.user, connection=connection, credential=credential_input(payload.credential)
+    proposal = rotation.rotate_credential(
+        actor=me.user,
+        connection=connection,
+        credential=credential_input(payload.credential),
+        trigger=Trigger.API,
     )
-    return _fresh(connection)
+    return _rotation_answer(connection, proposal.credential, proposal.message)
+
+
+def _rotation_answer(
+    connection: ProviderConnection, credential: ProviderCredential, message: str
+) -> Any:
+    credential.refresh_from_db()
+    code = 202 if credential.state == CredentialState.PENDING else 200
+    body = {"connection": _fresh(connection), "new_credential": credential, "message": message}
+    return Status(code, body)
+
+
+@router.post(
+    "/connections/{connection_id}/credential/verify",
+    response={200: RotationOut, 202: RotationOut, **CHANGE_ERRORS},
+    operation_id="verify_new_credential",
+)
+def verify_new_credential(request: HttpRequest, connection_id: int = ConnectionId) -> Any:
+    """Start the check of the new credential waiting beside the current one (409 when there is
+    none, or its check is already queued or running)."""
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    credentials.refuse_partner_connection(connection)
+    proposal = rotation.verify_now(connection, actor=me.user, trigger=Trigger.API)
+    return _rotation_answer(connection, proposal.credential, proposal.message)
+
+
+@router.delete(
+    "/connections/{connection_id}/credential/pending",
+    response={200: RotationOut, **CHANGE_ERRORS},
+    operation_id="discard_new_credential",
+)
+def discard_new_credential(request: HttpRequest, connection_id: int = ConnectionId) -> Any:
+    """Set the new credential aside unused; the current one stays in use (409 without one)."""
+    me = principal(request, PROVIDER_MANAGE)
+    connection = _get(me.member, connection_id)
+    credentials.refuse_partner_connection(connection)
+    discarded = rotation.discard_pending(connection, actor=me.user)
+    return _rotation_answer(connection, discarded, "New credential discarded.")

@@ -58,6 +58,7 @@ class Endpoint:
         """The OpenAPI path this row stands for."""
         name = {
             "connection": "connection_id",
+            "rotating_connection": "connection_id",
             "run": "run_id",
             "notification": "notification_id",
             "alert_rule": "rule_id",
@@ -88,6 +89,19 @@ def _connection(workspace: Workspace, user: Any) -> int:
     return int(
         make_connection(workspace, owner, name="Branch", entra_tenant_id=str(uuid.uuid4())).pk
     )
+
+
+def _rotating_connection(workspace: Workspace, user: Any) -> int:
+    """A connection with a new secret waiting beside its current one, no check started yet
+    (as while another operation kept it busy)."""
+    from tenantatlas.providers.credential_input import SecretInput
+    from tenantatlas.providers.models import ProviderConnection
+    from tenantatlas.providers.services.credentials import add_credential
+
+    connection = ProviderConnection.objects.get(pk=_connection(workspace, user))
+    secret = SecretInput(client_id=CLIENT_ID, client_secret=KNOWN_SECRET + "-next")
+    add_credential(connection, secret, actor=SYSTEM, version=2, pending=True)
+    return int(connection.pk)
 
 
 def _queued_run(workspace: Workspace, user: Any) -> int:
@@ -153,6 +167,7 @@ def _onboarding(workspace: Workspace, user: Any) -> int:
 
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "connection": _connection,
+    "rotating_connection": _rotating_connection,
     "run": _queued_run,
     "notification": _notification,
     "alert_rule": _alert_rule,
@@ -194,6 +209,17 @@ ENDPOINTS: list[Endpoint] = [
         PROVIDER_MANAGE,
         obj="connection",
         body={"credential": SECRET_CREDENTIAL},
+        ok=202,  # the new secret waits for its verifying check
+    ),
+    Endpoint(
+        "POST",
+        "/connections/{id}/credential/verify",
+        PROVIDER_MANAGE,
+        obj="rotating_connection",
+        ok=202,
+    ),
+    Endpoint(
+        "DELETE", "/connections/{id}/credential/pending", PROVIDER_MANAGE, obj="rotating_connection"
     ),
     # operations and runs
     Endpoint(

@@ -41,6 +41,10 @@ SPEC_CODES = {
     "run.cancelled",
     "queue.unavailable",  # a start whose enqueue failed (503; the run is failed, the scope free)
     "internal.error",
+    # Rotation with overlap: why a new credential was not used (providers/services/rotation.py).
+    "rotation.superseded",
+    "rotation.withdrawn",
+    "rotation.check_failed",
 }
 
 

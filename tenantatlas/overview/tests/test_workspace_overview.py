@@ -292,7 +292,9 @@ def test_a_tenant_shows_its_current_credentials_expiry_or_that_it_has_none(estat
     from tenantatlas.providers.models import ProviderCredential
 
     bravo, charlie = estate["Bravo"], estate["Charlie"]
-    ProviderCredential.objects.filter(connection=bravo).update(retired_at=timezone.now())
+    ProviderCredential.objects.filter(connection=bravo).update(
+        state="retired", retired_at=timezone.now()
+    )
 
     html = client_for(vera).get(overview_url(acme)).content.decode()
 

@@ -148,7 +148,11 @@ def _credential(credential: ProviderCredential, found: HealthResult) -> HealthRe
 
 
 def _examine(ctx: RunContext, gateway: ProviderGateway) -> HealthResult:
-    credential = gateway.current_credential()
+    # A check that verifies a new credential signs in with it (services/rotation.py).
+    verifying = ctx.run.params.get("credential_id")
+    credential = (
+        gateway.pending_credential(verifying) if verifying else gateway.current_credential()
+    )
     tokens = gateway.token_provider(credential)
     token = tokens.get_token()
     ctx.check_stop()

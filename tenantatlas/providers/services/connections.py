@@ -14,18 +14,16 @@ from tenantatlas.operations.models import OperationRun
 from tenantatlas.providers.credential_input import CredentialInput
 from tenantatlas.providers.models import (
     ConnectionStatus,
+    CredentialState,
     PartnerApp,
     ProviderConnection,
     ProviderCredential,
 )
-from tenantatlas.providers.services.credentials import (
-    add_credential,
-    refuse_partner_connection,
-    rotate,
-)
+from tenantatlas.providers.services.credentials import add_credential, refuse_partner_connection
 from tenantatlas.providers.services.defaults import hand_over_default, take_default_if_vacant
 from tenantatlas.providers.services.health import reset_health
 from tenantatlas.providers.services.locks import lock_workspace
+from tenantatlas.providers.services.rotation import rotate
 from tenantatlas.workspaces.models import Workspace
 
 
@@ -212,8 +210,13 @@ def delete_connection(
     connection.deleted_at = timezone.now()
     connection.is_default = False
     connection.save(update_fields=["deleted_at", "is_default", "updated_at"])
-    ProviderCredential.objects.filter(connection=connection, retired_at__isnull=True).update(
-        retired_at=connection.deleted_at
+    ProviderCredential.objects.filter(connection=connection).current().update(
+        state=CredentialState.RETIRED, retired_at=connection.deleted_at
+    )
+    ProviderCredential.objects.filter(connection=connection).pending().update(
+        state=CredentialState.REJECTED,
+        retired_at=connection.deleted_at,
+        rejected_reason_code="rotation.withdrawn",
     )
     record_event(
         workspace=connection.workspace,

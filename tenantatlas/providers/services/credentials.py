@@ -20,12 +20,11 @@ from tenantatlas.providers.credential_input import CredentialInput, SecretInput
 from tenantatlas.providers.credentials import CredentialManager
 from tenantatlas.providers.models import (
     CredentialKind,
+    CredentialState,
     PartnerApp,
     ProviderConnection,
     ProviderCredential,
 )
-from tenantatlas.providers.services.health import reset_health
-from tenantatlas.providers.services.locks import lock_workspace
 from tenantatlas.workspaces.models import Workspace
 
 
@@ -63,10 +62,12 @@ def add_credential(
     *,
     actor: Actor,
     version: int,
+    pending: bool = False,
 ) -> ProviderCredential:
     """Seal `credential` as version `version` of its owner, a connection or the partner app
-    (inside the caller's transaction)."""
+    (inside the caller's transaction): current, or pending its verifying check."""
     row = _sealed_row(credential, CredentialManager())
+    row.state = CredentialState.PENDING if pending else CredentialState.CURRENT
     if isinstance(owner, PartnerApp):
         row.partner_app = owner
     else:
@@ -86,10 +87,11 @@ def replace_credential(
         history = ProviderCredential.objects.filter(partner_app=owner)
     else:
         history = ProviderCredential.objects.filter(connection=owner)
-    previous = history.filter(retired_at__isnull=True).first()
+    previous = history.current().first()
     if previous is not None:
+        previous.state = CredentialState.RETIRED
         previous.retired_at = timezone.now()
-        previous.save(update_fields=["retired_at"])
+        previous.save(update_fields=["state", "retired_at"])
     last = history.aggregate(v=Max("version"))["v"] or 0
     row = add_credential(owner, credential, actor=actor, version=last + 1)
     owner.fetched_current_credentials = [row]
@@ -104,35 +106,6 @@ def refuse_partner_connection(connection: ProviderConnection) -> None:
             "on the partner app page, once for all its connections.",
             code="partner_app_credential",
         )
-
-
-def rotate(
-    connection: ProviderConnection, credential: CredentialInput, *, actor: Actor
-) -> ProviderCredential:
-    """Retire the current credential and add `credential` as the next version (caller locks)."""
-    refuse_partner_connection(connection)
-    previous, row = replace_credential(connection, credential, actor=actor)
-    reset_health(connection)
-    connection.save()
-    record_event(
-        workspace=connection.workspace,
-        actor=actor,
-        action="credential.rotated",
-        target=connection,
-        metadata={
-            "previous": previous.describe() if previous else None,
-            "current": row.describe(),
-        },
-    )
-    return row
-
-
-@transaction.atomic
-def rotate_credential(
-    *, actor: Actor, connection: ProviderConnection, credential: CredentialInput
-) -> ProviderCredential:
-    lock_workspace(connection.workspace)
-    return rotate(connection, credential, actor=actor)
 
 
 def rotate_encryption_keys(*, actor: Actor, batch_size: int = 200) -> dict[str, int]:

@@ -16,13 +16,15 @@ from tenantatlas.providers.credential_input import (
     SecretInput,
 )
 from tenantatlas.providers.models import (
+    CredentialState,
     Health,
     PartnerApp,
     ProviderConnection,
     ProviderCredential,
 )
-from tenantatlas.providers.services.credentials import add_credential, replace_credential
+from tenantatlas.providers.services.credentials import add_credential
 from tenantatlas.providers.services.locks import lock_workspace
+from tenantatlas.providers.services.rotation import rotate
 from tenantatlas.workspaces.models import Workspace
 
 
@@ -85,7 +87,8 @@ def update_partner_app(
     credential: CredentialInput | None = None,
 ) -> PartnerApp:
     """Edit the app; a new secret or certificate (if given) rotates the credential once for all
-    its connections. The cloud cannot change while connections use the app."""
+    its connections, with overlap (services/rotation.py). The cloud cannot change while
+    connections use the app."""
     lock_workspace(partner_app.workspace)
     partner_app = PartnerApp.objects.get(pk=partner_app.pk)
     if cloud != partner_app.cloud and partner_app.connections.filter(deleted_at=None).exists():
@@ -105,10 +108,11 @@ def update_partner_app(
             setattr(partner_app, field, value)
     partner_app.save()
     if "client_id" in changes and credential is None:
-        ProviderCredential.objects.filter(partner_app=partner_app, retired_at=None).update(
-            client_id=client_id
-        )
-    if "client_id" in changes or credential is not None:
+        ProviderCredential.objects.filter(
+            partner_app=partner_app,
+            state__in=[CredentialState.CURRENT, CredentialState.PENDING],
+        ).update(client_id=client_id)
+    if "client_id" in changes:
         _forget_health(partner_app)
     if changes:
         record_event(
@@ -119,22 +123,6 @@ def update_partner_app(
             metadata={"changes": changes},
         )
     if credential is not None:
-        _rotate(partner_app, credential, actor=actor)
+        # Once for all its connections, verified by a check on one of them first.
+        rotate(partner_app, _with_client_id(credential, str(partner_app.client_id)), actor=actor)
     return partner_app
-
-
-def _rotate(partner_app: PartnerApp, credential: CredentialInput, *, actor: Actor) -> None:
-    previous, row = replace_credential(
-        partner_app, _with_client_id(credential, str(partner_app.client_id)), actor=actor
-    )
-    record_event(
-        workspace=partner_app.workspace,
-        actor=actor,
-        action="credential.rotated",
-        target=partner_app,
-        metadata={
-            "previous": previous.describe() if previous else None,
-            "current": row.describe(),
-            "connections": partner_app.connections.filter(deleted_at=None).count(),
-        },
-    )

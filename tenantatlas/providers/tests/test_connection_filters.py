@@ -94,7 +94,9 @@ def test_it_filters_by_the_current_credential_only(acme: Any, alice: Any, vera: 
     """A retired credential that expired does not make the connection "expired"."""
     connection = _connection(acme, alice, "Rotated")
     ProviderCredential.objects.filter(connection=connection).update(
-        expires_at=timezone.now() - dt.timedelta(days=5), retired_at=timezone.now()
+        expires_at=timezone.now() - dt.timedelta(days=5),
+        state="retired",
+        retired_at=timezone.now(),
     )
     ProviderCredential.objects.create(
         connection=connection,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from tenantatlas.audit.models import AuditEvent
 from tenantatlas.lib.errors import Refused
@@ -23,8 +24,8 @@ from tenantatlas.providers.services.connections import (
     set_connection_status,
     update_connection,
 )
-from tenantatlas.providers.services.credentials import rotate_credential
 from tenantatlas.providers.services.defaults import set_default_connection
+from tenantatlas.providers.services.rotation import rotate_credential
 from tenantatlas.providers.tests.helpers import (
     CLIENT_ID,
     TENANT_A,
@@ -47,7 +48,7 @@ def northwind(alice: Any, acme: Any, fabrikam: ProviderConnection) -> ProviderCo
 
 
 def current(connection: ProviderConnection) -> ProviderCredential:
-    return ProviderCredential.objects.get(connection=connection, retired_at__isnull=True)
+    return ProviderCredential.objects.current().get(connection=connection)
 
 
 # -- create and the default ----------------------------------------------------------------------
@@ -229,9 +230,7 @@ def test_it_deletes_the_default_when_a_new_default_is_named(
         .values_list("display_name", flat=True)
     ) == ["Fabrikam", "Northwind"]
     assert actions()[-2:] == ["connection.default_set", "connection.deleted"]
-    assert not ProviderCredential.objects.filter(
-        connection=contoso, retired_at__isnull=True
-    ).exists()
+    assert not ProviderCredential.objects.current().filter(connection=contoso).exists()
 
 
 def test_it_deletes_a_connection_that_is_not_the_default_without_asking(
@@ -361,26 +360,30 @@ def test_it_writes_no_event_for_an_edit_that_changes_nothing(
     assert counts() == before
 
 
-def test_it_rotates_the_credential_when_edit_gets_a_new_secret(
+def test_it_adds_the_new_secret_beside_the_old_when_edit_gets_one(
     alice: Any, acme: Any, contoso: Any
 ) -> None:
+    """Rotation with overlap (test_rotation_overlap.py): the old secret stays current until the
+    new one's check passes."""
     old = current(contoso)
 
     client_for(alice).post(
         url("edit", acme, contoso), secret_form(client_secret="a-brand-new-secret-value")
     )
 
-    old.refresh_from_db()
-    new = current(contoso)
-    assert old.retired_at is not None
+    assert current(contoso) == old
+    new = ProviderCredential.objects.pending().get(connection=contoso)
     assert new.version == old.version + 1 == 2
     assert new.ciphertext != old.ciphertext
-    [event] = AuditEvent.objects.filter(action="credential.rotated")
-    assert event.metadata["previous"]["version"] == 1
-    assert event.metadata["current"]["version"] == 2
+    assert new.verification_run is not None
+    assert new.verification_run.params == {"credential_id": str(new.pk)}
+    [event] = AuditEvent.objects.filter(action="credential.added")
+    assert event.metadata["current"]["version"] == 1
+    assert event.metadata["credential"]["version"] == 2
+    assert event.metadata["verification_run_id"] == new.verification_run.pk
 
 
-def test_it_rotates_on_the_rotate_page_and_resets_health(
+def test_it_proposes_on_the_rotate_page_and_keeps_the_health_of_the_one_in_use(
     alice: Any, acme: Any, contoso: Any
 ) -> None:
     ProviderConnection.objects.filter(pk=contoso.pk).update(
@@ -402,29 +405,49 @@ def test_it_rotates_on_the_rotate_page_and_resets_health(
     versions = list(
         ProviderCredential.objects.filter(connection=contoso)
         .order_by("version")
-        .values_list("version", "retired_at")
+        .values_list("version", "state", "rejected_reason_code")
     )
-    assert [v for v, _ in versions] == [1, 2, 3]
-    assert [retired is None for _, retired in versions] == [False, False, True]
-    assert fresh(contoso).health == Health.UNKNOWN
-    assert fresh(contoso).health_reason_code == ""
-    assert actions().count("credential.rotated") == 2
+    assert versions == [
+        (1, "current", ""),
+        (2, "rejected", "rotation.superseded"),  # the second post replaced it unverified
+        (3, "pending", ""),
+    ]
+    # Nothing changed what the connection signs in with yet: its last check still stands.
+    assert fresh(contoso).health == Health.UNHEALTHY
+    assert fresh(contoso).health_reason_code == "auth.invalid_client_secret"
+    assert actions().count("credential.added") == 2
+    assert actions().count("credential.rejected") == 1
+    assert actions().count("credential.rotated") == 0
 
 
 def test_it_shows_the_retired_credentials_on_the_detail_page(
     alice: Any, acme: Any, contoso: Any
 ) -> None:
-    rotate_credential(
+    proposal = rotate_credential(
         actor=alice,
         connection=contoso,
         credential=SecretInput(client_id=CLIENT_ID, client_secret="rotated-value"),
     )
+    assert proposal.run is not None
+    waiting = client_for(alice).get(url("detail", acme, contoso)).content.decode()
+    # Its check passes (the lifecycle's own end, as a worker's would be).
+    now = timezone.now()
+    assert OperationRun.objects.claim(proposal.run.pk, now=now)
+    assert OperationRun.objects.finish(
+        proposal.run.pk,
+        status=RunStatus.SUCCEEDED,
+        summary_counts={},
+        context=proposal.run.context,
+    )
 
     html = client_for(alice).get(url("detail", acme, contoso)).content.decode()
 
+    assert 'id="credential-pending"' in waiting
+    assert f"#{proposal.run.pk}</a>" in waiting
+    assert 'id="credential-pending"' not in html
     assert "<summary>History</summary>" in html
-    assert re.search(r"<li>v1 · Client secret · [^<]* · retired \d{4}-\d\d-\d\d</li>", html)
-    assert "<li>v2 · Client secret · " in html
+    assert re.search(r"<li>v1 · Client secret · [^<]* · <span [^>]*>Retired</span> <small>", html)
+    assert re.search(r"<li>v2 · Client secret · [^<]* · <span [^>]*>In use</span>", html)
 
 
 def test_it_moves_the_client_id_without_touching_the_secret(
@@ -469,7 +492,8 @@ def test_it_writes_every_audit_event_of_a_connections_life(
         "connection.created",
         "connection.created",
         "connection.updated",
-        "credential.rotated",
+        "operation.started",  # the check that verifies the new secret
+        "credential.added",
         "connection.default_set",
         "connection.disabled",
         "connection.enabled",

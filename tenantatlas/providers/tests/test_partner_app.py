@@ -16,8 +16,9 @@ from tenantatlas.providers.credentials import CredentialManager
 from tenantatlas.providers.gateway import ProviderGateway
 from tenantatlas.providers.models import Health, ProviderConnection, ProviderCredential
 from tenantatlas.providers.services.connections import update_connection
-from tenantatlas.providers.services.credentials import rotate_credential, rotate_encryption_keys
+from tenantatlas.providers.services.credentials import rotate_encryption_keys
 from tenantatlas.providers.services.partner_apps import update_partner_app
+from tenantatlas.providers.services.rotation import rotate_credential
 from tenantatlas.providers.tests.helpers import TENANT_A, TENANT_B
 from tenantatlas.providers.tests.partner_apps import (
     PARTNER_CLIENT_ID,
@@ -86,9 +87,12 @@ def test_its_connections_sign_in_with_its_credential_and_their_own_tenant(
 
 
 def test_it_rotates_once_for_every_connection(alice: Any, acme: Any) -> None:
+    """One new secret for all: sealed under the app's client id, beside the old one until a
+    check on one connection passes (test_rotation_overlap.py runs that check)."""
     partner_app = make_partner_app(acme, alice)
     connections = [make_partner_connection(partner_app, alice, t) for t in (TENANT_A, TENANT_B)]
     ProviderConnection.objects.update(health=Health.HEALTHY)
+    old = partner_app.current_credential
 
     update_partner_app(
         actor=alice,
@@ -99,17 +103,36 @@ def test_it_rotates_once_for_every_connection(alice: Any, acme: Any) -> None:
         credential=SecretInput(client_id="ignored", client_secret=NEW_SECRET),
     )
 
-    current = ProviderCredential.objects.get(partner_app=partner_app, retired_at=None)
-    assert current.version == 2
-    assert str(current.client_id) == PARTNER_CLIENT_ID
-    assert _plaintext(current) == NEW_SECRET
+    new = ProviderCredential.objects.pending().get(partner_app=partner_app)
+    assert new.version == 2
+    assert str(new.client_id) == PARTNER_CLIENT_ID
+    assert _plaintext(new) == NEW_SECRET
+    assert new.verification_run is not None
+    assert new.verification_run.connection_id in {c.pk for c in connections}
     for connection in connections:
-        assert ProviderGateway(connection, redactor=Redactor()).current_credential() == current
+        assert ProviderGateway(connection, redactor=Redactor()).current_credential() == old
         connection.refresh_from_db()
-        assert connection.health == Health.UNKNOWN  # the last check tested the old secret
-    event = AuditEvent.objects.get(action="credential.rotated")
+        assert connection.health == Health.HEALTHY  # nothing it signs in with has changed
+    event = AuditEvent.objects.get(action="credential.added")
     assert event.target_type == "partnerapp"
-    assert event.metadata["connections"] == 2
+
+
+def test_without_an_enabled_connection_it_rotates_at_once(alice: Any, acme: Any) -> None:
+    partner_app = make_partner_app(acme, alice)
+
+    update_partner_app(
+        actor=alice,
+        partner_app=partner_app,
+        display_name=partner_app.display_name,
+        client_id=PARTNER_CLIENT_ID,
+        cloud="global",
+        credential=SecretInput(client_id="ignored", client_secret=NEW_SECRET),
+    )
+
+    current = ProviderCredential.objects.current().get(partner_app=partner_app)
+    assert (current.version, _plaintext(current)) == (2, NEW_SECRET)
+    event = AuditEvent.objects.get(action="credential.rotated")
+    assert (event.target_type, event.metadata["verified"]) == ("partnerapp", False)
 
 
 def test_a_new_client_id_alone_keeps_the_secret(alice: Any, acme: Any) -> None:
@@ -123,7 +146,7 @@ def test_a_new_client_id_alone_keeps_the_secret(alice: Any, acme: Any) -> None:
         cloud="global",
     )
 
-    current = ProviderCredential.objects.get(partner_app=partner_app, retired_at=None)
+    current = ProviderCredential.objects.current().get(partner_app=partner_app)
     assert str(current.client_id) == OTHER_CLIENT_ID
     assert current.version == 1
     changes = AuditEvent.objects.get(action="partner_app.updated").metadata["changes"]

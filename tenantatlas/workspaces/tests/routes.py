@@ -74,6 +74,26 @@ def _connection(workspace: Workspace, user: Any) -> int:
     return make_connection(workspace, actor, name="Branch", entra_tenant_id=str(uuid.uuid4())).pk
 
 
+def _with_new_secret(owner: Any) -> None:
+    """A new secret waiting beside the current one, its check not started (a busy connection)."""
+    from tenantatlas.providers.credential_input import SecretInput
+    from tenantatlas.providers.services.credentials import add_credential
+    from tenantatlas.providers.services.rotation import history_of
+
+    history = history_of(owner)
+    if not history.pending().exists():
+        current = history.current().get()
+        secret = SecretInput(client_id=str(current.client_id), client_secret=f"next-{uuid.uuid4()}")
+        version = history.count() + 1
+        add_credential(owner, secret, actor=SYSTEM, version=version, pending=True)
+
+
+def _rotating_connection(workspace: Workspace, user: Any) -> int:
+    connection = ProviderConnection.objects.get(pk=_connection(workspace, user))
+    _with_new_secret(connection)
+    return connection.pk
+
+
 def _membership(workspace: Workspace, user: Any) -> int:
     """A read-only member who is not one of the cast."""
     member = make_user(f"member-{uuid.uuid4().hex[:8]}")
@@ -168,6 +188,12 @@ def _partner_app(workspace: Workspace) -> Any:
     return workspace.partner_app
 
 
+def _rotating_partner_app(workspace: Workspace) -> Any:
+    partner_app = _partner_app(workspace)
+    _with_new_secret(partner_app)
+    return partner_app
+
+
 def _onboarding(workspace: Workspace, user: Any) -> int:
     """A pending onboarding (consent link) for the workspace's partner app."""
     from tenantatlas.onboarding.services import start_onboarding
@@ -181,6 +207,7 @@ def _onboarding(workspace: Workspace, user: Any) -> int:
 # of that workspace. The requesting user matters only for per-user objects (notifications).
 OBJECTS: dict[str, Callable[[Workspace, Any], int]] = {
     "connection": _connection,
+    "rotating_connection": _rotating_connection,
     "membership": _membership,
     "run": _run,
     "notification": _notification,
@@ -264,6 +291,21 @@ WORKSPACE_ROUTES: list[Route] = [
         data=_SECRET_FORM,
         ok=302,
     ),
+    # Rotation with overlap: start the waiting secret's check by hand, or discard it.
+    Route(
+        "providers:rotate_verify",
+        PROVIDER_MANAGE,
+        method="POST",
+        obj="rotating_connection",
+        ok=302,
+    ),
+    Route(
+        "providers:rotate_discard",
+        PROVIDER_MANAGE,
+        method="POST",
+        obj="rotating_connection",
+        ok=302,
+    ),
     Route("providers:set_default", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
     Route("providers:status", PROVIDER_MANAGE, obj="connection"),
     Route("providers:status", PROVIDER_MANAGE, method="POST", obj="connection", ok=302),
@@ -304,6 +346,20 @@ WORKSPACE_ROUTES: list[Route] = [
         method="POST",
         data=_PARTNER_APP_FORM,
         ok=302,
+    ),
+    Route(
+        "onboarding:partner_app_verify",
+        PROVIDER_MANAGE,
+        method="POST",
+        ok=302,
+        prepare=_rotating_partner_app,
+    ),
+    Route(
+        "onboarding:partner_app_discard",
+        PROVIDER_MANAGE,
+        method="POST",
+        ok=302,
+        prepare=_rotating_partner_app,
     ),
     Route("onboarding:start", PROVIDER_MANAGE, prepare=_partner_app),
     Route(
