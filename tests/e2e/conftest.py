@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,21 @@ def assert_fits(page: Any) -> None:
     """The page is no wider than the window (tables scroll in their own box)."""
     width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the page is wider than the window: {width}"
+
+
+def click_for_toast(page: Any, target: Any, *, timeout: float = 20_000) -> Any:
+    """Click ``target`` and return a stable locator of the toast its answer adds.
+
+    The toasts already shown are marked first, so the new one is found even if an earlier
+    success toast goes away by itself meanwhile (counting them would race with that). The
+    answer's time is not what is tested: on a loaded machine a start can wait for the database
+    behind a worker's run (SQLite has one writer)."""
+    from playwright.sync_api import expect
+
+    page.evaluate("document.querySelectorAll('#toasts .toast').forEach(t => t.dataset.seen = '1')")
+    fresh = page.locator("#toasts .toast:not([data-seen])")
+    target.click()
+    expect(fresh).to_have_count(1, timeout=timeout)
+    name = f"t{uuid.uuid4().hex[:8]}"
+    fresh.first.evaluate("(t, name) => { t.dataset.seen = '1'; t.dataset.name = name; }", name)
+    return page.locator(f'#toasts .toast[data-name="{name}"]')

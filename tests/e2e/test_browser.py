@@ -31,7 +31,7 @@ from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.tests.factories import make_item, make_run, make_snapshot
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import PASSWORD, make_sim_connection
-from tests.e2e.conftest import csp_problems, screenshot
+from tests.e2e.conftest import click_for_toast, csp_problems, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
 
@@ -93,15 +93,11 @@ class App:
     def start_from_actions(self, connection_pk: int, operation_type: str) -> Any:
         """Actions → <operation> on the connection's row; returns the toast it produced."""
         page = self.page
-        toasts = page.locator("#toasts [data-toast]")
-        before = toasts.count()
         row = page.locator(f"#connection-{connection_pk}")
         menu = row.locator("details.actions-menu")
         if menu.get_attribute("open") is None:  # it stays open after an htmx start
             menu.locator("summary").click()
-        row.locator(f'button[data-operation="{operation_type}"]').click()
-        expect(toasts).to_have_count(before + 1)
-        return toasts.nth(before)
+        return click_for_toast(page, row.locator(f'button[data-operation="{operation_type}"]'))
 
 
 def _run_pk(url: str) -> int:

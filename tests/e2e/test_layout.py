@@ -26,7 +26,7 @@ from tenantatlas.operations.tests.factories import item_row, run_row
 from tenantatlas.providers.models import ProviderConnection
 from tenantatlas.testing import PASSWORD, make_connection
 from tenantatlas.workspaces.tests.routes import GLOBAL_ROUTES, OBJECTS, WORKSPACE_ROUTES
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import click_for_toast, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_passwords")]
 
@@ -249,13 +249,7 @@ def open_menu(page: Page, connection: Any, item: str) -> Any:
 
 def start(page: Page, choice: Any) -> Any:
     """Click a start item of an open menu; returns the toast the answer added."""
-    toasts = page.locator("#toasts .toast")
-    before = toasts.count()
-    choice.click()
-    # The answer's time is not what is tested: on a loaded machine the start can wait for the
-    # database behind the worker thread's run (SQLite has one writer).
-    expect(toasts).to_have_count(before + 1, timeout=20_000)
-    return toasts.nth(before)
+    return click_for_toast(page, choice)
 
 
 def assert_clear_of_the_navigation(page: Page, toast: Any) -> None:
