@@ -10,8 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
+from tenantatlas.lib.links import layout_url
 from tenantatlas.overview import queries
 from tenantatlas.overview.tenants import SORT_LABELS, tenant_page
 from tenantatlas.overview.trend import trend_svg
@@ -61,9 +61,9 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _base_urls(slug: str) -> dict[str, str]:
-    """Addresses reversed once per page: the cards and rows append their filters to them."""
+    """Addresses of the cards and rows (reversed once per process): they append their filters."""
     urls = {
-        name: reverse(view, kwargs={"slug": slug})
+        name: layout_url(view, slug)
         for name, view in (
             ("connections", "providers:list"),
             ("inventory", "inventory:list"),
