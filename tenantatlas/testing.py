@@ -129,6 +129,18 @@ def db_only_guard() -> Iterator[list[str]]:
         pytest.fail("DB-only render violated: " + "; ".join(found))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``one_pass`` uses no database at all (a linter, the simulator alone, Graph
+    paging against it): its outcome is the same on either database, so only the SQLite pass
+    runs it, and the PostgreSQL pass spends its time on what PostgreSQL can change."""
+    if connection.vendor != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="uses no database: the SQLite pass runs it")
+    for item in items:
+        if item.get_closest_marker("one_pass") is not None:
+            item.add_marker(skip)
+
+
 def make_user(username: str, **extra: Any) -> Any:
     from django.contrib.auth import get_user_model
 

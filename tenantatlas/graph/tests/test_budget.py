@@ -48,6 +48,7 @@ from tenantatlas.graph.tests.fakes import CLOUD, FakeClock, ScriptedAdapter, res
 from tenantatlas.graph.tokens import AccessToken
 from tenantatlas.lib.reasons import ProviderError, RetryLater
 from tenantatlas.lib.sanitize import Redactor
+from tenantatlas.lib.tests.local_servers import REDIS_TEST_URL_BASE
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.processes import sim_tenant
@@ -55,7 +56,7 @@ from tenantatlas.operations.worker import execute
 from tenantatlas.simulator.limits import GraphLimits, Window
 from tenantatlas.testing import DEMO_CLIENT_ID, make_sim_connection
 
-REDIS_URL = "redis://127.0.0.1:6379/13"  # this file's own database number
+REDIS_URL = f"{REDIS_TEST_URL_BASE}/13"  # this file's own database number
 EPOCH = 1_800_000_000.0  # store clocks count seconds since 1970
 FOREVER = 1e9
 

@@ -105,6 +105,7 @@ def test_unregistered_contract_never_reaches_the_simulator(simulator: SimulatorS
 
 
 @pytest.mark.slow
+@pytest.mark.one_pass
 def test_paging_a_250k_device_tenant_is_complete_and_memory_flat(
     simulator: SimulatorServer,
 ) -> None:

@@ -28,6 +28,7 @@ def test_it_has_no_missing_migrations() -> None:
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
 
 
+@pytest.mark.one_pass
 def test_it_is_ruff_clean() -> None:
     lint = _run(str(BIN / "ruff"), "check", ".")
     assert lint.returncode == 0, lint.stdout + lint.stderr
@@ -36,6 +37,7 @@ def test_it_is_ruff_clean() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.one_pass
 def test_it_is_mypy_clean() -> None:
     result = _run(str(BIN / "mypy"), "tenantatlas")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

@@ -26,6 +26,7 @@ from rq.registry import ScheduledJobRegistry
 
 from tenantatlas.alerts.delivery import enqueue_delivery
 from tenantatlas.embedded.management.commands.serve import worker_count, worker_queues
+from tenantatlas.lib.tests.local_servers import REDIS_TEST_URL_BASE
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.reaper import reap
 from tenantatlas.operations.services import start_operation
@@ -42,7 +43,7 @@ from tenantatlas.simulator.scenarios import Faults
 from tenantatlas.testing import make_connection, make_sim_connection
 
 INTERACTIVE, BULK = "interactive", "bulk"
-REDIS_BASE = "redis://127.0.0.1:6379"
+REDIS_BASE = REDIS_TEST_URL_BASE  # 127.0.0.1:6379 unless TENANTATLAS_TEST_REDIS_URL says
 CLAIM = "tenantatlas-tests:claimed-by"  # the claim test_rq_transport.py honours too
 DEVICES = "/v1.0/deviceManagement/managedDevices"
 TERMINAL = {

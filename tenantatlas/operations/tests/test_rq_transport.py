@@ -12,12 +12,13 @@ import subprocess
 import pytest
 import redis
 
+from tenantatlas.lib.tests.local_servers import REDIS_TEST_URL_BASE
 from tenantatlas.notifications.models import Notification
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.tests.processes import manage, output_of, sim_tenant, subprocess_env
 from tenantatlas.testing import make_sim_connection
 
-REDIS_BASE = "redis://127.0.0.1:6379"
+REDIS_BASE = REDIS_TEST_URL_BASE  # 127.0.0.1:6379 unless TENANTATLAS_TEST_REDIS_URL says
 TENANT = "4b6d8f0a-2c4e-4f6a-9b1d-3e5f7a9c1b2d"
 
 START = """
