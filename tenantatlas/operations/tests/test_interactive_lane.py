@@ -73,12 +73,16 @@ def _under_way(run: OperationRun, worker: subprocess.Popen[bytes], what: str) ->
 
 def _started_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     worker = manage("worker", "--interval", "0.2", *args, env=env)
-    wait_for(  # a loaded machine may take long to start Python
-        lambda: " serves [" in output_of(worker),
-        timeout=180,
-        what="the worker to start",
-        diagnose=lambda: output_of(worker),
-    )
+    try:
+        wait_for(  # a loaded machine may take long to start Python
+            lambda: " serves [" in output_of(worker),
+            timeout=180,
+            what="the worker to start",
+            diagnose=lambda: output_of(worker),
+        )
+    except AssertionError:
+        stop(worker)  # never left behind
+        raise
     return worker
 
 
