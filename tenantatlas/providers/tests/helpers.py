@@ -15,6 +15,7 @@ from tenantatlas.audit.models import AuditEvent
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.providers.models import ProviderConnection, ProviderCredential
 from tenantatlas.simulator.certs import make_test_certificate
+from tenantatlas.simulator.scenarios import AppScenario, SecretSpec, TenantScenario
 
 TENANT_A = "11111111-2222-3333-4444-555555555555"
 TENANT_B = "22222222-3333-4444-5555-666666666666"
@@ -133,3 +134,40 @@ def defaults(workspace: Any) -> list[str]:
         .filter(is_default=True)
         .values_list("display_name", flat=True)
     )
+
+
+# -- rotation with overlap -------------------------------------------------------------------
+
+ROLES = [
+    "Organization.Read.All",
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementApps.Read.All",
+    "DeviceManagementServiceConfig.Read.All",
+]
+OLD = "old-secret-Q8~rotation-canary"
+NEW = "new-secret-Q8~rotation-canary"
+WRONG = "mistyped-secret-Q8~rotation-canary"
+
+
+def simulated_tenant(sim: Any, client_id: str, secrets: list[str], **app: Any) -> str:
+    """A simulated tenant whose app registration knows these secrets (Entra keeps several at
+    once); its id."""
+    tenant_id = str(uuid.uuid4())
+    sim.add_tenant(
+        TenantScenario(
+            tenant_id=tenant_id,
+            display_name="Rotation Ltd",
+            default_domain="rotation.test",
+            device_count=5,
+            apps=[
+                AppScenario(
+                    client_id=client_id,
+                    secrets=[SecretSpec(s) for s in secrets],
+                    roles=ROLES,
+                    **app,
+                )
+            ],
+        )
+    )
+    return tenant_id

@@ -35,48 +35,17 @@ from tenantatlas.providers.services.rotation import (
     rotate_credential,
     verify_now,
 )
+from tenantatlas.providers.tests.helpers import NEW, OLD, ROLES, WRONG, simulated_tenant
 from tenantatlas.providers.tests.partner_apps import make_partner_app, make_partner_connection
-from tenantatlas.simulator.scenarios import AppScenario, SecretSpec, TenantScenario
+from tenantatlas.simulator.scenarios import TenantScenario
 from tenantatlas.testing import make_connection
-
-ROLES = [
-    "Organization.Read.All",
-    "DeviceManagementManagedDevices.Read.All",
-    "DeviceManagementConfiguration.Read.All",
-    "DeviceManagementApps.Read.All",
-    "DeviceManagementServiceConfig.Read.All",
-]
-OLD = "old-secret-Q8~rotation-canary"
-NEW = "new-secret-Q8~rotation-canary"
-WRONG = "mistyped-secret-Q8~rotation-canary"
-
-
-def _tenant(sim: Any, client_id: str, secrets: list[str], **app: Any) -> str:
-    tenant_id = str(uuid.uuid4())
-    sim.add_tenant(
-        TenantScenario(
-            tenant_id=tenant_id,
-            display_name="Rotation Ltd",
-            default_domain="rotation.test",
-            device_count=5,
-            apps=[
-                AppScenario(
-                    client_id=client_id,
-                    secrets=[SecretSpec(s) for s in secrets],
-                    roles=ROLES,
-                    **app,
-                )
-            ],
-        )
-    )
-    return tenant_id
 
 
 @pytest.fixture
 def contoso(sim: Any, acme: Any, alice: Any) -> ProviderConnection:
     """A connection whose app knows the old and the new secret; it signs in with the old one."""
     client_id = str(uuid.uuid4())
-    tenant_id = _tenant(sim, client_id, [OLD, NEW])
+    tenant_id = simulated_tenant(sim, client_id, [OLD, NEW])
     connection: ProviderConnection = make_connection(
         acme, alice, entra_tenant_id=tenant_id, client_id=client_id, secret=OLD, cloud="simulator"
     )
@@ -285,7 +254,7 @@ def partner(sim: Any, acme: Any, alice: Any) -> Any:
     """A multi-tenant app at home in its own tenant, knowing the old and the new secret, and
     two customer tenants that consented to it."""
     client_id = str(uuid.uuid4())
-    _tenant(sim, client_id, [OLD, NEW], multi_tenant=True, required_roles=ROLES)
+    simulated_tenant(sim, client_id, [OLD, NEW], multi_tenant=True, required_roles=ROLES)
     partner_app = make_partner_app(acme, alice, client_id=client_id, secret=OLD, cloud="simulator")
     connections = []
     for name in ("Customer One", "Customer Two"):
