@@ -110,13 +110,34 @@ def _verifiers(owner: Owner) -> list[ProviderConnection]:
     return ranked
 
 
-def _set_aside(credential: ProviderCredential, code: str, message: str = "") -> None:
+def _set_aside(
+    credential: ProviderCredential,
+    owner: Owner,
+    code: str,
+    *,
+    actor: Actor,
+    run: OperationRun | None = None,
+) -> None:
+    """The credential is not used, for reason ``code`` (a verifying ``run``'s, or the person's);
+    its queued check, if any, is cancelled. Audited."""
     credential.state = CredentialState.REJECTED
     credential.retired_at = timezone.now()
     credential.rejected_reason_code = code
+    message = run.failure_message if run is not None else ""
     credential.rejected_message = (message or get_reason(code).message)[:500]
     credential.save(
         update_fields=["state", "retired_at", "rejected_reason_code", "rejected_message"]
+    )
+    if run is None:
+        _cancel_verification(credential, actor=actor)
+    decided_by = {"verification_run_id": run.pk} if run is not None else {}
+    _audit(
+        owner,
+        "credential.rejected",
+        actor=actor,
+        credential=credential.describe(),
+        reason_code=code,
+        **decided_by,
     )
 
 
@@ -179,15 +200,7 @@ def _replace_at_once(owner: Owner, credential: CredentialInput, *, actor: Actor)
 
 def _supersede_pending(owner: Owner, *, actor: Actor) -> None:
     for earlier in history_of(owner).pending().select_related("verification_run"):
-        _set_aside(earlier, "rotation.superseded")
-        _cancel_verification(earlier, actor=actor)
-        _audit(
-            owner,
-            "credential.rejected",
-            actor=actor,
-            credential=earlier.describe(),
-            reason_code="rotation.superseded",
-        )
+        _set_aside(earlier, owner, "rotation.superseded", actor=actor)
 
 
 def rotate(
@@ -257,15 +270,7 @@ def discard_pending(owner: Owner, *, actor: Actor) -> ProviderCredential:
     )
     if pending is None:
         raise Refused("There is no new credential waiting to be verified.", code="no_pending")
-    _set_aside(pending, "rotation.withdrawn")
-    _cancel_verification(pending, actor=actor)
-    _audit(
-        owner,
-        "credential.rejected",
-        actor=actor,
-        credential=pending.describe(),
-        reason_code="rotation.withdrawn",
-    )
+    _set_aside(pending, owner, "rotation.withdrawn", actor=actor)
     return pending
 
 
@@ -300,15 +305,7 @@ def _promote(pending: ProviderCredential, owner: Owner, run: OperationRun) -> st
 
 def _reject(pending: ProviderCredential, owner: Owner, run: OperationRun) -> str:
     code = run.reason_code or "rotation.check_failed"
-    _set_aside(pending, code, run.failure_message)
-    _audit(
-        owner,
-        "credential.rejected",
-        actor=RUN_COMPLETION,
-        credential=pending.describe(),
-        reason_code=code,
-        verification_run_id=run.pk,
-    )
+    _set_aside(pending, owner, code, actor=RUN_COMPLETION, run=run)
     return (
         f"The new credential (version {pending.version}) did not pass and is not used; "
         "the previous credential stays in use."

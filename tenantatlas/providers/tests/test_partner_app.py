@@ -86,14 +86,8 @@ def test_its_connections_sign_in_with_its_credential_and_their_own_tenant(
     assert {str(c.entra_tenant_id) for c in partner_app.connections.all()} == {TENANT_A, TENANT_B}
 
 
-def test_it_rotates_once_for_every_connection(alice: Any, acme: Any) -> None:
-    """One new secret for all: sealed under the app's client id, beside the old one until a
-    check on one connection passes (test_rotation_overlap.py runs that check)."""
-    partner_app = make_partner_app(acme, alice)
-    connections = [make_partner_connection(partner_app, alice, t) for t in (TENANT_A, TENANT_B)]
-    ProviderConnection.objects.update(health=Health.HEALTHY)
-    old = partner_app.current_credential
-
+def _new_secret(alice: Any, partner_app: Any) -> None:
+    """The partner app's edit form with a new secret (the client id in it is not used)."""
     update_partner_app(
         actor=alice,
         partner_app=partner_app,
@@ -102,6 +96,17 @@ def test_it_rotates_once_for_every_connection(alice: Any, acme: Any) -> None:
         cloud="global",
         credential=SecretInput(client_id="ignored", client_secret=NEW_SECRET),
     )
+
+
+def test_it_rotates_once_for_every_connection(alice: Any, acme: Any) -> None:
+    """One new secret for all: sealed under the app's client id, beside the old one until a
+    check on one connection passes (test_rotation_overlap.py runs that check)."""
+    partner_app = make_partner_app(acme, alice)
+    connections = [make_partner_connection(partner_app, alice, t) for t in (TENANT_A, TENANT_B)]
+    ProviderConnection.objects.update(health=Health.HEALTHY)
+    old = partner_app.current_credential
+
+    _new_secret(alice, partner_app)
 
     new = ProviderCredential.objects.pending().get(partner_app=partner_app)
     assert new.version == 2
@@ -120,14 +125,7 @@ def test_it_rotates_once_for_every_connection(alice: Any, acme: Any) -> None:
 def test_without_an_enabled_connection_it_rotates_at_once(alice: Any, acme: Any) -> None:
     partner_app = make_partner_app(acme, alice)
 
-    update_partner_app(
-        actor=alice,
-        partner_app=partner_app,
-        display_name=partner_app.display_name,
-        client_id=PARTNER_CLIENT_ID,
-        cloud="global",
-        credential=SecretInput(client_id="ignored", client_secret=NEW_SECRET),
-    )
+    _new_secret(alice, partner_app)
 
     current = ProviderCredential.objects.current().get(partner_app=partner_app)
     assert (current.version, _plaintext(current)) == (2, NEW_SECRET)
