@@ -3,31 +3,30 @@
 Embedded default (no environment at all): SQLite file, database task backend, secrets
 generated once into the data directory with 0600 permissions. Production
 (``TENANTATLAS_ENV=production``) refuses to start without explicit secrets and keys.
+
+Every variable is read and every setting named here; ``tenantatlas/config/`` holds the checks
+that stop a start on an unusable value and builds the structured values (the task backends,
+mailers, ``LOGGING``) from the values read here.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from tenantatlas.config import graph_budget, observability, signin
+from tenantatlas.config.mail import mailers
+from tenantatlas.config.secrets import encryption_keys, local_secret_file
+from tenantatlas.config.tasks import bounded_redis_url, operation_timeout, rq_queues, task_backends
 from tenantatlas.graph.clouds import GLOBAL_GRAPH_RESOURCE, custom_cloud, simulator_cloud
 from tenantatlas.lib.env import EnvError, envbool, envfloat, envint, envlist, envraw, envstr
-from tenantatlas.lib.fernet_keys import fernet_key_problem
-from tenantatlas.lib.private_files import (
-    create_private_file,
-    make_private_dir,
-    restrict_umask,
-    tighten,
-)
+from tenantatlas.lib.private_files import make_private_dir, restrict_umask, tighten
 from tenantatlas.observability.multiprocess import prepare as prepare_metrics_dir
 
 # Whatever imported these settings (the tenantatlas command, manage.py, gunicorn, a test
@@ -44,49 +43,21 @@ PRODUCTION = ENVIRONMENT == "production"
 
 DEBUG = envbool("DEBUG", False)
 
-
-def _local_secret_file(name: str, make: Callable[[], str], variable: str = "") -> str:
-    """Read or create a secret file in the data directory (embedded mode only)."""
-    if PRODUCTION:
-        variable = variable or name
-        raise ImproperlyConfigured(
-            f"{variable} is not configured. In production set it (or {variable}_FILE) explicitly; "
-            "TenantAtlas never generates production secrets silently."
-        )
-    make_private_dir(DATA_DIR)
-    path = DATA_DIR / name.lower()
-    if not path.exists():
-        create_private_file(path, make())  # loses to a concurrent first start: reads its value
-    return path.read_text().strip()
-
-
-def _new_fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode()
-
-
-SECRET_KEY = envraw("SECRET_KEY") or _local_secret_file(
-    "SECRET_KEY", lambda: secrets.token_urlsafe(50)
+# Embedded mode generates missing secrets into the data directory (0600); production never does.
+SECRET_KEY = envraw("SECRET_KEY") or local_secret_file(
+    DATA_DIR, PRODUCTION, "SECRET_KEY", lambda: secrets.token_urlsafe(50)
 )
 
 # Credential encryption: Fernet keys, the first one encrypts, all of them decrypt.
 # From TENANTATLAS_ENCRYPTION_KEYS (comma-separated, or _FILE); embedded mode keeps them in
 # DATA_DIR/encryption_keys (one per line, 0600), created on first start.
 # A malformed key stops every process here, naming where it came from and its position.
-ENCRYPTION_KEYS = envlist("TENANTATLAS_ENCRYPTION_KEYS")
-ENCRYPTION_KEYS_FILE: str | None = None
-_keys_source = "TENANTATLAS_ENCRYPTION_KEYS"
-if os.environ.get("TENANTATLAS_ENCRYPTION_KEYS_FILE"):
-    _keys_source += f"_FILE ({os.environ['TENANTATLAS_ENCRYPTION_KEYS_FILE']})"
-if not ENCRYPTION_KEYS:
-    ENCRYPTION_KEYS = _local_secret_file(
-        "ENCRYPTION_KEYS", _new_fernet_key, variable="TENANTATLAS_ENCRYPTION_KEYS"
-    ).split()
-    ENCRYPTION_KEYS_FILE = _keys_source = str(DATA_DIR / "encryption_keys")
-_malformed_key = fernet_key_problem(ENCRYPTION_KEYS)
-if _malformed_key:
-    raise ImproperlyConfigured(f"{_keys_source}: {_malformed_key}")
+ENCRYPTION_KEYS, ENCRYPTION_KEYS_FILE = encryption_keys(
+    envlist("TENANTATLAS_ENCRYPTION_KEYS"),
+    os.environ.get("TENANTATLAS_ENCRYPTION_KEYS_FILE"),
+    DATA_DIR,
+    PRODUCTION,
+)
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
@@ -202,11 +173,7 @@ SIGN_IN_FAILURE_LIMITS = {
     "ip_address": envint("TENANTATLAS_SIGN_IN_FAILURES_PER_ADDRESS", 20),
 }
 _SIGN_IN_COOL_OFF_MINUTES = envint("TENANTATLAS_SIGN_IN_COOL_OFF_MINUTES", 15)
-if min(SIGN_IN_FAILURE_LIMITS.values()) < 1 or _SIGN_IN_COOL_OFF_MINUTES < 1:
-    raise ImproperlyConfigured(
-        "TENANTATLAS_SIGN_IN_FAILURES_PER_ACCOUNT, TENANTATLAS_SIGN_IN_FAILURES_PER_ADDRESS and "
-        "TENANTATLAS_SIGN_IN_COOL_OFF_MINUTES must be 1 or more"
-    )
+signin.check_lockout(SIGN_IN_FAILURE_LIMITS, _SIGN_IN_COOL_OFF_MINUTES)
 AXES_HANDLER = "tenantatlas.accounts.lockout.SignInLockoutHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 AXES_FAILURE_LIMIT = SIGN_IN_FAILURE_LIMITS["username"]
@@ -232,24 +199,15 @@ MICROSOFT_SIGN_IN_TENANTS = envlist("TENANTATLAS_MICROSOFT_SIGN_IN_TENANTS")
 MICROSOFT_SIGN_IN_CLOUD = envstr("TENANTATLAS_MICROSOFT_SIGN_IN_CLOUD", "global")
 MICROSOFT_SIGN_IN_FLOW_SECONDS = 600  # from leaving for Microsoft to coming back
 PASSWORD_SIGN_IN = envbool("TENANTATLAS_PASSWORD_SIGN_IN", True)
-if MICROSOFT_SIGN_IN:
-    if not MICROSOFT_SIGN_IN_CLIENT_ID or not MICROSOFT_SIGN_IN_TENANTS:
-        raise ImproperlyConfigured(
-            "TENANTATLAS_MICROSOFT_SIGN_IN=true needs TENANTATLAS_MICROSOFT_SIGN_IN_CLIENT_ID and "
-            "TENANTATLAS_MICROSOFT_SIGN_IN_TENANTS (tenant ids or verified domains)"
-        )
-    if bool(MICROSOFT_SIGN_IN_CLIENT_SECRET) == bool(
-        MICROSOFT_SIGN_IN_CERTIFICATE or MICROSOFT_SIGN_IN_PRIVATE_KEY
-    ) or bool(MICROSOFT_SIGN_IN_CERTIFICATE) != bool(MICROSOFT_SIGN_IN_PRIVATE_KEY):
-        raise ImproperlyConfigured(
-            "Sign in with Microsoft needs either TENANTATLAS_MICROSOFT_SIGN_IN_CLIENT_SECRET or "
-            "both TENANTATLAS_MICROSOFT_SIGN_IN_CERTIFICATE and _PRIVATE_KEY (PEM)"
-        )
-if not PASSWORD_SIGN_IN and not MICROSOFT_SIGN_IN:
-    raise ImproperlyConfigured(
-        "TENANTATLAS_PASSWORD_SIGN_IN=false needs TENANTATLAS_MICROSOFT_SIGN_IN=true: "
-        "otherwise nobody could sign in"
-    )
+signin.check_sign_in(
+    microsoft=MICROSOFT_SIGN_IN,
+    password=PASSWORD_SIGN_IN,
+    client_id=MICROSOFT_SIGN_IN_CLIENT_ID,
+    tenants=MICROSOFT_SIGN_IN_TENANTS,
+    client_secret=MICROSOFT_SIGN_IN_CLIENT_SECRET,
+    certificate=MICROSOFT_SIGN_IN_CERTIFICATE,
+    private_key=MICROSOFT_SIGN_IN_PRIVATE_KEY,
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
@@ -294,19 +252,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False
 PROXY_ENFORCES_HTTPS = envbool("TENANTATLAS_PROXY_ENFORCES_HTTPS", False)
 SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"] if PROXY_ENFORCES_HTTPS else []
 
-
-def _operation_timeout(key: str, default: int) -> int:
-    name = "TENANTATLAS_OPERATION_TIMEOUT_" + key.upper().replace(".", "_")
-    seconds = envint(name, default)
-    if seconds <= 0:
-        raise EnvError(f"{name}={seconds!r} must be a positive number of seconds")
-    return seconds
-
-
 # Time limit of each operation type (seconds; TENANTATLAS_OPERATION_TIMEOUT_<TYPE>, e.g.
 # ..._INVENTORY_SYNC): a run past it stops at its next page boundary as run.timed_out.
 OPERATION_TIMEOUTS = {
-    key: _operation_timeout(key, default)
+    key: operation_timeout(key, default)
     for key, default in (
         ("provider.health_check", 300),
         ("inventory.sync", 3 * 3600),
@@ -317,16 +266,6 @@ OPERATION_TIMEOUTS = {
 # longest limit plus the worst case of the page in flight (Graph timeouts and retries).
 RQ_JOB_TIMEOUT_MARGIN = 600
 RQ_JOB_TIMEOUT = max(OPERATION_TIMEOUTS.values()) + RQ_JOB_TIMEOUT_MARGIN
-
-
-def _bounded_redis_url(url: str) -> str:
-    """A start must not hang on an unreachable Redis: bound connecting and each command."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.setdefault("socket_connect_timeout", "3")
-    query.setdefault("socket_timeout", "10")
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
 
 # Task transport: "database" (default) or "rq" (Redis). Only run ids travel.
 TASK_TRANSPORT = envstr("TENANTATLAS_TASK_TRANSPORT", "database")
@@ -342,32 +281,10 @@ TASK_QUEUES = [TASK_QUEUE_INTERACTIVE, TASK_QUEUE_BULK]
 SERVE_WORKERS = envint("TENANTATLAS_WORKERS", 0)
 if SERVE_WORKERS < 0:
     raise EnvError(f"TENANTATLAS_WORKERS={SERVE_WORKERS!r} must be 0 (one per CPU) or more")
-TASKS: dict[str, dict[str, object]]
-if TASK_TRANSPORT == "database":
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
-elif TASK_TRANSPORT == "rq":
-    TASKS = {
-        "default": {
-            "BACKEND": "tenantatlas.operations.rq_backend.PrioritisingRQBackend",
-            "QUEUES": TASK_QUEUES,
-        }
-    }
-    RQ_QUEUES = {
-        name: {"URL": _bounded_redis_url(REDIS_URL), "DEFAULT_TIMEOUT": RQ_JOB_TIMEOUT}
-        for name in TASK_QUEUES
-    }
+TASKS = task_backends(TASK_TRANSPORT, TASK_QUEUES)
+if TASK_TRANSPORT == "rq":
+    RQ_QUEUES = rq_queues(TASK_QUEUES, REDIS_URL, RQ_JOB_TIMEOUT)
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
-elif TASK_TRANSPORT == "immediate":
-    TASKS = {
-        "default": {
-            "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
-            "QUEUES": TASK_QUEUES,
-        }
-    }
-else:
-    raise ImproperlyConfigured(
-        f"TENANTATLAS_TASK_TRANSPORT={TASK_TRANSPORT!r}: use database, rq or immediate"
-    )
 
 # Microsoft clouds (tenantatlas/graph/clouds.py): the named presets, plus endpoint pairs from
 # configuration: `custom` (national or private deployments, TLS-inspecting proxies, test
@@ -400,11 +317,8 @@ GRAPH_MAX_INLINE_RETRY_AFTER = envfloat("TENANTATLAS_GRAPH_MAX_INLINE_RETRY_AFTE
 # the rq transport, else the database — PostgreSQL, or the embedded SQLite), database, redis
 # or off (the test suite's default, tenantatlas/testing_env.py).
 GRAPH_BUDGET_STORE = envstr("TENANTATLAS_GRAPH_BUDGET_STORE", "auto")
-if GRAPH_BUDGET_STORE not in {"auto", "database", "redis", "off"}:
-    raise ImproperlyConfigured(
-        f"TENANTATLAS_GRAPH_BUDGET_STORE={GRAPH_BUDGET_STORE!r}: use auto, database, redis or off"
-    )
-GRAPH_BUDGET_REDIS_URL = _bounded_redis_url(envstr("TENANTATLAS_GRAPH_BUDGET_REDIS_URL", REDIS_URL))
+graph_budget.check_store(GRAPH_BUDGET_STORE)
+GRAPH_BUDGET_REDIS_URL = bounded_redis_url(envstr("TENANTATLAS_GRAPH_BUDGET_REDIS_URL", REDIS_URL))
 GRAPH_BUDGET_TENANT_REQUESTS = envint("TENANTATLAS_GRAPH_BUDGET_TENANT_REQUESTS", 1000)
 GRAPH_BUDGET_TENANT_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_TENANT_SECONDS", 20.0)
 GRAPH_BUDGET_APP_REQUESTS = envint("TENANTATLAS_GRAPH_BUDGET_APP_REQUESTS", 130_000)
@@ -412,17 +326,15 @@ GRAPH_BUDGET_APP_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_APP_SECONDS", 10.0
 GRAPH_BUDGET_BURST = envfloat("TENANTATLAS_GRAPH_BUDGET_BURST", 0.1)
 GRAPH_BUDGET_PENALTY_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_PENALTY_SECONDS", 2.0)
 GRAPH_BUDGET_RECOVERY_SECONDS = envfloat("TENANTATLAS_GRAPH_BUDGET_RECOVERY_SECONDS", 60.0)
-if (
-    min(GRAPH_BUDGET_TENANT_REQUESTS, GRAPH_BUDGET_APP_REQUESTS) < 1
-    or min(GRAPH_BUDGET_TENANT_SECONDS, GRAPH_BUDGET_APP_SECONDS) <= 0
-    or not 0 < GRAPH_BUDGET_BURST < 1
-    or GRAPH_BUDGET_PENALTY_SECONDS < 0
-    or GRAPH_BUDGET_RECOVERY_SECONDS <= 0
-):
-    raise ImproperlyConfigured(
-        "TENANTATLAS_GRAPH_BUDGET_*: REQUESTS must be 1 or more, SECONDS and RECOVERY_SECONDS "
-        "positive, BURST between 0 and 1 (exclusive), PENALTY_SECONDS 0 or more"
-    )
+graph_budget.check_limits(
+    tenant_requests=GRAPH_BUDGET_TENANT_REQUESTS,
+    tenant_seconds=GRAPH_BUDGET_TENANT_SECONDS,
+    app_requests=GRAPH_BUDGET_APP_REQUESTS,
+    app_seconds=GRAPH_BUDGET_APP_SECONDS,
+    burst=GRAPH_BUDGET_BURST,
+    penalty_seconds=GRAPH_BUDGET_PENALTY_SECONDS,
+    recovery_seconds=GRAPH_BUDGET_RECOVERY_SECONDS,
+)
 # ── end of the Graph budget ───────────────────────────────────────────────────────────────
 
 # Operations
@@ -468,42 +380,7 @@ for _kind, _days in {
 SMTP_URL = envstr("TENANTATLAS_SMTP_URL", "")
 DEFAULT_FROM_EMAIL = envstr("TENANTATLAS_MAIL_FROM", "TenantAtlas <tenantatlas@localhost>")
 SMTP_TIMEOUT = envint("TENANTATLAS_SMTP_TIMEOUT", 15)  # seconds, per SMTP operation
-if SMTP_URL:
-    _smtp = urlsplit(SMTP_URL)
-    if _smtp.scheme not in ("smtp", "smtps", "smtp+plain") or not _smtp.hostname:
-        raise ImproperlyConfigured(
-            "TENANTATLAS_SMTP_URL: use smtp://host:587 (STARTTLS), smtps://host:465 (TLS) or "
-            "smtp+plain://host:25 (no encryption, a trusted relay only)"
-        )
-    MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {
-                "host": _smtp.hostname,
-                "port": _smtp.port or {"smtps": 465, "smtp": 587}.get(_smtp.scheme, 25),
-                "username": unquote(_smtp.username or ""),
-                "password": unquote(_smtp.password or ""),
-                "use_ssl": _smtp.scheme == "smtps",
-                "use_tls": _smtp.scheme == "smtp",
-                "timeout": SMTP_TIMEOUT,
-            },
-        }
-    }
-elif PRODUCTION:
-    # No URL in production: the machine's own mail server (a local MTA), as Django always did.
-    MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "localhost", "port": 25, "timeout": SMTP_TIMEOUT},
-        }
-    }
-else:
-    MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-            "OPTIONS": {"file_path": str(DATA_DIR / "mail")},
-        }
-    }
+MAILERS = mailers(SMTP_URL, production=PRODUCTION, mail_dir=DATA_DIR / "mail", timeout=SMTP_TIMEOUT)
 ALERT_MAX_ATTEMPTS = envint("TENANTATLAS_ALERT_MAX_ATTEMPTS", 8)
 ALERT_BACKOFF_BASE_SECONDS = envfloat("TENANTATLAS_ALERT_BACKOFF_BASE_SECONDS", 10.0)
 ALERT_BACKOFF_CAP_SECONDS = envfloat("TENANTATLAS_ALERT_BACKOFF_CAP_SECONDS", 3600.0)
@@ -533,13 +410,7 @@ METRICS_TOKEN = envstr("TENANTATLAS_METRICS_TOKEN", "")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     raise ImproperlyConfigured("TENANTATLAS_METRICS_TOKEN must be at least 16 characters")
 METRICS_ALLOWED_NETWORKS = envlist("TENANTATLAS_METRICS_ALLOWED_NETWORKS")
-for _network in METRICS_ALLOWED_NETWORKS:
-    try:
-        ipaddress.ip_network(_network, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"TENANTATLAS_METRICS_ALLOWED_NETWORKS: {_network!r} is not an address or network"
-        ) from None
+observability.check_metrics_networks(METRICS_ALLOWED_NETWORKS)
 # Counters of the worker, reaper and web processes of this machine meet in one directory
 # (prometheus_client's multiprocess mode); chosen before anything imports prometheus_client.
 METRICS_DIR = prepare_metrics_dir(DATA_DIR)
@@ -549,29 +420,4 @@ SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # scraped over plain HTTP inside the n
 # one object per line with the record's fields). Every handler sanitizes (lib/sanitize.py).
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO")
 LOG_FORMAT = envstr("TENANTATLAS_LOG_FORMAT", "plain")
-if LOG_FORMAT not in {"plain", "json"}:
-    raise ImproperlyConfigured(f"TENANTATLAS_LOG_FORMAT={LOG_FORMAT!r}: use plain or json")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"sanitize": {"()": "tenantatlas.lib.sanitize.SanitizingFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "tenantatlas.observability.logs.SanitizedJsonFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["sanitize"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        # accounts.lockout logs each failed sign-in and lockout; axes' own lines mask both.
-        "axes": {"level": "ERROR"},
-        # MSAL's debug events show a sign-in's authorization code and PKCE verifier in clear.
-        "msal.token_cache": {"level": "INFO"},
-    },
-}
+LOGGING = observability.logging_config(LOG_LEVEL, LOG_FORMAT)
