@@ -20,7 +20,29 @@
   // Fixed positioning takes the menu out of scroll boxes and page flow: it can neither be cut
   // off by the table's box nor make the page longer or wider. Below its button when it fits,
   // else above; right-aligned with the button, moved left or right to stay on screen.
+  // A menu is never moved while a pointer is pressed in it: the press and its release must land
+  // on the same item, or the click goes to whatever the list uncovered (a poll elsewhere on the
+  // page, a late placement or a scroll can all ask for a new place in between).
+  var pressed = null;
+  document.addEventListener(
+    "pointerdown",
+    function (event) {
+      pressed = event.target.closest && event.target.closest(MENU);
+    },
+    true
+  );
+  function release() {
+    window.setTimeout(function () {
+      pressed = null; // after the click that follows the release
+    }, 0);
+  }
+  document.addEventListener("pointerup", release, true);
+  document.addEventListener("pointercancel", release, true);
+
   function place(menu) {
+    if (menu === pressed) {
+      return;
+    }
     var list = menu.querySelector(":scope > ul");
     var button = menu.querySelector(":scope > summary");
     if (!list || !button) {
@@ -66,13 +88,17 @@
   );
 
   // A row's menu on the list fetches its items when it first opens (providers:actions): place
-  // it again once they are in, now that it has its size.
-  document.addEventListener("htmx:afterSettle", function (event) {
+  // it again as soon as they are in (in the same task as the swap, so the items are never drawn
+  // where the placeholder was and never move under a pointer that is about to click them), and
+  // once more after htmx settles.
+  function placeLoaded(event) {
     var menu = event.detail && event.detail.elt;
     if (menu instanceof HTMLDetailsElement && menu.matches(MENU) && menu.open) {
       place(menu);
     }
-  });
+  }
+  document.addEventListener("htmx:afterSwap", placeLoaded);
+  document.addEventListener("htmx:afterSettle", placeLoaded);
 
   // A choice closes its menu (after the click has done its work: a link is followed, a form
   // is sent, htmx posts it).

@@ -217,6 +217,9 @@ def click_for_toast(page: Any, target: Any, *, timeout: float = 20_000) -> Any:
 
     page.evaluate("document.querySelectorAll('#toasts .toast').forEach(t => t.dataset.seen = '1')")
     fresh = page.locator("#toasts .toast:not([data-seen])")
+    # A menu whose items are still arriving (or settling) is not what a person clicks in.
+    loading = "details.actions-menu:is(.htmx-request, .htmx-settling), details.actions-menu .htmx-settling"
+    expect(page.locator(loading)).to_have_count(0, timeout=timeout)
     target.click()
     expect(fresh).to_have_count(1, timeout=timeout)
     name = f"t{uuid.uuid4().hex[:8]}"
