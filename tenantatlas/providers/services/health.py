@@ -10,7 +10,14 @@ from tenantatlas.lib.actors import RUN_COMPLETION
 from tenantatlas.operations.models import OperationRun
 from tenantatlas.providers.alert_events import health_changed
 from tenantatlas.providers.health_result import HealthResult
-from tenantatlas.providers.models import Health, ProviderConnection
+from tenantatlas.providers.models import Health, PartnerApp, ProviderConnection
+
+
+def forget_partner_app_health(partner_app: PartnerApp) -> int:
+    """Its connections' last checks tested another app id or credential: forget them."""
+    return ProviderConnection.objects.filter(partner_app=partner_app).update(
+        health=Health.UNKNOWN, health_reason_code="", health_message="", health_checked_at=None
+    )
 
 
 def reset_health(connection: ProviderConnection) -> None:

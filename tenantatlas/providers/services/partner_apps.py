@@ -17,12 +17,11 @@ from tenantatlas.providers.credential_input import (
 )
 from tenantatlas.providers.models import (
     CredentialState,
-    Health,
     PartnerApp,
-    ProviderConnection,
     ProviderCredential,
 )
 from tenantatlas.providers.services.credentials import add_credential
+from tenantatlas.providers.services.health import forget_partner_app_health
 from tenantatlas.providers.services.locks import lock_workspace
 from tenantatlas.providers.services.rotation import rotate
 from tenantatlas.workspaces.models import Workspace
@@ -34,13 +33,6 @@ def _with_client_id(credential: CredentialInput, client_id: str) -> CredentialIn
         return SecretInput(client_id, credential.client_secret, credential.expires_at)
     assert isinstance(credential, CertificateInput)
     return CertificateInput(client_id, credential.certificate)
-
-
-def _forget_health(partner_app: PartnerApp) -> int:
-    """Its connections' last checks tested another app id or credential: forget them."""
-    return ProviderConnection.objects.filter(partner_app=partner_app).update(
-        health=Health.UNKNOWN, health_reason_code="", health_message="", health_checked_at=None
-    )
 
 
 @transaction.atomic
@@ -113,7 +105,7 @@ def update_partner_app(
             state__in=[CredentialState.CURRENT, CredentialState.PENDING],
         ).update(client_id=client_id)
     if "client_id" in changes:
-        _forget_health(partner_app)
+        forget_partner_app_health(partner_app)
     if changes:
         record_event(
             workspace=partner_app.workspace,

@@ -24,7 +24,7 @@ import functools
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from tenantatlas.audit.services import record_event
@@ -48,7 +48,7 @@ from tenantatlas.providers.services.credentials import (
     refuse_partner_connection,
     replace_credential,
 )
-from tenantatlas.providers.services.health import reset_health
+from tenantatlas.providers.services.health import forget_partner_app_health, reset_health
 from tenantatlas.providers.services.locks import lock_workspace
 
 HEALTH_CHECK = "provider.health_check"
@@ -183,9 +183,7 @@ def _replace_at_once(owner: Owner, credential: CredentialInput, *, actor: Actor)
     and the last checks (which tested the old one) forgotten."""
     previous, row = replace_credential(owner, credential, actor=actor)
     if isinstance(owner, PartnerApp):
-        ProviderConnection.objects.filter(partner_app=owner).update(
-            health=Health.UNKNOWN, health_reason_code="", health_message="", health_checked_at=None
-        )
+        forget_partner_app_health(owner)
     else:
         reset_health(owner)
         owner.save()
@@ -315,7 +313,7 @@ def _reject(pending: ProviderCredential, owner: Owner, run: OperationRun) -> str
 def settle_verification(run_id: int) -> None:
     """Run-ended hook: a verifying check decides its credential's fate; the end of any run on a
     connection lets a credential waiting for that connection start its check."""
-    run = OperationRun.objects.select_related("connection").get(pk=run_id)
+    run = OperationRun.objects.get(pk=run_id)
     credential_id = run.params.get(PARAM)
     if run.operation_type == HEALTH_CHECK and credential_id:
         pending = (
@@ -336,23 +334,16 @@ def settle_verification(run_id: int) -> None:
 def start_waiting_verifications(connection_id: int) -> None:
     """After a run on the connection ended: start the check of a credential waiting for it (its
     own, or its partner app's) that has none queued or running."""
-    connection = ProviderConnection.objects.filter(pk=connection_id).first()
-    if connection is None:
-        return
-    owner_filter = (
-        {"partner_app_id": connection.partner_app_id}
-        if connection.partner_app_id
-        else {"connection_id": connection.pk}
-    )
+    # One query on every run's end. Only a credential that never got its check: one whose check
+    # ended without settling it (its hook failed) waits for "Verify now" rather than looping.
     pending = (
         ProviderCredential.objects.pending()
-        .filter(**owner_filter)
+        .filter(verification_run__isnull=True)
+        .filter(Q(connection_id=connection_id) | Q(partner_app__connections__id=connection_id))
         .select_related("connection", "partner_app")
         .first()
     )
-    # Only one that never got its check: one whose check ended without settling it (its hook
-    # failed) waits for "Verify now" rather than looping through checks.
-    if pending is None or pending.verification_run_id is not None:
+    if pending is None:
         return
     with transaction.atomic():
         start_verification(pending, actor=RUN_COMPLETION, trigger=Trigger.FOLLOW_UP)
