@@ -8,12 +8,9 @@ it is.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tenantatlas.lib.errors import Refused
@@ -57,7 +54,7 @@ def partner_app_detail(request: WorkspaceRequest) -> HttpResponse:
         if partner_app
         else 0,
         "redirect_uri": redirect_uri(),
-        "rotation": _rotation_panel(request, partner_app) if partner_app else {},
+        "rotation": rotation_panel(partner_app) if partner_app else {},
         "graph_permissions": needed_permissions(),
         "manifest_snippet": manifest_snippet(),
     }
@@ -99,15 +96,6 @@ def partner_app_edit(request: WorkspaceRequest) -> HttpResponse:
             return redirect("onboarding:partner_app", slug=request.workspace.slug)
     context = {"form": form, "partner_app": partner_app}
     return render(request, "onboarding/partner_app_form.html", context)
-
-
-def _rotation_panel(request: WorkspaceRequest, partner_app: PartnerApp) -> dict[str, Any]:
-    slug = request.workspace.slug
-    return rotation_panel(
-        partner_app,
-        verify_url=reverse("onboarding:partner_app_verify", args=[slug]),
-        discard_url=reverse("onboarding:partner_app_discard", args=[slug]),
-    )
 
 
 def _existing_partner_app(request: WorkspaceRequest) -> PartnerApp:

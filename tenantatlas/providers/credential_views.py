@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from tenantatlas.lib.errors import Refused
@@ -17,6 +18,7 @@ from tenantatlas.providers.forms import RotateCredentialForm
 from tenantatlas.providers.models import (
     ConnectionStatus,
     CredentialState,
+    PartnerApp,
     ProviderConnection,
 )
 from tenantatlas.providers.services.rotation import (
@@ -34,9 +36,24 @@ from tenantatlas.workspaces.requests import WorkspaceRequest
 _QUIET_REASONS = {"rotation.superseded", "rotation.withdrawn"}
 
 
-def rotation_panel(owner: Owner, *, verify_url: str, discard_url: str) -> dict[str, Any]:
+def _panel_urls(owner: Owner) -> tuple[str, str]:
+    """Where the panel's Verify now and Discard post: the connection's, or the partner app's."""
+    slug = owner.workspace.slug
+    if isinstance(owner, PartnerApp):
+        return (
+            reverse("onboarding:partner_app_verify", args=[slug]),
+            reverse("onboarding:partner_app_discard", args=[slug]),
+        )
+    return (
+        reverse("providers:rotate_verify", args=[slug, owner.pk]),
+        reverse("providers:rotate_discard", args=[slug, owner.pk]),
+    )
+
+
+def rotation_panel(owner: Owner) -> dict[str, Any]:
     """The new credential waiting for its check (with that check), or the newest one that did
     not pass (with the reason), for ``providers/_credential_rotation.html``."""
+    verify_url, discard_url = _panel_urls(owner)
     newest = history_of(owner).select_related("verification_run").first()
     current = owner.current_credential
     panel: dict[str, Any] = {

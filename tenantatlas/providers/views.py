@@ -111,7 +111,8 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     schedules = {s.operation_type: s for s in connection.schedules.all()}
     context.update(
         credential_history=connection.credentials.all()[:10],
-        rotation=_rotation_panel(request, connection),
+        # A partner app's connection shows the app's new credential.
+        rotation=rotation_panel(connection.partner_app or connection),
         inventory_counts=connection.inventory_items.values("kind")
         .annotate(
             present=Count("id", filter=Q(removed_at__isnull=True)),
@@ -124,22 +125,6 @@ def connection_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
         interval_choices=INTERVAL_CHOICES,
     )
     return render_polling(request, "providers/detail.html", context, active=active)
-
-
-def _rotation_panel(request: WorkspaceRequest, connection: ProviderConnection) -> dict[str, Any]:
-    """The new credential's panel: the connection's own, or its partner app's."""
-    slug = request.workspace.slug
-    if connection.partner_app is not None:
-        return rotation_panel(
-            connection.partner_app,
-            verify_url=reverse("onboarding:partner_app_verify", args=[slug]),
-            discard_url=reverse("onboarding:partner_app_discard", args=[slug]),
-        )
-    return rotation_panel(
-        connection,
-        verify_url=reverse("providers:rotate_verify", args=[slug, connection.pk]),
-        discard_url=reverse("providers:rotate_discard", args=[slug, connection.pk]),
-    )
 
 
 @workspace_view(PROVIDER_VIEW)
