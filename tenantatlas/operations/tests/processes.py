@@ -25,7 +25,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
-from tenantatlas.operations.models import OperationRun
+from tenantatlas.operations.models import TERMINAL_STATUSES, OperationRun
 from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.worker import execute
 from tenantatlas.simulator.graph import READ_ALL_ROLES
@@ -105,6 +105,22 @@ def wait_for[T](
             details = f"\n{diagnose()}" if diagnose else ""
             raise AssertionError(f"timed out after {timeout}s waiting for {what}{details}")
         time.sleep(interval)
+
+
+def check_to_its_end(
+    actor: Any, connection: Any, *, timeout: float, diagnose: Callable[[], str]
+) -> OperationRun:
+    """Queue a connection check on ``connection`` and wait for it to end (workers run it)."""
+    queued = start_operation(
+        actor=actor, connection=connection, operation_type="provider.health_check"
+    ).run
+    wait_for(
+        lambda: OperationRun.objects.filter(pk=queued.pk, status__in=TERMINAL_STATUSES).exists(),
+        timeout=timeout,
+        what="the connection check to finish",
+        diagnose=diagnose,
+    )
+    return OperationRun.objects.get(pk=queued.pk)
 
 
 def stop(process: subprocess.Popen[bytes]) -> str:

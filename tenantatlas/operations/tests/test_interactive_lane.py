@@ -27,6 +27,7 @@ from tenantatlas.operations.lanes import Lanes, lane_queues
 from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.processes import (
+    check_to_its_end,
     manage,
     output_of,
     sim_tenant,
@@ -38,12 +39,6 @@ from tenantatlas.simulator.scenarios import Faults
 from tenantatlas.testing import make_sim_connection
 
 DEVICES = "/v1.0/deviceManagement/managedDevices"
-TERMINAL = {
-    RunStatus.SUCCEEDED,
-    RunStatus.PARTIALLY_SUCCEEDED,
-    RunStatus.FAILED,
-    RunStatus.CANCELLED,
-}
 # A check queued beside a sync starts within this long (the lane polls every 0.2 s here; the
 # rest is a loaded machine and, on SQLite, the sync's page writes holding the one write lock).
 STARTS_WITHIN_SECONDS = 10
@@ -106,17 +101,8 @@ def test_one_worker_runs_a_check_beside_a_long_sync(sim, acme, alice):
     try:
         sync = start_operation(actor=alice, connection=big, operation_type="inventory.sync").run
         _under_way(sync, worker, "the sync to be under way")
-        queued = start_operation(
-            actor=alice, connection=small, operation_type="provider.health_check"
-        ).run
-        wait_for(
-            lambda: OperationRun.objects.filter(pk=queued.pk, status__in=TERMINAL).exists(),
-            timeout=120,
-            what="the connection check to finish",
-            diagnose=lambda: output_of(worker),
-        )
+        check = check_to_its_end(alice, small, timeout=120, diagnose=lambda: output_of(worker))
         sync.refresh_from_db()
-        check = OperationRun.objects.get(pk=queued.pk)
     finally:
         output = stop(worker)  # the sync goes back to the queue at its next page boundary
 
@@ -140,19 +126,10 @@ def test_one_worker_without_the_lane_runs_one_run_at_a_time(sim, acme, alice):
     worker = manage("worker", "--interval", "0.2", "--no-interactive-lane", env=subprocess_env(sim))
     try:
         _under_way(sync, worker, "the sync to be under way")
-        queued = start_operation(
-            actor=alice, connection=small, operation_type="provider.health_check"
-        ).run
-        wait_for(
-            lambda: OperationRun.objects.filter(pk=queued.pk, status__in=TERMINAL).exists(),
-            timeout=180,
-            what="the connection check to finish",
-            diagnose=lambda: output_of(worker),
-        )
+        check = check_to_its_end(alice, small, timeout=180, diagnose=lambda: output_of(worker))
     finally:
         output = stop(worker)
     sync.refresh_from_db()
-    check = OperationRun.objects.get(pk=queued.pk)
     assert output.count(" serves [") == 1, output
     assert sync.status == RunStatus.SUCCEEDED, output
     assert sync.finished_at is not None

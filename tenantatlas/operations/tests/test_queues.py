@@ -31,6 +31,7 @@ from tenantatlas.operations.models import OperationRun, RunStatus
 from tenantatlas.operations.reaper import reap
 from tenantatlas.operations.services import start_operation
 from tenantatlas.operations.tests.processes import (
+    check_to_its_end,
     manage,
     output_of,
     sim_tenant,
@@ -46,12 +47,6 @@ INTERACTIVE, BULK = "interactive", "bulk"
 REDIS_BASE = REDIS_TEST_URL_BASE  # 127.0.0.1:6379 unless TENANTATLAS_TEST_REDIS_URL says
 CLAIM = "tenantatlas-tests:claimed-by"  # the claim test_rq_transport.py honours too
 DEVICES = "/v1.0/deviceManagement/managedDevices"
-TERMINAL = {
-    RunStatus.SUCCEEDED,
-    RunStatus.PARTIALLY_SUCCEEDED,
-    RunStatus.FAILED,
-    RunStatus.CANCELLED,
-}
 
 Waiting = Callable[[], dict[str, list[tuple[str, int]]]]
 
@@ -334,17 +329,8 @@ def test_it_runs_a_check_beside_a_long_sync(worker_env, sim, acme, alice):
             what="the sync to be under way",
             diagnose=diagnose,
         )
-        queued = start_operation(
-            actor=alice, connection=small, operation_type="provider.health_check"
-        ).run
-        wait_for(
-            lambda: OperationRun.objects.filter(pk=queued.pk, status__in=TERMINAL).exists(),
-            timeout=120,
-            what="the connection check to finish",
-            diagnose=diagnose,
-        )
+        check = check_to_its_end(alice, small, timeout=120, diagnose=diagnose)
         sync.refresh_from_db()
-        check = OperationRun.objects.get(pk=queued.pk)
     finally:
         for worker in workers:
             worker.terminate()  # the sync goes back to the queue at its next page boundary
